@@ -1,0 +1,150 @@
+"""The Dassl API for this project's trainers, datasets and evaluators.
+
+Real Dassl (KaiyangZhou/Dassl.pytorch) is used when it can be imported, so our classes register
+into its registries; otherwise the embedded engine in :mod:`engine.embedded` provides the same
+API. Set ``DCAR_ENGINE=embedded`` to force the embedded engine, ``DCAR_ENGINE=dassl`` to require
+Dassl (default ``auto``).
+
+Pieces of Dassl that are broken on current PyTorch are always the project's own (same
+semantics, fixed; DASSL_API.md §9): ``build_lr_scheduler``, checkpoint saving/loading and
+resume (``CheckpointMixin``, placed in front of Dassl's trainer classes), and ``setup_logger``.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+from types import ModuleType
+
+from .embedded.checkpoint import CheckpointMixin, load_checkpoint, load_pretrained_weights, save_checkpoint
+from .embedded.optim import build_lr_scheduler
+from .embedded.registry import check_registered
+from .embedded.utils import (
+    AverageMeter,
+    MetricMeter,
+    check_isfile,
+    collect_env_info,
+    count_num_param,
+    listdir_nohidden,
+    mkdir_if_missing,
+    read_image,
+    read_json,
+    set_random_seed,
+    setup_logger,
+    write_json,
+)
+
+ENGINE_ENV = "DCAR_ENGINE"
+_DASSL_MODULES = (
+    "dassl.config",
+    "dassl.engine",
+    "dassl.data",
+    "dassl.data.datasets",
+    "dassl.data.transforms",
+    "dassl.evaluation",
+    "dassl.optim",
+    "dassl.metrics",
+)
+
+
+def _import_dassl() -> tuple[dict[str, ModuleType] | None, str]:
+    choice = (os.environ.get(ENGINE_ENV, "auto").strip().lower()) or "auto"
+    if choice not in ("auto", "dassl", "embedded"):
+        raise ValueError(f"{ENGINE_ENV}={choice!r} is not valid: use auto, dassl or embedded")
+    if choice == "embedded":
+        return None, f"forced by {ENGINE_ENV}=embedded"
+    try:
+        modules = {name: importlib.import_module(name) for name in _DASSL_MODULES}
+    except Exception as e:  # Dassl or one of its import-time dependencies is missing
+        if choice == "dassl":
+            raise ImportError(f"{ENGINE_ENV}=dassl but Dassl cannot be imported: {type(e).__name__}: {e}") from e
+        return None, f"Dassl is not importable ({type(e).__name__}: {e})"
+    return modules, ""
+
+
+_dassl, _why = _import_dassl()
+
+if _dassl is not None:
+    import dassl as _dassl_pkg
+
+    ENGINE = "dassl"
+    ENGINE_DESCRIPTION = (
+        f"Dassl {getattr(_dassl_pkg, '__version__', '?')} from {os.path.dirname(_dassl_pkg.__file__)} "
+        "(with the project's fixed LR scheduler, checkpointing and logger)"
+    )
+    get_cfg_default = _dassl["dassl.config"].get_cfg_default
+    _eng = _dassl["dassl.engine"]
+    TRAINER_REGISTRY, build_trainer = _eng.TRAINER_REGISTRY, _eng.build_trainer
+    # Dassl's classes with the project's checkpointing/resume in front of theirs (fixes §9 items 2, 4, 5).
+    TrainerBase = type("TrainerBase", (CheckpointMixin, _eng.TrainerBase), {"__module__": __name__})
+    SimpleTrainer = type("SimpleTrainer", (CheckpointMixin, _eng.SimpleTrainer), {"__module__": __name__})
+    TrainerX = type("TrainerX", (CheckpointMixin, _eng.TrainerX), {"__module__": __name__})
+    _data, _ds = _dassl["dassl.data"], _dassl["dassl.data.datasets"]
+    DataManager, DatasetWrapper = _data.DataManager, _data.DatasetWrapper
+    DATASET_REGISTRY, Datum, DatasetBase, build_dataset = _ds.DATASET_REGISTRY, _ds.Datum, _ds.DatasetBase, _ds.build_dataset
+    build_transform = _dassl["dassl.data.transforms"].build_transform
+    INTERPOLATION_MODES = _dassl["dassl.data.transforms"].INTERPOLATION_MODES
+    _ev = _dassl["dassl.evaluation"]
+    EVALUATOR_REGISTRY, EvaluatorBase, build_evaluator = _ev.EVALUATOR_REGISTRY, _ev.EvaluatorBase, _ev.build_evaluator
+    build_optimizer = _dassl["dassl.optim"].build_optimizer
+    compute_accuracy = _dassl["dassl.metrics"].compute_accuracy
+else:
+    from .embedded.config import get_cfg_default
+    from .embedded.data import (
+        DATASET_REGISTRY,
+        INTERPOLATION_MODES,
+        DataManager,
+        DatasetBase,
+        DatasetWrapper,
+        Datum,
+        build_dataset,
+        build_transform,
+    )
+    from .embedded.evaluation import EVALUATOR_REGISTRY, EvaluatorBase, build_evaluator, compute_accuracy
+    from .embedded.optim import build_optimizer
+    from .embedded.trainer import TRAINER_REGISTRY, SimpleTrainer, TrainerBase, TrainerX, build_trainer
+
+    ENGINE = "embedded"
+    ENGINE_DESCRIPTION = f"embedded engine (engine/embedded; {_why})"
+
+__all__ = [
+    "ENGINE",
+    "ENGINE_DESCRIPTION",
+    "ENGINE_ENV",
+    "get_cfg_default",
+    "TRAINER_REGISTRY",
+    "TrainerBase",
+    "SimpleTrainer",
+    "TrainerX",
+    "build_trainer",
+    "DATASET_REGISTRY",
+    "Datum",
+    "DatasetBase",
+    "build_dataset",
+    "DataManager",
+    "DatasetWrapper",
+    "build_transform",
+    "INTERPOLATION_MODES",
+    "EVALUATOR_REGISTRY",
+    "EvaluatorBase",
+    "build_evaluator",
+    "compute_accuracy",
+    "build_optimizer",
+    "build_lr_scheduler",
+    "CheckpointMixin",
+    "save_checkpoint",
+    "load_checkpoint",
+    "load_pretrained_weights",
+    "check_registered",
+    "setup_logger",
+    "set_random_seed",
+    "collect_env_info",
+    "mkdir_if_missing",
+    "check_isfile",
+    "read_json",
+    "write_json",
+    "read_image",
+    "listdir_nohidden",
+    "count_num_param",
+    "AverageMeter",
+    "MetricMeter",
+]

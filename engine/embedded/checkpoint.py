@@ -1,0 +1,261 @@
+"""Checkpoints in Dassl's file naming and dict layout, written atomically (DASSL_API.md §3.6-3.8).
+
+Layout: ``{dir}/{model_name}/model.pth.tar-{epoch}`` holding ``state_dict``, ``epoch``,
+``optimizer``, ``scheduler`` and ``val_result`` (Dassl's keys) plus ``rng_state`` and
+``best_result`` (ours, so a resumed run continues exactly where it stopped). A text file
+``{dir}/{model_name}/checkpoint`` names the latest epoch checkpoint.
+
+Fixes over Dassl, used under real Dassl too (``CheckpointMixin`` overrides its methods):
+files are written to a temporary name and renamed, so a crash never leaves a torn latest
+checkpoint; loading uses ``weights_only=True`` where possible; every epoch leaves a resume
+point even with ``TRAIN.CHECKPOINT_FREQ 0`` (the previous one is removed, so disk use stays
+one file); ``load_model`` tolerates ``val_result=None``.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import random
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+import torch
+
+POINTER = "checkpoint"
+BEST = "model-best.pth.tar"
+
+
+def epoch_file(epoch: int) -> str:
+    """File name of the checkpoint written after ``epoch`` completed epochs (1-based)."""
+    return f"model.pth.tar-{epoch}"
+
+
+def _atomic_write(fpath: str, write: Any) -> None:
+    os.makedirs(os.path.dirname(os.path.abspath(fpath)), exist_ok=True)
+    tmp = f"{fpath}.tmp-{os.getpid()}"
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, fpath)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def save_checkpoint(state: dict[str, Any], fpath: str) -> None:
+    """Atomically ``torch.save`` ``state`` to ``fpath``, stripping any ``module.`` key prefix."""
+    state = dict(state)
+    if "state_dict" in state:
+        state["state_dict"] = OrderedDict(
+            (k[7:] if k.startswith("module.") else k, v) for k, v in state["state_dict"].items()
+        )
+    _atomic_write(fpath, lambda f: torch.save(state, f))
+    print(f"Checkpoint saved to {fpath}")
+
+
+def write_pointer(directory: str, fname: str) -> None:
+    _atomic_write(os.path.join(directory, POINTER), lambda f: f.write(f"{fname}\n".encode()))
+
+
+def read_pointer(directory: str) -> str | None:
+    path = os.path.join(directory, POINTER)
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        return f.read().strip() or None
+
+
+def load_checkpoint(fpath: str) -> dict[str, Any]:
+    """Load a checkpoint on CPU, with ``weights_only=True`` first.
+
+    Checkpoints written by upstream Dassl with a warm-up scheduler pickle Python objects and
+    cannot load that way; they are then loaded in full, with a note (only load files you trust).
+    """
+    if fpath is None:
+        raise ValueError("File path is None")
+    if not os.path.exists(fpath):
+        raise FileNotFoundError(f'File is not found at "{fpath}"')
+    try:
+        return torch.load(fpath, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        print(f'Note: "{fpath}" holds pickled Python objects (e.g. an upstream Dassl scheduler); loading it in full')
+        return torch.load(fpath, map_location="cpu", weights_only=False)
+
+
+def get_rng_state() -> dict[str, Any]:
+    """Python, NumPy and torch RNG states in a form ``weights_only`` loading accepts."""
+    np_state = np.random.get_state()
+    state: dict[str, Any] = {
+        "python": random.getstate(),
+        "numpy": (np_state[0], torch.from_numpy(np_state[1].copy()), *np_state[2:]),
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    random.setstate(state["python"])
+    name, keys, *rest = state["numpy"]
+    np.random.set_state((name, keys.numpy(), *rest))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def load_pretrained_weights(model: torch.nn.Module, weight_path: str) -> None:
+    """Copy the tensors of a checkpoint whose names and shapes match ``model``'s."""
+    checkpoint = load_checkpoint(weight_path)
+    state_dict = checkpoint.get("state_dict", checkpoint)
+    model_dict = model.state_dict()
+    matched, discarded = OrderedDict(), []
+    for k, v in state_dict.items():
+        k = k[7:] if k.startswith("module.") else k
+        if k in model_dict and model_dict[k].size() == v.size():
+            matched[k] = v
+        else:
+            discarded.append(k)
+    if not matched:
+        print(f"Warning: cannot load {weight_path} (no key and shape matches the model; check the key names)")
+        return
+    model_dict.update(matched)
+    model.load_state_dict(model_dict)
+    print(f"Successfully loaded pretrained weights from {weight_path}")
+    if discarded:
+        print(f"Layers discarded due to unmatched keys or size: {discarded}")
+
+
+def _load_state(model: torch.nn.Module, state_dict: dict[str, Any], path: str) -> None:
+    hint = "Use the trainer and config the checkpoint was trained with."
+    try:
+        missing, unexpected = model.load_state_dict(state_dict, strict=False)
+    except RuntimeError as e:  # shape mismatches
+        raise RuntimeError(f'Checkpoint "{path}" does not match the model built from this config: {e}. {hint}') from None
+    if missing or unexpected:
+        raise RuntimeError(
+            f'Checkpoint "{path}" does not match the model built from this config '
+            f"(missing keys: {missing}; unexpected keys: {unexpected}). {hint}"
+        )
+
+
+class CheckpointMixin:
+    """Epoch-end saving, resume and ``load_model`` for Dassl-style trainers.
+
+    Placed before Dassl's (or our embedded) ``TrainerX`` in the MRO. Expects the
+    ``TrainerBase`` attributes (``_models``, ``_optims``, ``_scheds``, ``cfg``, ``epoch`` ...).
+    """
+
+    def save_model(
+        self, epoch: int, directory: str, is_best: bool = False, val_result: float | None = None, model_name: str = ""
+    ) -> None:
+        """Save every registered model after epoch index ``epoch``; update the resume pointer."""
+        fname = model_name or epoch_file(epoch + 1)
+        for name in self.get_model_names():
+            sched = self._scheds[name]
+            optim = self._optims[name]
+            state = {
+                "state_dict": self._models[name].state_dict(),
+                "epoch": epoch + 1,
+                "optimizer": optim.state_dict() if optim is not None else None,
+                "scheduler": sched.state_dict() if sched is not None else None,
+                "val_result": val_result,
+                "rng_state": get_rng_state(),
+                "best_result": getattr(self, "best_result", None),
+            }
+            scaler = getattr(self, "scaler", None)
+            if scaler is not None:
+                state["scaler"] = scaler.state_dict()
+            model_dir = os.path.join(directory, name)
+            save_checkpoint(state, os.path.join(model_dir, fname))
+            if not model_name:
+                previous = read_pointer(model_dir)
+                write_pointer(model_dir, fname)
+                self._drop_resume_only(model_dir, previous, fname)
+            if is_best:
+                save_checkpoint(state, os.path.join(model_dir, BEST))
+
+    def _drop_resume_only(self, model_dir: str, previous: str | None, current: str) -> None:
+        """Remove the previous epoch file if it was written only as a resume point."""
+        if previous is None or previous == current or not previous.startswith("model.pth.tar-"):
+            return
+        prev_epoch = int(previous.rsplit("-", 1)[1])
+        freq = self.cfg.TRAIN.CHECKPOINT_FREQ
+        if freq > 0 and prev_epoch % freq == 0:
+            return
+        path = os.path.join(model_dir, previous)
+        if os.path.exists(path):
+            os.remove(path)
+
+    def after_epoch(self) -> None:
+        """Validate when selecting on val, and save: kept checkpoints per CHECKPOINT_FREQ/last epoch,
+        otherwise a resume point replacing the previous one."""
+        last_epoch = (self.epoch + 1) == self.max_epoch
+        do_test = not self.cfg.TEST.NO_TEST
+        freq = self.cfg.TRAIN.CHECKPOINT_FREQ
+        meet_freq = freq > 0 and (self.epoch + 1) % freq == 0
+        if do_test and self.cfg.TEST.FINAL_MODEL == "best_val":
+            curr_result = self.test(split="val")
+            if curr_result > self.best_result:
+                self.best_result = curr_result
+                self.save_model(self.epoch, self.output_dir, val_result=curr_result, model_name=BEST)
+        self.save_model(self.epoch, self.output_dir)
+        if not (meet_freq or last_epoch):
+            print(f"(resume point for epoch {self.epoch + 1}; replaced by the next epoch's)")
+
+    def resume_model_if_exist(self, directory: str) -> int:
+        """Restore models, optimisers, schedulers and RNG from the latest checkpoint; return the start epoch."""
+        names = self.get_model_names()
+        pointers = {name: read_pointer(os.path.join(directory, name)) for name in names}
+        if not names or any(p is None for p in pointers.values()):
+            print("No checkpoint found, train from scratch")
+            return 0
+        print(f"Found checkpoint at {directory} (will resume training)")
+        start_epoch = 0
+        for name in names:
+            path = os.path.join(directory, name, pointers[name])
+            print(f'Loading checkpoint from "{path}"')
+            checkpoint = load_checkpoint(path)
+            _load_state(self._models[name], checkpoint["state_dict"], path)
+            print("Loaded model weights")
+            if self._optims[name] is not None and checkpoint.get("optimizer") is not None:
+                self._optims[name].load_state_dict(checkpoint["optimizer"])
+                print("Loaded optimizer")
+            if self._scheds[name] is not None and checkpoint.get("scheduler") is not None:
+                self._scheds[name].load_state_dict(checkpoint["scheduler"])
+                print("Loaded scheduler")
+            scaler = getattr(self, "scaler", None)
+            if scaler is not None and "scaler" in checkpoint:
+                scaler.load_state_dict(checkpoint["scaler"])
+            if checkpoint.get("best_result") is not None:
+                self.best_result = checkpoint["best_result"]
+            if "rng_state" in checkpoint:
+                set_rng_state(checkpoint["rng_state"])
+            start_epoch = checkpoint["epoch"]
+            print(f"Previous epoch: {start_epoch}")
+        return start_epoch
+
+    def load_model(self, directory: str, epoch: int | None = None) -> None:
+        """Load weights for evaluation: epoch ``epoch``, else the best-val model, else the latest one."""
+        if not directory:
+            print("Note that load_model() is skipped as no pretrained model is given")
+            return
+        for name in self.get_model_names():
+            model_dir = os.path.join(directory, name)
+            if epoch is not None:
+                fname = epoch_file(epoch)
+            elif os.path.isfile(os.path.join(model_dir, BEST)):
+                fname = BEST
+            else:
+                fname = read_pointer(model_dir) or BEST
+            path = os.path.join(model_dir, fname)
+            if not os.path.isfile(path):
+                raise FileNotFoundError(f'Model not found at "{path}"')
+            checkpoint = load_checkpoint(path)
+            val = checkpoint.get("val_result")
+            val_txt = f", val_result = {val:.1f}" if val is not None else ""
+            print(f'Loading weights to {name} from "{path}" (epoch = {checkpoint.get("epoch")}{val_txt})')
+            _load_state(self._models[name], checkpoint["state_dict"], path)

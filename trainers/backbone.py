@@ -1,0 +1,136 @@
+"""CLIP backbone loading with the ``clip`` package (PyPI ``clip-anytorch``; METHOD.md §2.1).
+
+``MODEL.BACKBONE.NAME`` is an OpenAI model name (``ViT-B/32``, ``ViT-B/16``, ``RN50`` ...),
+resolved to the standard cache file (``~/.cache/clip/ViT-B-32.pt``; the folder is
+``MODEL.BACKBONE.CACHE_DIR``, else ``$CLIP_CACHE_DIR``, else ``~/.cache/clip``), or a path to a
+checkpoint file. TorchScript archives (OpenAI's releases) and plain state dicts (optionally
+under a ``state_dict`` key) both load. A missing named model is downloaded once with a
+timeout when ``MODEL.BACKBONE.DOWNLOAD`` is on; offline, the error names the expected path and
+the URL and says how to place the file.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import urllib.error
+import urllib.request
+import warnings
+import zipfile
+from typing import Any
+
+import torch
+
+with warnings.catch_warnings():  # clip imports pkg_resources, which warns on import
+    warnings.simplefilter("ignore")
+    import clip
+    from clip.model import CLIP, build_model
+
+CACHE_ENV = "CLIP_CACHE_DIR"
+DOWNLOAD_TIMEOUT_S = 20.0
+
+
+class BackboneNotFoundError(FileNotFoundError):
+    """The requested CLIP weights are not on disk and could not be downloaded."""
+
+
+def extend_cfg(cfg: Any) -> None:
+    cfg.MODEL.BACKBONE.CACHE_DIR = ""
+    cfg.MODEL.BACKBONE.DOWNLOAD = True
+
+
+def cache_dir(configured: str = "") -> str:
+    return os.path.expanduser(configured or os.environ.get(CACHE_ENV, "") or "~/.cache/clip")
+
+
+def resolve_backbone(name: str, configured_cache_dir: str = "") -> tuple[str, str | None]:
+    """Return (file path, download URL or None) for a model name or checkpoint path."""
+    if name in clip.available_models():
+        url = clip.clip._MODELS[name]
+        return os.path.join(cache_dir(configured_cache_dir), os.path.basename(url)), url
+    if os.path.isfile(os.path.expanduser(name)):
+        return os.path.expanduser(name), None
+    raise BackboneNotFoundError(
+        f'MODEL.BACKBONE.NAME "{name}" is neither an OpenAI CLIP model name '
+        f"({', '.join(clip.available_models())}) nor an existing checkpoint file."
+    )
+
+
+def _missing_message(path: str, url: str, reason: str) -> str:
+    return (
+        f"CLIP weights not found at {path} ({reason}).\n"
+        f"Download them from {url} on a machine with internet access and place the file there, e.g.\n"
+        f"    mkdir -p {os.path.dirname(path)} && curl -L -o {path} {url}\n"
+        f"or point MODEL.BACKBONE.CACHE_DIR (or ${CACHE_ENV}) at the folder holding {os.path.basename(path)}, "
+        "or set MODEL.BACKBONE.NAME to the checkpoint's path."
+    )
+
+
+def download(url: str, path: str, timeout: float = DOWNLOAD_TIMEOUT_S) -> None:
+    """Fetch ``url`` to ``path`` atomically and check the SHA256 embedded in OpenAI's URL."""
+    expected = url.split("/")[-2]
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.part-{os.getpid()}"
+    sha = hashlib.sha256()
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as src, open(tmp, "wb") as dst:
+            while chunk := src.read(1 << 20):
+                sha.update(chunk)
+                dst.write(chunk)
+        if sha.hexdigest() == expected:
+            os.replace(tmp, path)
+    except (urllib.error.URLError, socket.timeout, OSError) as e:
+        raise BackboneNotFoundError(_missing_message(path, url, f"download failed: {e}")) from e
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    if not os.path.isfile(path):
+        raise BackboneNotFoundError(_missing_message(path, url, "downloaded file failed its SHA256 check"))
+
+
+def _is_torchscript(path: str) -> bool:
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as zf:
+        return any(n.endswith("/constants.pkl") or "/code/" in n for n in zf.namelist())
+
+
+def read_state_dict(path: str) -> dict[str, torch.Tensor]:
+    """The CLIP state dict stored in a TorchScript archive or a ``torch.save`` file."""
+    if _is_torchscript(path):
+        with warnings.catch_warnings():  # OpenAI ships TorchScript; torch marks jit.load deprecated
+            warnings.simplefilter("ignore", FutureWarning)
+            return dict(torch.jit.load(path, map_location="cpu").state_dict())
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise ValueError(f'Cannot read "{path}" as a CLIP checkpoint (TorchScript or state dict): {e}') from e
+    if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
+        obj = obj["state_dict"]
+    if not isinstance(obj, dict):
+        raise ValueError(f'"{path}" holds a {type(obj).__name__}, not a CLIP state dict')
+    return {(k[7:] if k.startswith("module.") else k): v for k, v in obj.items()}
+
+
+def load_clip(name: str, configured_cache_dir: str = "", allow_download: bool = True) -> CLIP:
+    """Build the CLIP model for ``name`` on CPU in fp32, eval mode; the caller moves and casts it."""
+    path, url = resolve_backbone(name, configured_cache_dir)
+    if not os.path.isfile(path):
+        if url is None or not allow_download:
+            raise BackboneNotFoundError(_missing_message(path, url or "(no URL)", "downloads are off"))
+        print(f"Downloading CLIP {name} from {url} to {path}")
+        download(url, path)
+    state_dict = read_state_dict(path)
+    if "text_projection" not in state_dict or "token_embedding.weight" not in state_dict:
+        raise ValueError(f'"{path}" is not a CLIP checkpoint (no text_projection / token_embedding.weight)')
+    try:
+        model = build_model(state_dict)
+    except (RuntimeError, KeyError) as e:
+        raise ValueError(f'"{path}" does not match the CLIP architecture: {e}') from e
+    print(f"Loaded CLIP backbone {name} from {path}")
+    return model.float().eval()
+
+
+def load_clip_from_cfg(cfg: Any) -> CLIP:
+    b = cfg.MODEL.BACKBONE
+    return load_clip(b.NAME, b.CACHE_DIR, b.DOWNLOAD)
