@@ -37,5 +37,6 @@ def test_registers_into_dassl_registries():
 
 def test_engine_suite_passes_on_dassl():
     res = _run(["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_engine_training.py",
-                "tests/test_registry_config.py", "tests/test_lr_schedule.py"])
+                "tests/test_registry_config.py", "tests/test_lr_schedule.py", "tests/test_fdrd_inputs.py",
+                "tests/test_fdrd_synth.py"])
     assert res.returncode == 0, res.stdout[-5000:] + res.stderr[-3000:]

@@ -1,0 +1,348 @@
+"""One FDRD domain from its caption files and images: classes, image paths, train/val/test
+items with negatives, few-shot subsets, and a report of everything counted or skipped."""
+from __future__ import annotations
+
+import os
+import random
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from PIL import Image
+
+from engine import Datum
+
+from ..text import CONTEXT_LENGTH, encode
+from .captions import CaptionFile, FDRDFormatError, read_caption_file
+from .domains import PLACEHOLDER, Domain, EntryError, normalize_class
+from .fewshot import content_hash, fewshot_keys
+from .negatives import ClassForm, build_negatives, item_rng
+from .splits import SplitIndex, read_split_index
+
+EXAMPLES = 5
+
+
+class FDRDDataError(ValueError):
+    """Data that cannot be used; the message names the file or domain and the fix."""
+
+
+class FDRDDatum(Datum):
+    """A Datum with its caption, negatives and source key (Dassl's loaders see a plain Datum)."""
+
+    def __init__(self, impath: str, label: int, domain: int, classname: str, caption: str,
+                 negatives_category: tuple[str, ...] = (), negatives_attribute: tuple[str, ...] = (),
+                 key: str = "", domain_name: str = "") -> None:
+        super().__init__(impath=impath, label=label, domain=domain, classname=classname)
+        self._caption = caption
+        self._negatives_category = tuple(negatives_category)
+        self._negatives_attribute = tuple(negatives_attribute)
+        self._key = key
+        self._domain_name = domain_name
+
+    @property
+    def caption(self) -> str:
+        return self._caption
+
+    @property
+    def negatives_category(self) -> tuple[str, ...]:
+        return self._negatives_category
+
+    @property
+    def negatives_attribute(self) -> tuple[str, ...]:
+        return self._negatives_attribute
+
+    @property
+    def key(self) -> str:
+        return self._key
+
+    @property
+    def domain_name(self) -> str:
+        return self._domain_name
+
+
+@dataclass
+class LoadOptions:
+    seed: int = 1
+    shots: int = -1
+    num_category: int = 4
+    num_attribute: int = 1
+    skip_bad_images: bool = False
+    skip_bad_entries: bool = False
+    check_images: bool = True
+    eval_only: bool = False
+    cache_dir: str = ""
+
+
+@dataclass
+class DomainReport:
+    domain: str
+    files: dict[str, str] = field(default_factory=dict)
+    classes: int = 0
+    entries: dict[str, int] = field(default_factory=dict)
+    pairs: dict[str, int] = field(default_factory=dict)
+    with_released_negatives: int = 0
+    released_negatives_dropped: int = 0
+    missing_images: list[str] = field(default_factory=list)
+    unreadable_images: list[str] = field(default_factory=list)
+    skipped_images: int = 0
+    bad_entries: list[str] = field(default_factory=list)
+    duplicate_keys: int = 0
+    duplicate_captions: int = 0
+    overlength: int = 0
+    no_class_name: int = 0
+    class_mismatch: list[str] = field(default_factory=list)
+    not_in_split: int = 0
+    train_in_test_split: int = 0
+    split_source: str = ""
+    split_files: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """What was counted, skipped or dropped, for the log."""
+        out = [f"[{self.domain}] files: " + ", ".join(f"{s}={p}" for s, p in self.files.items())]
+        out.append(f"[{self.domain}] labels and class names from: {self.split_source}")
+        out.append(f"[{self.domain}] {self.classes} classes; entries " + ", ".join(f"{s} {n:,}" for s, n in self.entries.items())
+                   + "; pairs used " + ", ".join(f"{s} {n:,}" for s, n in self.pairs.items()))
+        counted = [
+            ("entries with released negatives", self.with_released_negatives),
+            ("released negatives dropped (equal to the positive, repeated, or naming the true class)", self.released_negatives_dropped),
+            ("captions with no findable class name (attribute negatives only)", self.no_class_name),
+            ("duplicate keys (last occurrence kept)", self.duplicate_keys),
+            ("exact duplicate captions (kept; see the retrieval evaluator)", self.duplicate_captions),
+            (f"captions over {CONTEXT_LENGTH} tokens (truncated, end-of-text kept)", self.overlength),
+            ("entries not in the split file", self.not_in_split),
+            ("train-file entries in CoOp's test split (excluded)", self.train_in_test_split),
+            ("class names differing from the split file (split file wins)", len(self.class_mismatch)),
+            ("bad entries skipped", len(self.bad_entries)),
+            ("missing images", len(self.missing_images)),
+            ("unreadable images", len(self.unreadable_images)),
+            ("items skipped for bad images", self.skipped_images),
+        ]
+        out += [f"[{self.domain}] {what}: {n:,}" for what, n in counted if n]
+        out += [f"[{self.domain}] {note}" for note in self.notes]
+        if self.class_mismatch:
+            out.append(f"[{self.domain}] e.g. " + "; ".join(self.class_mismatch[:EXAMPLES]))
+        return out
+
+
+@dataclass
+class _Row:
+    key: str
+    path: str  # relative to the domain folder
+    label: int
+    classname: str
+    split: str  # train / val / test
+    caption: str
+    released: tuple[str, ...]
+
+
+def image_path_in_domain(domain: Domain, key: str, fields: dict, index: SplitIndex | None) -> tuple[str, bool]:
+    """(path relative to the domain folder, whether the split index knows it)."""
+    candidates = [os.path.normpath(os.path.join(domain.image_dir, domain.image_relpath(key, fields)))]
+    fp = fields.get("file_path")
+    marker = f"/{domain.folder}/"
+    if fp and fp != PLACEHOLDER and marker in fp.replace("\\", "/"):
+        candidates.append(os.path.normpath(fp.replace("\\", "/").split(marker, 1)[1]))
+    if index is not None:
+        for c in candidates:
+            hit = index.lookup(c)
+            if hit is not None:
+                return hit, True
+    return candidates[0], False
+
+
+def _read_files(files: dict[str, str], opts: LoadOptions, report: DomainReport) -> dict[str, CaptionFile]:
+    parsed = {}
+    for split, path in files.items():
+        try:
+            cf = read_caption_file(path, opts.skip_bad_entries)
+        except FileNotFoundError:
+            raise FDRDDataError(f"{path}: caption file not found") from None
+        parsed[split] = cf
+        report.entries[split] = len(cf.entries)
+        report.duplicate_keys += len(cf.duplicate_keys)
+        report.duplicate_captions += cf.duplicate_captions
+        report.bad_entries += cf.bad_entries
+    return parsed
+
+
+def _class_table(domain: Domain, parsed: dict[str, CaptionFile], index: SplitIndex | None,
+                 opts: LoadOptions, report: DomainReport) -> tuple[dict[str, tuple[int, str]], dict[tuple[str, str], str]]:
+    """Normalised class -> (label, class name), and each entry's raw class."""
+    raw: dict[tuple[str, str], str] = {}
+    for split, cf in parsed.items():
+        for e in cf.entries:
+            try:
+                raw[(split, e.key)] = e.fields.get("class_name") or domain.class_from_key(e.key)
+            except EntryError as err:
+                msg = f'{cf.path}: entry "{e.key}": {err}. Add a "class_name" field to the entry.'
+                if not opts.skip_bad_entries:
+                    raise FDRDFormatError(msg) from None
+                report.bad_entries.append(msg)
+    if index is not None:
+        table = {normalize_class(name): (label, name) for label, name in index.classes().items()}
+        report.split_source = ", ".join(index.files)
+        report.split_files = list(index.files)
+    else:
+        first: dict[str, str] = {}
+        for name in raw.values():
+            first.setdefault(normalize_class(name), name)
+        table = {norm: (label, first[norm]) for label, norm in enumerate(sorted(first))}
+        report.split_source = "the caption files (labels = sorted normalised class names)"
+    return table, raw
+
+
+def _rows(domain: Domain, parsed: dict[str, CaptionFile], root: str, opts: LoadOptions, report: DomainReport) -> list[_Row]:
+    index = read_split_index(root, domain)
+    table, raw = _class_table(domain, parsed, index, opts, report)
+    rows = []
+    for split, cf in parsed.items():
+        for e in cf.entries:
+            if (split, e.key) not in raw:
+                continue
+            try:
+                path, known = image_path_in_domain(domain, e.key, e.fields, index)
+            except EntryError as err:
+                msg = f'{cf.path}: entry "{e.key}": {err}'
+                if not opts.skip_bad_entries:
+                    raise FDRDFormatError(msg + ". Fix the key/file_name or remove the entry.") from None
+                report.bad_entries.append(msg)
+                continue
+            norm = normalize_class(raw[(split, e.key)])
+            role = split
+            if index is not None and known:
+                label, classname, coop_split = index.entries[path]
+                if normalize_class(classname) != norm:
+                    report.class_mismatch.append(f"{e.key}: {raw[(split, e.key)]!r} vs {classname!r}")
+                if split == "train":
+                    role = coop_split
+            else:
+                report.not_in_split += index is not None
+                if norm not in table:
+                    msg = f'{cf.path}: entry "{e.key}": class "{raw[(split, e.key)]}" is not a class of {domain.name}'
+                    if not opts.skip_bad_entries:
+                        raise FDRDFormatError(msg + f" (known: {', '.join(sorted(table))[:300]}...)")
+                    report.bad_entries.append(msg)
+                    continue
+                label, classname = table[norm]
+            if role == "test" and split == "train":
+                report.train_in_test_split += 1
+                continue
+            rows.append(_Row(e.key, path, label, classname, role, e.positive, e.negatives))
+    if index is None and "train" in parsed:
+        _hold_out_val(rows, domain.name)
+    report.classes = len(table)
+    return rows
+
+
+def _hold_out_val(rows: list[_Row], domain_name: str) -> None:
+    """Without a split file: 20% of each class of the train file becomes val (fixed per domain)."""
+    rng = random.Random(f"fdrd-val|{domain_name}")
+    by_label: dict[int, list[_Row]] = {}
+    for r in sorted((r for r in rows if r.split == "train"), key=lambda r: r.key):
+        by_label.setdefault(r.label, []).append(r)
+    for group in by_label.values():
+        n_val = round(len(group) * 0.2) if len(group) >= 2 else 0
+        for r in rng.sample(group, n_val):
+            r.split = "val"
+
+
+def _check_images(rows: list[_Row], folder: str, opts: LoadOptions, report: DomainReport, domain: Domain) -> list[_Row]:
+    missing = [r for r in rows if not os.path.isfile(os.path.join(folder, r.path))]
+    report.missing_images = [os.path.join(folder, r.path) for r in missing]
+    bad = set(id(r) for r in missing)
+    if missing and not opts.skip_bad_images:
+        raise FDRDDataError(
+            f"{domain.name}: {len(missing):,} of {len(rows):,} images are missing under {folder}, e.g. "
+            + ", ".join(report.missing_images[:EXAMPLES])
+            + f". Put the {domain.name} images in CoOp's layout (README, data) or set "
+            "DATASET.FDRD.SKIP_BAD_IMAGES True to skip them (the count is logged)."
+        )
+    return [r for r in rows if id(r) not in bad]
+
+
+def _unreadable(paths: list[str]) -> list[str]:
+    def bad(path: str) -> bool:
+        try:
+            with Image.open(path) as img:
+                img.size  # noqa: B018 - parses the header
+            return False
+        except Exception:
+            return True
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return [p for p, b in zip(paths, pool.map(bad, paths)) if b]
+
+
+def _verify_readable(items: list[FDRDDatum], opts: LoadOptions, report: DomainReport, domain: Domain) -> set[str]:
+    if not opts.check_images:
+        return set()
+    report.unreadable_images = _unreadable(sorted({d.impath for d in items}))
+    if report.unreadable_images and not opts.skip_bad_images:
+        raise FDRDDataError(
+            f"{domain.name}: {len(report.unreadable_images):,} images cannot be read as images, e.g. "
+            + ", ".join(report.unreadable_images[:EXAMPLES])
+            + ". Replace them, or set DATASET.FDRD.SKIP_BAD_IMAGES True to skip them "
+            "(DATASET.FDRD.CHECK_IMAGES False turns this check off)."
+        )
+    return set(report.unreadable_images)
+
+
+def load_domain(domain: Domain, domain_index: int, label_offset: int, files: dict[str, str], root: str,
+                opts: LoadOptions) -> tuple[dict[str, list[FDRDDatum]], list[str], DomainReport]:
+    """Items per split ("train", "val", "test"), class names by label, and the report."""
+    report = DomainReport(domain.name, dict(files))
+    parsed = _read_files(files, opts, report)
+    domain_root = os.path.join(root, domain.folder)
+    rows = _rows(domain, parsed, domain_root, opts, report)
+    before = len(rows)
+    rows = _check_images(rows, domain_root, opts, report, domain)
+    classnames = {r.label: r.classname for r in rows}
+    forms = {label: ClassForm(normalize_class(name), name) for label, name in classnames.items()}
+
+    chosen = _choose(rows, domain, files, opts, report)
+    items: dict[str, list[FDRDDatum]] = {"train": [], "val": [], "test": []}
+    for r in rows:
+        if r.split == "test" or r.key in chosen.get(r.split, ()):
+            items[r.split].append(_datum(r, domain, domain_index, label_offset, domain_root, forms, opts, report))
+    unreadable = _verify_readable([d for split in items.values() for d in split], opts, report, domain)
+    items = {s: [d for d in v if d.impath not in unreadable] for s, v in items.items()}
+    report.skipped_images = before - len(rows) + sum(1 for r in rows if os.path.join(domain_root, r.path) in unreadable)
+    report.overlength = sum(len(encode(r.caption)) > CONTEXT_LENGTH - 2 for r in rows)
+    if opts.eval_only and "train" not in files:
+        items["train"] = list(items["test"])
+        report.notes.append("no train file: evaluation only (train_x mirrors test for class information)")
+    report.pairs = {s: len(v) for s, v in items.items()}
+    names = [classnames.get(label, "") for label in range(max(classnames, default=-1) + 1)]
+    return items, names, report
+
+
+def _choose(rows: list[_Row], domain: Domain, files: dict[str, str], opts: LoadOptions, report: DomainReport) -> dict[str, set[str]]:
+    """Keys of the train/val items used: all, or the seeded few-shot subsets."""
+    train = [(r.key, r.label) for r in rows if r.split == "train"]
+    val = [(r.key, r.label) for r in rows if r.split == "val"]
+    if opts.shots < 1 or not train:
+        return {"train": {k for k, _ in train}, "val": {k for k, _ in val}}
+    cache = None
+    if opts.seed >= 0 and opts.cache_dir:
+        sources = [files["train"], *report.split_files]
+        cache = os.path.join(opts.cache_dir, f"{domain.name}_shot_{opts.shots}-seed_{opts.seed}-{content_hash(sources)}.json")
+    seed = opts.seed if opts.seed >= 0 else random.randrange(2**31)
+    train_keys, val_keys, note = fewshot_keys(_unzip(train), _unzip(val), opts.shots, seed, cache)
+    report.notes.append(note)
+    return {"train": set(train_keys), "val": set(val_keys)}
+
+
+def _unzip(pairs: list[tuple[str, int]]) -> tuple[list[str], list[int]]:
+    return [k for k, _ in pairs], [y for _, y in pairs]
+
+
+def _datum(r: _Row, domain: Domain, domain_index: int, label_offset: int, domain_root: str,
+           forms: dict[int, ClassForm], opts: LoadOptions, report: DomainReport) -> FDRDDatum:
+    others = [f for label, f in sorted(forms.items()) if label != r.label]
+    negs = build_negatives(r.caption, r.released, forms[r.label], others, opts.num_category, opts.num_attribute,
+                           item_rng(opts.seed, domain.name, r.key))
+    report.with_released_negatives += bool(r.released)
+    report.released_negatives_dropped += negs.released_dropped
+    report.no_class_name += not negs.class_found
+    return FDRDDatum(os.path.join(domain_root, r.path), r.label + label_offset, domain_index, r.classname, r.caption,
+                     negs.category, negs.attribute, r.key, domain.name)

@@ -1,0 +1,142 @@
+"""FDRD bad input, CoOp split files, custom domains, tokenisation and the check command."""
+import json
+import os
+
+import pytest
+
+import engine
+from datasets.fdrd.__main__ import main as fdrd_cli
+from datasets.fdrd.captions import FDRDFormatError
+from datasets.fdrd.loader import FDRDDataError
+from datasets.text import encode, sot_eot, tokenize
+from tests.fdrd_helpers import dtd_entries, fdrd_cfg, mini_dtd, write_captions, write_images
+
+
+def _load(root, **kw):
+    return engine.build_dataset(fdrd_cfg(root, ("DTD",), **kw))
+
+
+def test_malformed_json_names_file_and_line(tmp_path):
+    mini_dtd(tmp_path)
+    path = tmp_path / "fdrd" / "inter_dtd_train.json"
+    path.write_text('{\n "a_0001.jpg": {"positive": "x"},\n "b": \n}')
+    with pytest.raises(FDRDFormatError, match=r"inter_dtd_train.json: invalid JSON at line 4, column 1"):
+        _load(tmp_path)
+
+
+def test_entry_missing_field_names_key_and_field(tmp_path):
+    mini_dtd(tmp_path)
+    entries = dtd_entries()
+    del entries["dotted_0003.jpg"]["positive"]
+    write_captions(tmp_path, "inter_dtd_train.json", entries)
+    with pytest.raises(FDRDFormatError, match=r'entry "dotted_0003.jpg" has no "positive" field'):
+        _load(tmp_path)
+    ds = _load(tmp_path, SKIP_BAD_ENTRIES=True)
+    assert len(ds.reports[0].bad_entries) == 1 and ds.reports[0].entries["train"] == 17
+
+
+def test_missing_images_counted_with_examples_or_skipped(tmp_path, capsys):
+    mini_dtd(tmp_path)
+    for i in (1, 2):
+        os.remove(tmp_path / "dtd" / "images" / "banded" / f"banded_{i:04d}.jpg")
+    with pytest.raises(FDRDDataError, match=r"DTD: 2 of 24 images are missing under .*banded_0001.jpg"):
+        _load(tmp_path)
+    ds = _load(tmp_path, SKIP_BAD_IMAGES=True)
+    assert ds.reports[0].skipped_images == 2 and len(ds.train_x) + len(ds.val) == 16
+    assert "[DTD] missing images: 2" in capsys.readouterr().out
+
+
+def test_corrupt_image_is_a_clear_error_at_load(tmp_path):
+    mini_dtd(tmp_path)
+    (tmp_path / "dtd" / "images" / "striped" / "striped_0100.jpg").write_bytes(b"not an image")
+    with pytest.raises(FDRDDataError, match=r"1 images cannot be read as images, e.g. .*striped_0100.jpg"):
+        _load(tmp_path)
+    ds = _load(tmp_path, SKIP_BAD_IMAGES=True)
+    assert len(ds.test) == 5 and ds.reports[0].unreadable_images
+
+
+def test_duplicates_and_overlength_are_counted(tmp_path, capsys):
+    mini_dtd(tmp_path)
+    entries = dtd_entries()
+    entries["banded_0002.jpg"]["positive"] = entries["banded_0001.jpg"]["positive"]
+    entries["dotted_0001.jpg"]["positive"] = "This is a photo of dotted." + " red dots" * 60
+    text = json.dumps(entries)
+    dup = '"banded_0001.jpg": ' + json.dumps(entries["banded_0001.jpg"])
+    (tmp_path / "fdrd" / "inter_dtd_train.json").write_text(text[:-1] + ", " + dup + "}")
+    report = _load(tmp_path).reports[0]
+    assert report.duplicate_keys == 1 and report.duplicate_captions == 1 and report.overlength == 1
+    out = capsys.readouterr().out
+    assert "duplicate keys (last occurrence kept): 1" in out and "captions over 77 tokens" in out
+
+
+def test_tokenize_truncates_keeping_end_of_text():
+    sot, eot = sot_eot()
+    long = "red " * 100
+    ids, n = tokenize(["a cat", long], context_length=77, reserved=2)
+    assert n == 1 and ids[1, 0] == sot and ids[1, 74] == eot and ids[1, 75:].sum() == 0
+    assert ids[0, : len(encode("a cat")) + 2].tolist() == [sot, *encode("a cat"), eot]
+
+
+def test_missing_file_error_and_skip(tmp_path, capsys):
+    mini_dtd(tmp_path)
+    os.remove(tmp_path / "fdrd" / "inter_dtd_test.json")
+    with pytest.raises(FDRDDataError, match=r"DTD: no test caption file in .*expected dtd_\{train,test\}.json"):
+        _load(tmp_path)
+    write_captions(tmp_path, "inter_caltech-101_test.json", {})
+    with pytest.raises(FDRDFormatError, match="no usable entries"):
+        engine.build_dataset(fdrd_cfg(tmp_path, ("Caltech101",), EVAL_ONLY=True))
+    with pytest.raises(FDRDDataError, match="No domain could be loaded"):
+        engine.build_dataset(fdrd_cfg(tmp_path, ("DTD", "Caltech101"), SKIP_MISSING_DOMAINS=True, EVAL_ONLY=True))
+    mini_dtd(tmp_path)
+    ds = engine.build_dataset(fdrd_cfg(tmp_path, ("DTD", "Caltech101"), SKIP_MISSING_DOMAINS=True))
+    assert ds.domain_names == ["DTD"]
+    assert "Skipping domain Caltech101:" in capsys.readouterr().out
+
+
+def test_split_file_gives_labels_names_and_val(tmp_path):
+    train, _ = mini_dtd(tmp_path)
+    rows = {"train": [], "val": [], "test": []}
+    label = {"striped": 0, "dotted": 1, "banded": 2}  # not the sorted order
+    for c in label:
+        for i in range(1, 7):
+            rows["train" if i <= 4 else "val"].append([f"{c}/{c}_{i:04d}.jpg", label[c], c])
+        for i in range(100, 102):
+            rows["test"].append([f"{c}/{c}_{i:04d}.jpg", label[c], c])
+    (tmp_path / "dtd" / "split_zhou_DescribableTextures.json").write_text(json.dumps(rows))
+    ds = _load(tmp_path)
+    assert {(d.classname, d.label) for d in ds.test} == set(label.items())
+    assert sorted(d.key for d in ds.val) == sorted(f"{c}_{i:04d}.jpg" for c in label for i in (5, 6))
+    assert "split_zhou_DescribableTextures.json" in ds.reports[0].split_source
+
+
+def test_custom_domain(tmp_path):
+    img_dir = tmp_path / "mine"
+    entries = {}
+    for c in ("kite", "drone"):
+        for i in range(4):
+            rel = f"pics/{c}{i}.png"
+            (img_dir / "pics").mkdir(parents=True, exist_ok=True)
+            from tests.fdrd_helpers import TINY_PNG
+
+            (img_dir / rel).write_bytes(TINY_PNG)
+            entries[f"{c}_{i}"] = {"file_path": rel, "class_name": c, "positive": f"A small blue {c} in the sky.",
+                                   "negative": []}
+    cap = tmp_path / "mine.json"
+    cap.write_text(json.dumps(entries))
+    cfg = fdrd_cfg(tmp_path, ("MyKites",), CUSTOM_NAME="MyKites", CUSTOM_IMAGE_DIR=str(img_dir),
+                   CUSTOM_TRAIN_FILE=str(cap), CUSTOM_TEST_FILE=str(cap))
+    ds = engine.build_dataset(cfg)
+    assert ds.domain_names == ["MyKites"] and len(ds.test) == 8 and ds.num_classes == 2
+    assert all(d.negatives_category for d in ds.test)  # the other class swapped in
+    assert ds.test[0].impath.startswith(str(img_dir))
+
+
+def test_check_command_table_and_exit_status(tmp_path, capsys):
+    mini_dtd(tmp_path)
+    assert fdrd_cli(["check", "--root", str(tmp_path), "--domains", "DTD"]) == 0
+    out = capsys.readouterr().out
+    assert "| DTD" in out and "ok" in out
+    os.remove(tmp_path / "dtd" / "images" / "banded" / "banded_0001.jpg")
+    assert fdrd_cli(["check", "--root", str(tmp_path), "--domains", "DTD", "Food101"]) == 1
+    out = capsys.readouterr().out
+    assert "ERROR 1: Food101: no test caption file" in out and "1 bad images" in out
