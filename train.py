@@ -16,9 +16,7 @@ from typing import Any
 import torch
 
 import engine
-import datasets
-import trainers
-from engine.plugins import extend_cfg
+from engine.plugins import default_cfg
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,8 +66,7 @@ def reset_cfg(cfg: Any, args: argparse.Namespace) -> None:
 
 
 def setup_cfg(args: argparse.Namespace) -> Any:
-    cfg = engine.get_cfg_default()
-    extend_cfg(cfg, trainers.MODULES + datasets.MODULES)
+    cfg = default_cfg()
     for path in (args.dataset_config_file, args.config_file):
         if path:
             if not os.path.isfile(path):

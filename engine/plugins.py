@@ -7,6 +7,8 @@ import pkgutil
 from types import ModuleType
 from typing import Any, Iterable
 
+PLUGIN_PACKAGES = ("datasets", "evaluation", "trainers")
+
 
 def import_submodules(package: str) -> list[ModuleType]:
     """Import every public module and subpackage of ``package``, sorted by name."""
@@ -21,3 +23,17 @@ def extend_cfg(cfg: Any, modules: Iterable[ModuleType]) -> None:
         hook = getattr(module, "extend_cfg", None)
         if hook is not None:
             hook(cfg)
+
+
+def load_plugins() -> list[ModuleType]:
+    """Import (and so register) every trainer, dataset and evaluator module."""
+    return [m for package in PLUGIN_PACKAGES for m in importlib.import_module(package).MODULES]
+
+
+def default_cfg() -> Any:
+    """Engine defaults plus every plugin's keys: the base that config files are merged into."""
+    from engine import get_cfg_default
+
+    cfg = get_cfg_default()
+    extend_cfg(cfg, load_plugins())
+    return cfg

@@ -13,9 +13,9 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 import engine  # noqa: E402
-import datasets  # noqa: E402
-import trainers  # noqa: E402
-from engine.plugins import extend_cfg  # noqa: E402
+from engine.plugins import default_cfg, load_plugins  # noqa: E402
+
+load_plugins()
 from tests import toy  # noqa: E402,F401  (registers ToyColours / ToyTrainer)
 
 SHARED = os.path.join(os.path.dirname(ROOT), "shared")
@@ -32,8 +32,7 @@ def _restore_stdout():
 
 
 def toy_cfg(tmp_path, **overrides):
-    cfg = engine.get_cfg_default()
-    extend_cfg(cfg, trainers.MODULES + datasets.MODULES)
+    cfg = default_cfg()
     cfg.DATASET.NAME = "ToyColours"
     cfg.DATASET.ROOT = str(tmp_path / "data")
     cfg.TRAINER.NAME = "ToyTrainer"

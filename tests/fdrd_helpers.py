@@ -8,12 +8,9 @@ import shutil
 
 from PIL import Image
 
-import datasets
-import engine
-import trainers
 from datasets.fdrd.domains import domain_for_file
 from datasets.fdrd.loader import image_path_in_domain
-from engine.plugins import extend_cfg
+from engine.plugins import default_cfg
 
 _buf = io.BytesIO()
 Image.new("RGB", (4, 4), (200, 10, 10)).save(_buf, "PNG")
@@ -21,8 +18,7 @@ TINY_PNG = _buf.getvalue()
 
 
 def fdrd_cfg(root, domains=("all",), name="FDRD", seed=1, shots=-1, **fdrd):
-    cfg = engine.get_cfg_default()
-    extend_cfg(cfg, trainers.MODULES + datasets.MODULES)
+    cfg = default_cfg()
     cfg.DATASET.NAME = name
     cfg.DATASET.ROOT = str(root)
     cfg.SEED = seed

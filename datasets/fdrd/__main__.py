@@ -7,10 +7,7 @@ import sys
 
 from tabulate import tabulate
 
-import engine
-import datasets
-import trainers
-from engine.plugins import extend_cfg
+from engine.plugins import default_cfg
 
 from .captions import FDRDFormatError, find_caption_files
 from .dataset import FDRD
@@ -25,8 +22,7 @@ HEADERS = ["domain", "classes", "train pairs", "test pairs", "with released nega
 
 
 def _cfg(args: argparse.Namespace, domain: str):
-    cfg = engine.get_cfg_default()
-    extend_cfg(cfg, trainers.MODULES + datasets.MODULES)
+    cfg = default_cfg()
     cfg.DATASET.NAME = "FDRD"
     cfg.DATASET.ROOT = args.root
     cfg.VERBOSE = False

@@ -1,0 +1,77 @@
+"""Benchmark of the Retrieval evaluator's ranking on a large random gallery.
+
+    python benchmarks/retrieval_eval.py [--n 30000] [--dim 512] [--chunks 1024 4096] [--device cpu]
+
+For each chunk size it ranks N images against N captions in both directions (random unit
+features) in a fresh process and prints the wall time and the peak memory: host RSS on CPU,
+``torch.cuda.max_memory_allocated`` on GPU. Memory grows with the chunk (tiles of at most
+chunk x chunk scores), not with N^2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_once(n: int, dim: int, chunk: int, device: str) -> dict:
+    import torch
+
+    sys.path.insert(0, ROOT)
+    from evaluation.ranking import normalize, ranks, recall_metrics
+
+    torch.manual_seed(0)
+    img = normalize(torch.randn(n, dim, device=device))
+    txt = normalize(img + 0.25 * torch.randn(n, dim, device=device))  # captions loosely near their images
+    ptr = torch.arange(n + 1, device=device)
+    idx = torch.arange(n, device=device)
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if device == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    t0 = time.perf_counter()
+    i2t = ranks(img, txt, ptr, idx, chunk=chunk)
+    t2i = ranks(txt, img, ptr, idx, chunk=chunk)
+    if device == "cuda":
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - t0
+    peak = (torch.cuda.max_memory_allocated() if device == "cuda"
+            else (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) * 1024)
+    return {"n": n, "dim": dim, "chunk": chunk, "device": device, "seconds": round(seconds, 2),
+            "peak_extra_mib": round(peak / 2**20, 1), "full_matrix_mib": round(n * n * 4 / 2**20, 1),
+            "i2t_R@1": recall_metrics(i2t, (1,), "i2t")["i2t_R@1"], "t2i_R@1": recall_metrics(t2i, (1,), "t2i")["t2i_R@1"]}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--n", type=int, default=30000)
+    p.add_argument("--dim", type=int, default=512)
+    p.add_argument("--chunks", type=int, nargs="+", default=[256, 1024, 4096])
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--json", help="also write the rows to this file")
+    p.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.child:
+        print(json.dumps(run_once(args.n, args.dim, args.child, args.device)))
+        return
+    rows = []
+    for chunk in args.chunks:  # a fresh process per setting, so peak memory is its own
+        out = subprocess.run([sys.executable, __file__, "--n", str(args.n), "--dim", str(args.dim),
+                              "--device", args.device, "--child", str(chunk)], capture_output=True, text=True, check=True)
+        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    from tabulate import tabulate
+
+    print(tabulate(rows, headers="keys", tablefmt="github"))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(rows, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,181 @@
+"""The ``Retrieval`` evaluator: image-to-text and text-to-image recall on each domain's test split.
+
+Protocol (per domain): the gallery is the whole split -- every image and every positive caption
+(negatives never enter it). Features are L2-normalised and compared by fp32 dot products
+(:mod:`evaluation.ranking`: chunked, exact, ties broken by gallery index).
+
+* image-to-text: a query image hits at K if any of its correct captions is in the top K;
+* text-to-image: every caption is a query, its image is the correct answer.
+
+**Duplicate captions.** When different images carry the exact same caption string, that
+string is correct for each of those images (image-to-text), and each of those images is a
+correct answer for it (text-to-image); their number is reported. Each unique caption is
+encoded once. With several domains, metrics are given per domain (``<Domain>/<metric>``) and
+as the unweighted mean over domains (the published table's AVG row) under the plain names.
+"""
+from __future__ import annotations
+
+import json
+import os
+from collections import OrderedDict, defaultdict
+from typing import Any, Callable, Sequence
+
+import torch
+from tqdm import tqdm
+from yacs.config import CfgNode as CN
+
+from engine import EVALUATOR_REGISTRY, EvaluatorBase
+
+from .ranking import normalize, ranks, recall_metrics
+
+
+
+def extend_cfg(cfg: Any) -> None:
+    c = CN()
+    c.KS = (1, 5, 10)  # recall cut-offs
+    c.CHUNK = 1024  # similarity tiles are at most CHUNK x CHUNK
+    c.TEXT_BATCH_SIZE = 256  # captions encoded per batch
+    cfg.TEST.RETRIEVAL = c
+
+
+def _csr(groups: Sequence[Sequence[int]], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    lengths = torch.tensor([len(g) for g in groups], dtype=torch.long)
+    ptr = torch.zeros(len(groups) + 1, dtype=torch.long)
+    ptr[1:] = torch.cumsum(lengths, 0)
+    idx = torch.tensor([i for g in groups for i in g], dtype=torch.long)
+    return ptr.to(device), idx.to(device)
+
+
+def domain_metrics(image_feats: torch.Tensor, image_captions: Sequence[Sequence[str]], caption_feats: dict[str, torch.Tensor],
+                   ks: Sequence[int], chunk: int) -> tuple[dict[str, float], dict[str, int]]:
+    """Metrics of one gallery. ``image_captions[i]`` are image i's captions; ``caption_feats`` maps
+    each caption string to its feature."""
+    texts = [c for caps in image_captions for c in caps]
+    strings = list(dict.fromkeys(texts))
+    pos_of = defaultdict(list)  # caption string -> gallery positions
+    for t, s in enumerate(texts):
+        pos_of[s].append(t)
+    images_of = defaultdict(list)  # caption string -> images carrying it
+    for i, caps in enumerate(image_captions):
+        for s in dict.fromkeys(caps):
+            images_of[s].append(i)
+    device = image_feats.device
+    img = normalize(image_feats)
+    uniq = normalize(torch.stack([caption_feats[s] for s in strings]).to(device))
+    row_of = {s: r for r, s in enumerate(strings)}
+    txt = uniq[torch.tensor([row_of[s] for s in texts], device=device)]
+
+    i2t_groups = [sorted({p for s in caps for p in pos_of[s]}) for caps in image_captions]
+    i2t = ranks(img, txt, *_csr(i2t_groups, device), chunk=chunk)
+    t2i_unique = ranks(uniq, img, *_csr([images_of[s] for s in strings], device), chunk=chunk)
+    t2i = t2i_unique[torch.tensor([row_of[s] for s in texts], device=device)]
+
+    metrics = {**recall_metrics(i2t, tuple(ks), "i2t"), **recall_metrics(t2i, tuple(ks), "t2i")}
+    ordered = OrderedDict((k, metrics[k]) for k in [f"i2t_R@{k}" for k in ks] + ["i2t_mean"]
+                          + [f"t2i_R@{k}" for k in ks] + ["t2i_mean"])
+    ordered["rsum"] = sum(v for k, v in metrics.items() if "_R@" in k)
+    for k in ("i2t_medr", "i2t_meanr", "t2i_medr", "t2i_meanr"):
+        ordered[k] = metrics[k]
+    shared = sum(len(pos_of[s]) for s in strings if len(images_of[s]) > 1)
+    sizes = {"images": len(image_captions), "captions": len(texts), "unique_captions": len(strings),
+             "duplicate_captions": shared}
+    return ordered, sizes
+
+
+def _fmt(name: str, value: float) -> str:
+    """Recalls and their sums in percent, ranks as plain numbers."""
+    metric = name.rsplit("/", 1)[-1]
+    is_pct = "_R@" in metric or metric.endswith("_mean") or metric == "rsum"
+    return f"* {name}: {value:.2f}%" if is_pct else f"* {name}: {value:.2f}"
+
+
+@EVALUATOR_REGISTRY.register()
+class Retrieval(EvaluatorBase):
+    """Collects image features with their items (``process``), encodes the captions once and
+    computes retrieval metrics (``evaluate``)."""
+
+    def __init__(self, cfg: Any, lab2cname: dict | None = None, **kwargs: Any) -> None:
+        super().__init__(cfg)
+        r = cfg.TEST.RETRIEVAL
+        self.ks, self.chunk, self.text_batch = tuple(r.KS), r.CHUNK, r.TEXT_BATCH_SIZE
+        self.reset()
+
+    def reset(self) -> None:
+        self._features: list[torch.Tensor] = []
+        self._items: list[Any] = []
+
+    def process(self, mo: torch.Tensor, gt: Sequence[Any]) -> None:
+        """``mo``: image features [B, D]; ``gt``: the B dataset items (with ``caption`` or
+        ``captions`` and ``domain_name``)."""
+        if len(mo) != len(gt):
+            raise ValueError(f"Retrieval.process got {len(mo)} features for {len(gt)} items")
+        self._features.append(mo.detach().float())
+        self._items.extend(gt)
+
+    def encode_captions(self, strings: list[str], encode_text: Callable[[list[str]], torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Each unique caption once, in batches of similar length (less padding), with a progress bar."""
+        order = sorted(strings, key=len)
+        feats = {}
+        for b in tqdm(range(0, len(order), self.text_batch), desc="Encoding captions"):
+            batch = order[b:b + self.text_batch]
+            feats.update(zip(batch, encode_text(batch).float()))
+        return feats
+
+    def evaluate(self, encode_text: Callable[[list[str]], torch.Tensor] | None = None, split: str = "test",
+                 extra: dict | None = None) -> OrderedDict:
+        if not self._items:
+            raise ValueError("Retrieval.evaluate: no images were processed")
+        if encode_text is None:
+            raise ValueError("Retrieval.evaluate needs encode_text (a function from captions to features)")
+        features = torch.cat(self._features)
+        captions = [tuple(getattr(it, "captions", None) or (it.caption,)) for it in self._items]
+        domains = list(dict.fromkeys(getattr(it, "domain_name", "") or "all" for it in self._items))
+        caption_feats = self.encode_captions(list(dict.fromkeys(c for caps in captions for c in caps)), encode_text)
+        per_domain, sizes = OrderedDict(), {}
+        for dom in domains:
+            idx = [i for i, it in enumerate(self._items) if (getattr(it, "domain_name", "") or "all") == dom]
+            per_domain[dom], sizes[dom] = domain_metrics(
+                features[idx], [captions[i] for i in idx], caption_feats, self.ks, self.chunk)
+        results = OrderedDict()
+        if len(domains) > 1:
+            for dom, m in per_domain.items():
+                results.update((f"{dom}/{k}", v) for k, v in m.items())
+        first = next(iter(per_domain.values()))
+        for key in first:  # unweighted mean over domains (the single domain's value when one)
+            results[key] = sum(m[key] for m in per_domain.values()) / len(per_domain)
+        self._print(results, sizes)
+        if split == "test":
+            self._write(results, per_domain, sizes, extra or {})
+        return results
+
+    def _print(self, results: OrderedDict, sizes: dict) -> None:
+        print("=> result")
+        for dom, s in sizes.items():
+            print(f"* gallery {dom}: {s['images']:,} images, {s['captions']:,} captions "
+                  f"({s['duplicate_captions']:,} in duplicate groups across images)")
+        for name, value in results.items():
+            print(_fmt(name, value))
+
+    def _write(self, results: OrderedDict, per_domain: OrderedDict, sizes: dict, extra: dict) -> None:
+        cfg = self.cfg
+        out = {
+            "metrics": results,
+            "per_domain": per_domain,
+            "domains": list(per_domain),
+            "sizes": sizes,
+            "duplicate_captions": sum(s["duplicate_captions"] for s in sizes.values()),
+            "trainer": cfg.TRAINER.NAME,
+            "backbone": cfg.MODEL.BACKBONE.NAME,
+            "dataset": cfg.DATASET.NAME,
+            "num_shots": cfg.DATASET.NUM_SHOTS,
+            "seed": cfg.SEED,
+            "ks": list(self.ks),
+            **extra,
+        }
+        os.makedirs(cfg.OUTPUT_DIR, exist_ok=True)
+        path = os.path.join(cfg.OUTPUT_DIR, "results.json")
+        tmp = f"{path}.tmp-{os.getpid()}"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(out, f, indent=2)
+        os.replace(tmp, path)
+        print(f"Results written to {path}")

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Zero-shot CLIP retrieval (the CLIP column of the table) on a dataset config.
+#   bash scripts/zsclip/zeroshot.sh DATASET [CFG] [KEY VALUE ...]
+#   e.g. DATA=/data bash scripts/zsclip/zeroshot.sh fdrd_caltech101
+#        bash scripts/zsclip/zeroshot.sh fdrd_synth tiny MODEL.BACKBONE.NAME path/to/small_clip.pt
+# DATA: dataset root (default ./data). SEEDS: seeds to run (default "1"; zero-shot is deterministic).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+DATASET=${1:?usage: zeroshot.sh DATASET [CFG] [KEY VALUE ...]}
+CFG=${2:-vit_b32}
+shift $(( $# >= 2 ? 2 : 1 ))
+DATA=${DATA:-./data}
+SEEDS=${SEEDS:-1}
+for SEED in ${SEEDS}; do
+    DIR=output/${DATASET}/ZeroshotCLIP/${CFG}/seed${SEED}
+    python train.py --root "${DATA}" --seed "${SEED}" --trainer ZeroshotCLIP \
+        --dataset-config-file "configs/datasets/${DATASET}.yaml" \
+        --config-file "configs/trainers/ZeroshotCLIP/${CFG}.yaml" \
+        --output-dir "${DIR}" --eval-only "$@"
+done
+python parse_test_res.py "output/${DATASET}/ZeroshotCLIP/${CFG}" --seeds ${SEEDS}

@@ -1,0 +1,136 @@
+"""The Retrieval evaluator against a naive full-matrix reference and hand-built cases."""
+import json
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from engine.plugins import default_cfg
+from evaluation.ranking import normalize, ranks
+from evaluation.retrieval import Retrieval
+
+
+def naive_ranks(queries, gallery, correct):
+    """Full fp64 score matrix; sort by (-score, index); rank of the first correct item."""
+    q, g = normalize(queries).double(), normalize(gallery).double()
+    out = []
+    for i in range(len(q)):
+        scores = (q[i][None] * g).sum(-1)
+        order = sorted(range(len(g)), key=lambda j: (-scores[j].item(), j))
+        out.append(min(order.index(c) for c in correct[i]))
+    return torch.tensor(out)
+
+
+def _csr(groups):
+    ptr = torch.tensor([0] + [len(g) for g in groups]).cumsum(0)
+    return ptr, torch.tensor([i for g in groups for i in g])
+
+
+def _evaluate(tmp_path, image_feats, items, text_feats, chunk=2048, ks=(1, 5, 10)):
+    cfg = default_cfg()
+    cfg.OUTPUT_DIR = str(tmp_path)
+    cfg.TEST.RETRIEVAL.CHUNK = chunk
+    cfg.TEST.RETRIEVAL.KS = ks
+    cfg.TEST.RETRIEVAL.TEXT_BATCH_SIZE = 7
+    ev = Retrieval(cfg)
+    for b in range(0, len(items), 5):
+        ev.process(image_feats[b:b + 5], items[b:b + 5])
+    calls = []
+
+    def encode(batch):
+        calls.extend(batch)
+        return torch.stack([text_feats[s] for s in batch])
+
+    res = ev.evaluate(encode)
+    assert len(calls) == len(set(calls)) == len(set(text_feats))  # each unique caption encoded once
+    return res
+
+
+@pytest.mark.parametrize("chunk", [7, 64, 4096])
+def test_chunked_ranks_equal_full_matrix_reference(chunk):
+    torch.manual_seed(0)
+    q, g = torch.randn(150, 16), torch.randn(130, 16)
+    correct = [sorted({i % 130, (i * 7) % 130}) for i in range(150)]
+    got = ranks(normalize(q), normalize(g), *_csr(correct), chunk=chunk)
+    assert torch.equal(got, naive_ranks(q, g, correct))
+
+
+def test_all_equal_scores_break_ties_by_index():
+    q, g = torch.ones(6, 4), torch.ones(6, 4)
+    got = ranks(normalize(q), normalize(g), *_csr([[i] for i in range(6)]), chunk=4)
+    assert got.tolist() == [0, 1, 2, 3, 4, 5]
+    got = ranks(normalize(q), normalize(g), *_csr([[5, 2] for _ in range(6)]), chunk=4)
+    assert got.tolist() == [2] * 6  # the best correct item is the lower index among equals
+
+
+def test_evaluator_matches_reference_on_random_features(tmp_path):
+    torch.manual_seed(1)
+    n, d = 40, 8
+    img = torch.randn(n, d)
+    caps = [f"caption {i}" for i in range(n)]
+    feats = {c: torch.randn(d) for c in caps}
+    items = [SimpleNamespace(caption=c, domain_name="X") for c in caps]
+    res = _evaluate(tmp_path, img, items, feats, chunk=16, ks=(1, 5))
+    txt = torch.stack([feats[c] for c in caps])
+    i2t = naive_ranks(img, txt, [[i] for i in range(n)])
+    t2i = naive_ranks(txt, img, [[i] for i in range(n)])
+    assert res["i2t_R@1"] == pytest.approx(100 * (i2t < 1).float().mean().item())
+    assert res["i2t_R@5"] == pytest.approx(100 * (i2t < 5).float().mean().item())
+    assert res["t2i_R@5"] == pytest.approx(100 * (t2i < 5).float().mean().item())
+    assert res["t2i_medr"] == pytest.approx((t2i + 1).double().median().item() if n % 2 else
+                                            ((t2i + 1).double().sort().values[n // 2 - 1:n // 2 + 1].mean().item()))
+    assert res["rsum"] == pytest.approx(sum(res[k] for k in res if "_R@" in k))
+    written = json.loads((tmp_path / "results.json").read_text())
+    assert written["metrics"]["i2t_R@1"] == pytest.approx(res["i2t_R@1"])
+    assert written["domains"] == ["X"] and written["sizes"]["X"]["images"] == n
+
+
+def test_asymmetric_case_distinguishes_directions(tmp_path):
+    img = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    feats = {"a": torch.tensor([0.9, 0.436]), "b": torch.tensor([0.95, 0.312])}
+    items = [SimpleNamespace(caption="a", domain_name="X"), SimpleNamespace(caption="b", domain_name="X")]
+    res = _evaluate(tmp_path, img, items, feats, ks=(1,))
+    assert res["i2t_R@1"] == 0.0 and res["t2i_R@1"] == 50.0
+    assert res["i2t_medr"] == 2.0 and res["t2i_meanr"] == 1.5
+
+
+def test_several_captions_per_image_and_duplicates(tmp_path):
+    e = torch.eye(4)
+    # image 0 has captions p and q; images 1 and 2 share the string "dup"; image 3 has r.
+    items = [SimpleNamespace(captions=("p", "q"), domain_name="X"), SimpleNamespace(caption="dup", domain_name="X"),
+             SimpleNamespace(caption="dup", domain_name="X"), SimpleNamespace(caption="r", domain_name="X")]
+    img = torch.stack([e[0], e[1], e[1] + 0.01 * e[2], e[3]])
+    feats = {"p": e[3] + 0.1 * e[0], "q": e[0], "dup": e[1], "r": e[3]}
+    res = _evaluate(tmp_path, img, items, feats, ks=(1, 2))
+    # i2t: img0 -> q first (hit@1); img1 -> dup; img2 -> dup (correct for both); img3 -> r
+    assert res["i2t_R@1"] == 100.0
+    # t2i queries p, q, dup, dup, r: p -> image 3 ranks above image 0 (miss@1, hit@2); others hit@1
+    assert res["t2i_R@1"] == 80.0 and res["t2i_R@2"] == 100.0
+    written = json.loads((tmp_path / "results.json").read_text())
+    assert written["duplicate_captions"] == 2 and written["sizes"]["X"]["captions"] == 5
+
+
+def test_fp16_features_are_scored_in_fp32(tmp_path):
+    torch.manual_seed(2)
+    img = torch.randn(20, 8).half()
+    caps = [f"c{i}" for i in range(20)]
+    feats = {c: torch.randn(8).half() for c in caps}
+    items = [SimpleNamespace(caption=c, domain_name="X") for c in caps]
+    res16 = _evaluate(tmp_path, img, items, feats)
+    res32 = _evaluate(tmp_path, img.float(), items, {c: f.float() for c, f in feats.items()})
+    assert res16 == res32
+
+
+def test_several_domains_average_unweighted(tmp_path):
+    torch.manual_seed(3)
+    items, feats, img = [], {}, []
+    for dom, n in (("A", 4), ("B", 8)):
+        for i in range(n):
+            c = f"{dom}{i}"
+            feats[c] = torch.randn(6)
+            img.append(feats[c] + 0.01 * torch.randn(6))  # near-perfect retrieval
+            items.append(SimpleNamespace(caption=c, domain_name=dom))
+    res = _evaluate(tmp_path, torch.stack(img), items, feats)
+    assert res["A/i2t_R@1"] == 100.0 and res["B/i2t_R@1"] == 100.0
+    assert res["i2t_R@1"] == pytest.approx((res["A/i2t_R@1"] + res["B/i2t_R@1"]) / 2)
+    assert res["i2t_meanr"] == pytest.approx((res["A/i2t_meanr"] + res["B/i2t_meanr"]) / 2)

@@ -1,0 +1,43 @@
+"""ZeroshotCLIP: frozen CLIP on the raw captions (the CLIP column of the results table)."""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from yacs.config import CfgNode as CN
+
+from engine import TRAINER_REGISTRY
+
+from .backbone import load_clip_from_cfg
+from .retrieval import RetrievalTrainer
+
+
+def extend_cfg(cfg: Any) -> None:
+    cfg.TRAINER.ZSCLIP = CN()
+    cfg.TRAINER.ZSCLIP.PREC = "amp"  # fp32 on CPU
+
+
+@TRAINER_REGISTRY.register()
+class ZeroshotCLIP(RetrievalTrainer):
+    """Nothing is trained: ``train()`` and ``--eval-only`` both evaluate the frozen model."""
+
+    PREC_NODE = "ZSCLIP"
+
+    def build_model(self) -> None:
+        self.build_precision()
+        clip_model = load_clip_from_cfg(self.cfg)
+        self.check_input_size(clip_model.visual.input_resolution)
+        clip_model.requires_grad_(False)
+        self.clip = self.precision.cast_frozen(clip_model).to(self.device).eval()
+
+    def train(self) -> None:  # type: ignore[override]
+        print("ZeroshotCLIP has nothing to train: evaluating the frozen model")
+        self.test()
+
+    def encode_images(self, images: torch.Tensor) -> torch.Tensor:
+        with self.precision.autocast():
+            return self.clip.encode_image(images.to(self.precision.frozen_dtype)).float()
+
+    def encode_texts(self, captions: list[str]) -> torch.Tensor:
+        with self.precision.autocast():
+            return self.clip.encode_text(self.tokenize(captions)).float()
