@@ -68,6 +68,7 @@ def parse_directory(directory: str, seeds: list[int], ci95: bool) -> tuple[dict,
     names: list[str] = []
     for metrics in runs.values():
         names += [k for k in metrics if k not in names]
+    names.sort(key=lambda k: "/" in k)  # averaged metrics first, then per domain (stable)
     summary = {}
     for name in names:
         values = [m[name] for m in runs.values() if name in m]
@@ -81,7 +82,8 @@ def print_directory(directory: str, seeds: list[int], ci95: bool) -> int:
     print(f"Parsing files in {directory}")
     summary, warnings, runs = parse_directory(directory, seeds, ci95)
     for d, metrics in runs.items():
-        shown = ", ".join(f"{k}: {v:.2f}" for k, v in list(metrics.items())[:4])
+        main = [(k, v) for k, v in metrics.items() if "/" not in k] or list(metrics.items())
+        shown = ", ".join(f"{k}: {v:.2f}" for k, v in main[:4])
         print(f"file: {os.path.join(directory, d)}. {shown}")
     for w in warnings:
         print(f"WARNING: {w}")

@@ -5,7 +5,8 @@
 For each chunk size it ranks N images against N captions in both directions (random unit
 features) in a fresh process and prints the wall time and the peak memory: host RSS on CPU,
 ``torch.cuda.max_memory_allocated`` on GPU. Memory grows with the chunk (tiles of at most
-chunk x chunk scores), not with N^2.
+chunk x chunk scores), not with N^2. ``peak_extra_mib`` is the growth during ranking, after the
+features exist; ``peak_rss_mib`` the whole process.
 """
 from __future__ import annotations
 
@@ -41,10 +42,11 @@ def run_once(n: int, dim: int, chunk: int, device: str) -> dict:
     if device == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - t0
-    peak = (torch.cuda.max_memory_allocated() if device == "cuda"
-            else (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) * 1024)
+    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = torch.cuda.max_memory_allocated() if device == "cuda" else peak_rss - base * 1024
     return {"n": n, "dim": dim, "chunk": chunk, "device": device, "seconds": round(seconds, 2),
-            "peak_extra_mib": round(peak / 2**20, 1), "full_matrix_mib": round(n * n * 4 / 2**20, 1),
+            "peak_extra_mib": round(peak / 2**20, 1), "peak_rss_mib": round(peak_rss / 2**20, 1),
+            "full_matrix_mib": round(n * n * 4 / 2**20, 1),
             "i2t_R@1": recall_metrics(i2t, (1,), "i2t")["i2t_R@1"], "t2i_R@1": recall_metrics(t2i, (1,), "t2i")["t2i_R@1"]}
 
 

@@ -55,3 +55,18 @@ def tokenize(captions: Sequence[str], context_length: int = CONTEXT_LENGTH, rese
         row = [sot, *ids, eot]
         out[i, : len(row)] = torch.tensor(row)
     return out, truncated
+
+
+def words(caption: str) -> list[tuple[str, int]]:
+    """The tokenizer's words of a caption with their number of BPE pieces (the same segmentation
+    as :func:`encode`, so the pieces add up to ``len(encode(caption))``)."""
+    import regex
+    from clip.simple_tokenizer import basic_clean, whitespace_clean
+
+    tok = tokenizer()
+    text = whitespace_clean(basic_clean(caption)).lower()
+    out = []
+    for word in regex.findall(tok.pat, text):
+        pieces = tok.bpe("".join(tok.byte_encoder[b] for b in word.encode("utf-8"))).split(" ")
+        out.append((word, len(pieces)))
+    return out

@@ -48,7 +48,7 @@ class BaseTrainer(TrainerX):
         groups: defaultdict[str, int] = defaultdict(int)
         for pname, p in module.named_parameters():
             if p.requires_grad:
-                groups[pname.split(".")[0]] += p.numel()
+                groups[".".join(pname.split(".")[:2])] += p.numel()
         total = sum(groups.values())
         print(f"Trainable parameters of {name}: {total:,} in " + ", ".join(f"{g} ({n:,})" for g, n in groups.items()))
         optim = build_optimizer(params, self.cfg.OPTIM)

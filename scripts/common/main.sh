@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Train TRAINER on DATASET with SHOTS images per class for each seed, then aggregate.
+#   bash scripts/common/main.sh TRAINER DATASET SHOTS [KEY VALUE ...]
+# Environment: DATA (dataset root, default ./data), CFG (config name under configs/trainers/TRAINER/,
+# default DEFAULT_CFG), SEEDS (default "1 2 3").
+# A seed whose results.json exists is finished and skipped (said so); a seed folder without it is an
+# unfinished run and is resumed from its last checkpoint; nothing is skipped silently.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+TRAINER=${1:?usage: main.sh TRAINER DATASET SHOTS [KEY VALUE ...]}
+DATASET=${2:?usage: main.sh TRAINER DATASET SHOTS [KEY VALUE ...]}
+SHOTS=${3:?usage: main.sh TRAINER DATASET SHOTS [KEY VALUE ...]}
+shift 3
+DATA=${DATA:-./data}
+CFG=${CFG:?set CFG to a config name under configs/trainers/${TRAINER}/}
+SEEDS=${SEEDS:-1 2 3}
+EXP=output/${DATASET}/${TRAINER}/${CFG}_${SHOTS}shots
+for SEED in ${SEEDS}; do
+    DIR=${EXP}/seed${SEED}
+    if [ -f "${DIR}/results.json" ]; then
+        echo "Finished: ${DIR} has results.json (delete the folder to run it again)"
+        continue
+    fi
+    if [ -d "${DIR}" ]; then
+        echo "Unfinished run in ${DIR}: resuming from its last checkpoint"
+    fi
+    python train.py --root "${DATA}" --seed "${SEED}" --trainer "${TRAINER}" \
+        --dataset-config-file "configs/datasets/${DATASET}.yaml" \
+        --config-file "configs/trainers/${TRAINER}/${CFG}.yaml" \
+        --output-dir "${DIR}" \
+        DATASET.NUM_SHOTS "${SHOTS}" "$@"
+done
+python parse_test_res.py "${EXP}" --seeds ${SEEDS}

@@ -1,0 +1,180 @@
+"""The DCAR trainer on a tiny CLIP: prompting, DTR, category weighting, losses, switches."""
+import copy
+
+import pytest
+import torch
+
+from datasets.text import tokenize
+from tests.dcar_helpers import build, dcar_cfg
+from trainers.dtr import spread_to_tokens, weights_from_delta
+from trainers.losses import category_loss, category_weights, contrastive_loss
+from trainers.prompting import assemble_text, encode_image, encode_text
+
+
+@pytest.fixture()
+def ckpt(tiny_clip_files):
+    return tiny_clip_files["state_dict"]
+
+
+def _first_batch(trainer):
+    torch.manual_seed(0)
+    return next(iter(trainer.train_loader_x))
+
+
+def test_unprompted_paths_equal_clip(tiny_clip_files):
+    from trainers.backbone import load_clip
+
+    model = load_clip(tiny_clip_files["state_dict"])
+    ids, _ = tokenize(["a red emblem on a white background.", "x"])
+    with torch.no_grad():
+        ref = model.encode_text(ids)
+        assert torch.allclose(encode_text(model, *assemble_text(model, ids, None)), ref, atol=1e-5)
+        assert torch.allclose(encode_text(model, *assemble_text(model, ids, None), trim=False), ref, atol=1e-5)
+        img = torch.randn(3, 3, 32, 32)
+        assert torch.allclose(encode_image(model, img), model.encode_image(img), atol=1e-5)
+
+
+def test_reduces_to_coop_style_prompting(tmp_path, ckpt):
+    cfg = dcar_cfg(tmp_path, ckpt, TRAINER__DCAR__DTR__ENABLED=False, TRAINER__DCAR__CATE__LAMBDA=0.0,
+                   TRAINER__DCAR__PROMPT_DEPTH=1, TRAINER__DCAR__VISUAL_PROMPTS=False)
+    t = build(cfg)
+    assert not hasattr(t.learner.prompts, "couplings") and t.learner.caa is None
+    captions = ["This is a photo of Migal.A small red emblem.", "a blue flower"]
+    ids, _ = tokenize(captions, reserved=2)
+    clip_model, ctx = t.clip, t.learner.prompts.ctx
+    with torch.no_grad():  # CoOp: [SOS] ctx tokens, then the text; CLIP's transformer as a whole
+        emb = clip_model.token_embedding(ids)
+        x = torch.cat([emb[:, :1], ctx[None].expand(2, -1, -1), emb[:, 1:75]], dim=1) + clip_model.positional_embedding
+        x = clip_model.ln_final(clip_model.transformer(x.permute(1, 0, 2)).permute(1, 0, 2))
+        ref = x[torch.arange(2), ids.argmax(-1) + 2] @ clip_model.text_projection
+        assert torch.allclose(t.encode_texts(captions), ref, atol=1e-5)
+        assert torch.allclose(t.encode_images(torch.ones(1, 3, 32, 32)), clip_model.encode_image(torch.ones(1, 3, 32, 32)), atol=1e-5)
+
+
+def test_only_prompts_coupling_and_caa_train_and_clip_stays_frozen(tmp_path, ckpt):
+    t = build(dcar_cfg(tmp_path, ckpt))
+    before = copy.deepcopy(t.clip.state_dict())
+    trainable = {n for n, p in t.learner.named_parameters() if p.requires_grad}
+    assert trainable and all(n.startswith(("prompts.ctx", "prompts.deep_text", "prompts.couplings", "caa.")) for n in trainable)
+    assert not any(p.requires_grad for p in t.clip.parameters())
+    t.num_batches, t.batch_idx = 10, 0
+    batch = _first_batch(t)
+    t.model_zero_grad()
+    t.forward_backward(batch)
+    grads = {n for n, p in t.learner.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
+    assert {"prompts.ctx", "prompts.deep_text.0", "prompts.couplings.0.weight", "caa.fc1.weight"} <= grads
+    for _ in range(3):
+        t.forward_backward(batch)
+    after = t.clip.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_token_weights_formula_and_special_tokens():
+    delta = torch.tensor([0.01, -0.03, 0.02, 0.5])
+    content = torch.tensor([True, True, True, False])  # the last is punctuation
+    w = weights_from_delta(delta, content, beta=0.5, w_min=0.5, w_max=2.0)
+    mean = (0.01 + 0.03 + 0.02) / 3
+    expected = [1 + 0.5 * (a / (mean + 1e-6) - 1) for a in (0.01, 0.03, 0.02)]
+    assert w[:3].tolist() == pytest.approx(expected) and w[3] == 1.0
+    w = weights_from_delta(torch.tensor([0.0, 1.0]), torch.tensor([True, True]), beta=1.0, w_min=0.5, w_max=1.5)
+    assert w.tolist() == pytest.approx([0.5, 1.5])  # clamped
+    row = spread_to_tokens([2.0, 0.5], [1, 2], budget=73)
+    assert row[0] == 1 and row[1:4].tolist() == [2.0, 0.5, 0.5] and (row[4:] == 1).all()
+
+
+def test_dtr_weights_of_training_pairs(tmp_path, ckpt):
+    t = build(dcar_cfg(tmp_path, ckpt))
+    w = t.dtr_weights
+    items = t.train_loader_x.dataset.data_source
+    assert w.shape == (len(items), 77)
+    ids = t.train_ids[[t.row_of[it.caption] for it in items]]
+    eot = ids.argmax(-1)
+    rows = torch.arange(len(items))
+    assert (w[:, 0] == 1).all() and (w[rows, eot] == 1).all()  # SOS and EOS
+    assert ((w >= 0.5) & (w <= 2.0)).all() and (w != 1).any()
+    assert (w[ids == 269] == 1).all()  # "." is punctuation
+
+
+def test_category_weights_rule():
+    cand = torch.tensor([[3, -1, 3], [5, 5, -1]])
+    w = category_weights(cand, torch.tensor([3, 5]), alpha=0.5)
+    assert w.tolist() == [[1.5, 1.0, 1.5], [1.5, 1.5, 1.0]]
+
+
+def test_losses_by_hand():
+    img = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    txt = torch.tensor([[1.0, 0.0], [0.6, 0.8]])
+    logits = torch.tensor([[1.0, 0.6], [0.0, 0.8]])
+    i2t = -(torch.log_softmax(logits, 1)[0, 0] + torch.log_softmax(logits, 1)[1, 1]) / 2
+    t2i = -(torch.log_softmax(logits.T, 1)[0, 0] + torch.log_softmax(logits.T, 1)[1, 1]) / 2
+    assert contrastive_loss(img, txt, 1.0).item() == pytest.approx(((i2t + t2i) / 2).item(), rel=1e-6)
+    assert contrastive_loss(img, txt, 1.0, mode="i2t").item() == pytest.approx(i2t.item(), rel=1e-6)
+    same = torch.tensor([[False, True], [True, False]])  # e.g. duplicate captions: no negatives left
+    assert contrastive_loss(img, txt, 1.0, same).item() == pytest.approx(0.0, abs=1e-6)
+    # L_cate, one image, candidates: positive s=1, negatives s=0 (w=1) and s=0.5 (w=1.5)
+    cands = torch.tensor([[[1.0, 0.0], [0.0, 1.0], [0.5, 0.75 ** 0.5]]])
+    valid = torch.ones(1, 3, dtype=torch.bool)
+    w = torch.tensor([[1.5, 1.0, 1.5]])
+    e = torch.exp(torch.tensor([1.0, 0.0, 0.5]))
+    expected = -torch.log(e[0] / (e[0] + 1.0 * e[1] + 1.5 * e[2]))
+    assert category_loss(img[:1], cands, valid, w, 1.0).item() == pytest.approx(expected.item(), rel=1e-5)
+    biased = -torch.log(1.5 * e[0] / (1.5 * e[0] + e[1] + 1.5 * e[2]))
+    assert category_loss(img[:1], cands, valid, w, 1.0, "logit_bias").item() == pytest.approx(biased.item(), rel=1e-5)
+    pad = torch.tensor([[True, True, False]])
+    expected_pad = -torch.log(e[0] / (e[0] + e[1]))
+    assert category_loss(img[:1], cands, pad, w, 1.0).item() == pytest.approx(expected_pad.item(), rel=1e-5)
+
+
+SWITCHES = {
+    "TRAINER__DCAR__DTR__ENABLED": False,
+    "TRAINER__DCAR__DTR__S_MODE": "contextual",
+    "TRAINER__DCAR__DTR__BLANK": "mean",
+    "TRAINER__DCAR__DTR__BETA": 1.0,
+    "TRAINER__DCAR__CATE__LAMBDA": 0.0,
+    "TRAINER__DCAR__CATE__ALPHA": 0.0,
+    "TRAINER__DCAR__CATE__WEIGHT_MODE": "loss_weight",
+    "TRAINER__DCAR__CAA__TYPE": "attention",
+    "TRAINER__DCAR__CAA__RATIO": 0.5,
+    "TRAINER__DCAR__VISUAL_PROMPTS": False,
+    "TRAINER__DCAR__PROMPT_DEPTH": 1,
+    "TRAINER__DCAR__N_CTX": 3,
+    "TRAINER__DCAR__LOSS": "i2t",
+    "DATASET__FDRD__NUM_ATTRIBUTE_NEGATIVES": 0,
+}
+
+
+def _first_loss(cfg):
+    t = build(cfg)
+    t.num_batches, t.batch_idx = 10, 0
+    return t.forward_backward(_first_batch(t))["loss"]
+
+
+def test_every_switch_changes_the_computation(tmp_path, ckpt):
+    base = _first_loss(dcar_cfg(tmp_path, ckpt))
+    assert base == _first_loss(dcar_cfg(tmp_path, ckpt))  # deterministic
+    for key, value in SWITCHES.items():
+        assert _first_loss(dcar_cfg(tmp_path, ckpt, **{key: value})) != pytest.approx(base, rel=1e-6), key
+
+
+def test_loss_decreases_on_synth(tmp_path, ckpt):
+    cfg = dcar_cfg(tmp_path, ckpt, OPTIM__LR=0.05, OPTIM__WARMUP_EPOCH=-1, INPUT__TRANSFORMS=("normalize",))
+    t = build(cfg)
+    t.num_batches, t.batch_idx = 10**6, 0
+    t.set_model_mode("train")
+    batches = list(t.train_loader_x)
+    losses = [t.forward_backward(batches[i % len(batches)])["loss"] for i in range(36)]
+    first, last = sum(losses[:len(batches)]) / len(batches), sum(losses[-len(batches):]) / len(batches)
+    assert last < 0.95 * first, (first, last)  # deterministic: 4.35 -> 3.88 with this seed
+
+
+@pytest.mark.slow
+def test_checkpoint_reloads_to_identical_metrics(tmp_path, ckpt):
+    cfg = dcar_cfg(tmp_path, ckpt, OPTIM__MAX_EPOCH=2)
+    cfg.freeze()
+    t = build(cfg)
+    t.train()
+    first = t.test()
+    reloaded = build(cfg, seed=99)
+    before = reloaded.test()
+    reloaded.load_model(cfg.OUTPUT_DIR)
+    assert reloaded.test() == first != before

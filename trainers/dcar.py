@@ -1,0 +1,225 @@
+"""The DCAR trainer (METHOD.md §2-§5): dual prompts, dynamic token re-weighting, category-aware
+augmentation with category-matching weights; L = L_con + lambda * L_cate.
+
+Every component is a switch (``TRAINER.DCAR.*``), so each ablation of METHOD.md §10 is one
+config change: ``DTR.ENABLED``, ``CATE.LAMBDA`` (0 = no L_cate branch), ``CATE.ALPHA`` (0 = no
+category-matching weight), ``CAA.TYPE`` (``none`` = identity), ``VISUAL_PROMPTS`` (text-only
+prompts), ``PROMPT_DEPTH``/``N_CTX``; the negatives per image are the dataset's
+(``DATASET.FDRD.NUM_CATEGORY_NEGATIVES``/``NUM_ATTRIBUTE_NEGATIVES``).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from PIL import Image
+from torch import nn
+from torch.utils.data import DataLoader
+from yacs.config import CfgNode as CN
+
+from datasets.text import tokenize
+from engine import TRAINER_REGISTRY, DatasetWrapper, build_transform
+
+from .backbone import load_clip_from_cfg
+from .caa import CAA
+from .dtr import BLANKS, TokenReweighter
+from .losses import category_loss, category_weights, contrastive_loss
+from .prompting import DualPromptLearner, assemble_text, encode_image, encode_text
+from .retrieval import RetrievalTrainer
+
+
+def extend_cfg(cfg: Any) -> None:
+    c = CN()
+    c.N_CTX = 2  # k, §2.2
+    c.CTX_INIT = "a photo of a"  # the first k tokens initialise the context; "" = random
+    c.PROMPT_DEPTH = 9  # J
+    c.VISUAL_PROMPTS = True  # False: text-only prompts (ablation 6)
+    c.PREC = "amp"  # fp32 on CPU
+    c.LOSS = "symmetric"  # L_con: symmetric or i2t
+    c.DTR = CN()
+    c.DTR.ENABLED = True
+    c.DTR.S_MODE = "word"  # word | contextual
+    c.DTR.BLANK = "white"  # white | mean
+    c.DTR.BETA = 0.5
+    c.DTR.W_MIN = 0.5
+    c.DTR.W_MAX = 2.0
+    c.CATE = CN()
+    c.CATE.LAMBDA = 1.0  # 0 switches the L_cate branch off
+    c.CATE.ALPHA = 0.5  # category-matching weight w = 1 + alpha
+    c.CATE.WEIGHT_MODE = "denominator"  # denominator | logit_bias | loss_weight
+    c.CAA = CN()
+    c.CAA.TYPE = "adapter"  # adapter | attention | none
+    c.CAA.HIDDEN = 128
+    c.CAA.RATIO = 0.2  # rho
+    cfg.TRAINER.DCAR = c
+
+
+class DCARLearner(nn.Module):
+    """Everything DCAR trains: the dual prompts (with coupling functions) and the CAA module."""
+
+    def __init__(self, clip_model: nn.Module, c: Any) -> None:
+        super().__init__()
+        self.prompts = DualPromptLearner(clip_model, c.N_CTX, c.PROMPT_DEPTH, c.CTX_INIT, c.VISUAL_PROMPTS)
+        dim = clip_model.text_projection.shape[1]
+        self.caa = None if c.CAA.TYPE == "none" or c.CATE.LAMBDA == 0 else CAA(dim, c.CAA.TYPE, c.CAA.HIDDEN, c.CAA.RATIO)
+
+
+@TRAINER_REGISTRY.register()
+class DCAR(RetrievalTrainer):
+    PREC_NODE = "DCAR"
+
+    def node(self) -> Any:
+        return self.cfg.TRAINER[self.PREC_NODE]
+
+    def check_cfg(self, cfg: Any) -> None:
+        super().check_cfg(cfg)
+        c = cfg.TRAINER[self.PREC_NODE]
+        if c.DTR.BLANK not in BLANKS:
+            raise ValueError(f"TRAINER.{self.PREC_NODE}.DTR.BLANK must be one of {BLANKS}, got {c.DTR.BLANK!r}")
+
+    def build_model(self) -> None:
+        c = self.node()
+        self.build_precision()
+        clip_model = load_clip_from_cfg(self.cfg)
+        self.check_input_size(clip_model.visual.input_resolution)
+        clip_model.requires_grad_(False)
+        self.logit_scale = float(clip_model.logit_scale.exp())
+        self.clip = self.precision.cast_frozen(clip_model).to(self.device).eval()
+        self.learner = self.build_learner(clip_model, c).to(self.device)
+        self.register_trainable("prompt_learner", self.learner)
+        self.prepare_training_data()
+
+    def build_learner(self, clip_model: nn.Module, c: Any) -> nn.Module:
+        return DCARLearner(clip_model, c)
+
+    # ---------------------------------------------------------------- data prepared once
+    def prepare_training_data(self) -> None:
+        """Token ids of every training caption and negative, candidates per item, and DTR weights."""
+        c = self.node()
+        items = self.train_loader_x.dataset.data_source
+        self.k = c.N_CTX
+        strings = list(dict.fromkeys(s for it in items for s in (it.caption, *self.negatives_of(it))))
+        ids, truncated = tokenize(strings, reserved=self.k)
+        self.row_of = {s: i for i, s in enumerate(strings)}
+        self.train_ids = ids
+        print(f"Training captions and negatives: {len(strings):,} unique strings ({truncated} truncated to fit "
+              f"{77 - 2 - self.k} tokens, end-of-text kept)")
+        self.dtr_weights = self.compute_dtr_weights(items) if c.DTR.ENABLED else None
+
+    def negatives_of(self, item: Any) -> tuple[str, ...]:
+        if self.node().CATE.LAMBDA == 0:
+            return ()
+        return (*getattr(item, "negatives_category", ()), *getattr(item, "negatives_attribute", ()))
+
+    @torch.no_grad()
+    def frozen_image_features(self, items: list, tfm: Any) -> torch.Tensor:
+        loader = DataLoader(DatasetWrapper(self.cfg, items, transform=tfm, is_train=False),
+                            batch_size=self.cfg.DATALOADER.TEST.BATCH_SIZE, num_workers=self.cfg.DATALOADER.NUM_WORKERS)
+        feats = []
+        for batch in loader:
+            with self.precision.autocast():
+                feats.append(self.clip.encode_image(batch["img"].to(self.device).to(self.precision.frozen_dtype)).float())
+        return nn.functional.normalize(torch.cat(feats), dim=-1)
+
+    @torch.no_grad()
+    def compute_dtr_weights(self, items: list) -> torch.Tensor:
+        """[N, 77] token weights of each training pair from the frozen CLIP (§3.2), computed once."""
+        c = self.node().DTR
+        tfm = build_transform(self.cfg, is_train=False)
+        image_feats = self.frozen_image_features(items, tfm)
+        size = tuple(self.cfg.INPUT.SIZE)
+        if c.BLANK == "white":
+            blank = tfm(Image.new("RGB", (size[1], size[0]), (255, 255, 255)))[None]
+        else:
+            blank = torch.zeros(1, 3, *size)
+        with self.precision.autocast():
+            blank_feat = self.clip.encode_image(blank.to(self.device).to(self.precision.frozen_dtype)).float()
+        blank_feat = nn.functional.normalize(blank_feat, dim=-1)[0]
+        reweighter = TokenReweighter(self.clip, self.precision.autocast, c.S_MODE, c.BETA, c.W_MIN, c.W_MAX)
+        weights = reweighter.weights([it.caption for it in items], image_feats, blank_feat, reserved=self.k)
+        changed = weights[:, 1:] != 1
+        print(f"DTR ({c.S_MODE} similarity, {c.BLANK} blank): weights for {len(items):,} pairs, "
+              f"mean {weights[:, 1:][changed].mean().item() if changed.any() else 1.0:.3f} over re-weighted tokens")
+        return weights
+
+    # ---------------------------------------------------------------- encoders
+    def prompted_text(self, ids: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+        ctx, deep = self.learner.prompts.text_prompts()
+        return encode_text(self.clip, *assemble_text(self.clip, ids, ctx, weights), deep)
+
+    def prompted_image(self, images: torch.Tensor) -> torch.Tensor:
+        shallow, deep = self.learner.prompts.visual_prompts()
+        return encode_image(self.clip, images, shallow, deep)
+
+    def encode_images(self, images: torch.Tensor) -> torch.Tensor:
+        with self.precision.autocast():
+            return self.prompted_image(images).float()
+
+    def encode_texts(self, captions: list[str]) -> torch.Tensor:
+        with self.precision.autocast():
+            return self.prompted_text(self.tokenize(captions, reserved=self.k)).float()
+
+    # ---------------------------------------------------------------- training step
+    def ids_for(self, strings: list[str]) -> torch.Tensor:
+        return self.train_ids[[self.row_of[s] for s in strings]].to(self.device)
+
+    def forward_backward(self, batch: dict) -> dict[str, float]:
+        c = self.node()
+        idx = batch["index"].tolist()
+        items = [self.train_loader_x.dataset.data_source[i] for i in idx]
+        images = batch["img"].to(self.device)
+        labels = batch["label"].to(self.device)
+        captions = [it.caption for it in items]
+        with self.precision.autocast():
+            img = self.prompted_image(images)
+            weights = self.dtr_weights[idx].to(self.device) if self.dtr_weights is not None else None
+            pos = self.prompted_text(self.ids_for(captions), weights)
+            loss_con = contrastive_loss(img, pos, self.logit_scale, self.not_negatives(items), c.LOSS)
+            summary = {"loss_con": loss_con.item()}
+            loss = loss_con
+            if c.CATE.LAMBDA > 0:
+                loss_cate = self.category_branch(items, img, pos if weights is None else None, labels)
+                loss = loss + c.CATE.LAMBDA * loss_cate
+                summary["loss_cate"] = loss_cate.item()
+        self.model_backward_and_update(loss)
+        if self.batch_idx + 1 == self.num_batches:
+            self.update_lr()
+        return {"loss": loss.item(), **summary}
+
+    def not_negatives(self, items: list) -> torch.Tensor:
+        """Pairs of the batch that are not negatives of each other: same image or same caption."""
+        keys = [(it.impath, it.caption) for it in items]
+        same = [[a[0] == b[0] or a[1] == b[1] for b in keys] for a in keys]
+        return torch.tensor(same, device=self.device)
+
+    def category_branch(self, items: list, img: torch.Tensor, pos_unweighted: torch.Tensor | None,
+                        labels: torch.Tensor) -> torch.Tensor:
+        """L_cate: the positive and its negatives through the prompted text encoder (weights 1),
+        the CAA module, category-matching weights (§4.2-4.4)."""
+        c = self.node().CATE
+        negs = [self.negatives_of(it) for it in items]
+        width = 1 + max((len(n) for n in negs), default=0)
+        strings = [] if pos_unweighted is not None else [it.caption for it in items]
+        strings += [s for n in negs for s in n]
+        feats = self.prompted_text(self.ids_for(strings)) if strings else None
+        if pos_unweighted is not None:
+            pos_feats, neg_feats = pos_unweighted, feats
+        else:
+            pos_feats, neg_feats = feats[: len(items)], feats[len(items):]
+        cands = img.new_zeros(len(items), width, pos_feats.shape[-1], dtype=torch.float32)
+        valid = torch.zeros(len(items), width, dtype=torch.bool, device=self.device)
+        cand_labels = torch.full((len(items), width), -1, dtype=torch.long, device=self.device)
+        cands[:, 0], valid[:, 0], cand_labels[:, 0] = pos_feats.float(), True, labels
+        row = 0
+        for b, (it, n) in enumerate(zip(items, negs)):
+            n_cat = len(getattr(it, "negatives_category", ()))
+            for j in range(len(n)):
+                cands[b, 1 + j] = neg_feats[row].float()
+                valid[b, 1 + j] = True
+                cand_labels[b, 1 + j] = -1 if j < n_cat else labels[b]  # category swap: another class
+                row += 1
+        cands = nn.functional.normalize(cands, dim=-1)
+        if self.learner.caa is not None:
+            cands = self.learner.caa(cands, valid)
+        weights = category_weights(cand_labels, labels, c.ALPHA)
+        return category_loss(img, cands, valid, weights, self.logit_scale, c.WEIGHT_MODE)

@@ -1,0 +1,128 @@
+"""Deep coupled vision-language prompts on the ``clip`` package's models (METHOD.md §2.2-2.3).
+
+CLIP's own transformer blocks are driven layer by layer; nothing of CLIP is edited or copied.
+
+* Text: ``[SOS] v_1..v_k [w_1 E(t_1) ... w_L E(t_L)] [EOS]`` -- learnable context after SOS,
+  caption token embeddings optionally scaled by per-token weights (§2.3), positional embeddings
+  added after the weighting, features pooled at EOS. In layers 1..J-1 the k prompt positions are
+  overwritten by that layer's deep text prompt.
+* Image: the visual prompts ``F_l(P_t^l)`` (one Linear per layer: the coupling functions) are
+  appended after CLS + patches at layer 0 and overwrite those positions in layers 1..J-1.
+
+The text encoder runs only up to the longest caption of the batch (causal attention makes the
+EOS feature independent of later padding), which saves most of the 77-token context.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from datasets.text import encode
+
+
+def text_width(clip_model: nn.Module) -> int:
+    return clip_model.ln_final.weight.shape[0]
+
+
+def vision_width(clip_model: nn.Module) -> int:
+    visual = clip_model.visual
+    if not hasattr(visual, "conv1") or not hasattr(visual, "class_embedding"):
+        raise ValueError("visual prompts need a ViT backbone (ViT-B/32, ViT-B/16, ...); ResNet CLIPs have no tokens")
+    return visual.conv1.out_channels
+
+
+class DualPromptLearner(nn.Module):
+    """Text context ``ctx`` (k x W), deep text prompts for layers 1..J-1 and, with visual prompts,
+    the per-layer coupling functions Linear(W -> W_v) that generate the visual prompts."""
+
+    def __init__(self, clip_model: nn.Module, n_ctx: int, depth: int, ctx_init: str = "", visual: bool = True) -> None:
+        super().__init__()
+        if n_ctx < 1 or depth < 1:
+            raise ValueError(f"need N_CTX >= 1 and PROMPT_DEPTH >= 1 (got {n_ctx}, {depth})")
+        layers = len(clip_model.transformer.resblocks)
+        if depth > layers:
+            raise ValueError(f"PROMPT_DEPTH {depth} exceeds the {layers} layers of the text encoder")
+        width = text_width(clip_model)
+        self.n_ctx, self.depth, self.visual = n_ctx, depth, visual
+        ctx = torch.randn(n_ctx, width) * 0.02
+        if ctx_init:
+            ids = encode(ctx_init.replace("_", " "))[:n_ctx]
+            with torch.no_grad():
+                emb = clip_model.token_embedding(torch.tensor(ids, device=clip_model.token_embedding.weight.device))
+            ctx[: len(ids)] = emb.float().cpu()
+        self.ctx = nn.Parameter(ctx)
+        self.deep_text = nn.ParameterList([nn.Parameter(torch.randn(n_ctx, width) * 0.02) for _ in range(depth - 1)])
+        if visual:
+            if depth > len(clip_model.visual.transformer.resblocks):
+                raise ValueError(f"PROMPT_DEPTH {depth} exceeds the layers of the image encoder")
+            self.couplings = nn.ModuleList([nn.Linear(width, vision_width(clip_model)) for _ in range(depth)])
+
+    def text_prompts(self) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        return self.ctx, list(self.deep_text)
+
+    def visual_prompts(self) -> tuple[torch.Tensor | None, list[torch.Tensor]]:
+        if not self.visual:
+            return None, []
+        shallow = self.couplings[0](self.ctx)
+        return shallow, [f(p) for f, p in zip(self.couplings[1:], self.deep_text)]
+
+
+def assemble_text(clip_model: nn.Module, ids: torch.Tensor, ctx: torch.Tensor | None,
+                  weights: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token embeddings with the context inserted after SOS, and each row's EOS position.
+
+    ``ids`` come from :func:`datasets.text.tokenize` with ``reserved = k``; ``weights`` ([B, 77],
+    1 at SOS/EOS/padding) scale the caption token embeddings.
+    """
+    emb = clip_model.token_embedding(ids)
+    if weights is not None:
+        emb = emb * weights[..., None].to(emb.dtype)
+    eot = ids.argmax(dim=-1)
+    if ctx is None:
+        return emb, eot
+    k = ctx.shape[0]
+    x = torch.cat([emb[:, :1], ctx[None].to(emb.dtype).expand(len(ids), -1, -1), emb[:, 1: ids.shape[1] - k]], dim=1)
+    return x, eot + k
+
+
+def encode_text(clip_model: nn.Module, x: torch.Tensor, eot: torch.Tensor, deep: Sequence[torch.Tensor] = (),
+                trim: bool = True, all_tokens: bool = False) -> torch.Tensor:
+    """Run the text transformer over assembled embeddings ``x`` [B, L, W]; deep prompts replace
+    positions 1..k in layers 1..len(deep). Returns the EOS features [B, D], or with
+    ``all_tokens`` the projected feature of every position [B, L, D]."""
+    if trim:
+        x = x[:, : int(eot.max()) + 1]
+    x = x + clip_model.positional_embedding[: x.shape[1]].to(x.dtype)
+    x = x.permute(1, 0, 2)
+    for i, block in enumerate(clip_model.transformer.resblocks):
+        if 1 <= i <= len(deep):
+            p = deep[i - 1].to(x.dtype)
+            x = torch.cat([x[:1], p[:, None].expand(-1, x.shape[1], -1), x[1 + len(p):]])
+        x = block(x)
+    x = clip_model.ln_final(x.permute(1, 0, 2))
+    if all_tokens:
+        return x @ clip_model.text_projection
+    return x[torch.arange(len(x), device=x.device), eot] @ clip_model.text_projection
+
+
+def encode_image(clip_model: nn.Module, images: torch.Tensor, shallow: torch.Tensor | None = None,
+                 deep: Sequence[torch.Tensor] = ()) -> torch.Tensor:
+    """CLIP's ViT with prompts appended after CLS + patches (layer 0) and replaced in layers 1..len(deep)."""
+    v = clip_model.visual
+    dtype = v.conv1.weight.dtype
+    x = v.conv1(images.to(dtype))
+    x = x.reshape(x.shape[0], x.shape[1], -1).permute(0, 2, 1)
+    cls = v.class_embedding.to(x.dtype) + torch.zeros(x.shape[0], 1, x.shape[-1], dtype=x.dtype, device=x.device)
+    x = torch.cat([cls, x], dim=1) + v.positional_embedding.to(x.dtype)
+    if shallow is not None:
+        x = torch.cat([x, shallow[None].to(x.dtype).expand(len(x), -1, -1)], dim=1)
+    x = v.ln_pre(x).permute(1, 0, 2)
+    for i, block in enumerate(v.transformer.resblocks):
+        if 1 <= i <= len(deep):
+            p = deep[i - 1].to(x.dtype)
+            x = torch.cat([x[: -len(p)], p[:, None].expand(-1, x.shape[1], -1)])
+        x = block(x)
+    x = v.ln_post(x.permute(1, 0, 2)[:, 0, :])
+    return x @ v.proj
