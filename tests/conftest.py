@@ -50,9 +50,14 @@ def toy_cfg(tmp_path, **overrides):
     cfg.OPTIM.WARMUP_TYPE = "constant"
     cfg.TRAIN.PRINT_FREQ = 100
     cfg.TEST.FINAL_MODEL = "last_step"
+    return apply_overrides(cfg, overrides)
+
+
+def apply_overrides(cfg, overrides: dict):
+    """Set config keys given as ``A.B.C`` or ``A__B__C`` (usable as keyword arguments)."""
     for key, value in overrides.items():
         node = cfg
-        *parents, leaf = key.split(".")
+        *parents, leaf = key.replace("__", ".").split(".")
         for p in parents:
             node = node[p]
         node[leaf] = value

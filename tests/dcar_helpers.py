@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import engine
 from engine.plugins import default_cfg
+from tests.conftest import apply_overrides
 
 TINY_DCAR = "configs/trainers/DCAR/tiny_ep5_batch16_2ctx.yaml"
 
@@ -20,13 +21,7 @@ def dcar_cfg(tmp_path, ckpt, trainer="DCAR", config=TINY_DCAR, **opts):
     s.NUM_DOMAINS, s.CLASSES_PER_DOMAIN, s.TRAIN_PER_CLASS, s.TEST_PER_CLASS, s.IMAGE_SIZE = 1, 8, 4, 2, 32
     cfg.DATALOADER.TRAIN_X.BATCH_SIZE = 8
     cfg.VERBOSE = False
-    for key, value in opts.items():
-        node = cfg
-        *parents, leaf = key.split("__")
-        for p in parents:
-            node = node[p]
-        node[leaf] = value
-    return cfg
+    return apply_overrides(cfg, opts)
 
 
 def build(cfg, seed=1):
