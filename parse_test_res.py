@@ -21,6 +21,8 @@ from collections import defaultdict
 
 from tabulate import tabulate
 
+from evaluation.metric_names import format_metric
+
 METRIC_RE = re.compile(r"^\* (?P<name>[\w@./+-]+): (?P<value>[-+0-9.eE]+)%?$")
 EVAL_MARK = "Evaluate on the *test* set"
 METHOD_ORDER = ("ZeroshotCLIP", "CoOp", "CLIP_Adapter", "MaPLe", "DCAR")
@@ -92,9 +94,8 @@ def print_directory(directory: str, seeds: list[int], ci95: bool) -> int:
         return 1
     print("===")
     print(f"Summary of directory: {directory} ({len(runs)} run(s): {', '.join(runs)})")
-    spread = "ci95" if ci95 else "std"
     for name, (mean, sd) in summary.items():
-        print(f"* {name}: {mean:.2f}% +- {sd:.2f}% ({spread})")
+        print(format_metric(name, mean, sd, "ci95" if ci95 else "std"))
     print("===")
     return 0
 

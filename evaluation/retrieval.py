@@ -26,6 +26,7 @@ from yacs.config import CfgNode as CN
 
 from engine import EVALUATOR_REGISTRY, EvaluatorBase
 
+from .metric_names import format_metric
 from .ranking import normalize, ranks, recall_metrics
 
 
@@ -80,13 +81,6 @@ def domain_metrics(image_feats: torch.Tensor, image_captions: Sequence[Sequence[
     sizes = {"images": len(image_captions), "captions": len(texts), "unique_captions": len(strings),
              "duplicate_captions": shared}
     return ordered, sizes
-
-
-def _fmt(name: str, value: float) -> str:
-    """Recalls and their sums in percent, ranks as plain numbers."""
-    metric = name.rsplit("/", 1)[-1]
-    is_pct = "_R@" in metric or metric.endswith("_mean") or metric == "rsum"
-    return f"* {name}: {value:.2f}%" if is_pct else f"* {name}: {value:.2f}"
 
 
 @EVALUATOR_REGISTRY.register()
@@ -154,7 +148,7 @@ class Retrieval(EvaluatorBase):
             print(f"* gallery {dom}: {s['images']:,} images, {s['captions']:,} captions "
                   f"({s['duplicate_captions']:,} in duplicate groups across images)")
         for name, value in results.items():
-            print(_fmt(name, value))
+            print(format_metric(name, value))
 
     def _write(self, results: OrderedDict, per_domain: OrderedDict, sizes: dict, extra: dict) -> None:
         cfg = self.cfg

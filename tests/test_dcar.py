@@ -62,7 +62,7 @@ def test_only_prompts_coupling_and_caa_train_and_clip_stays_frozen(tmp_path, ckp
     t.model_zero_grad()
     t.forward_backward(batch)
     grads = {n for n, p in t.learner.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
-    assert {"prompts.ctx", "prompts.deep_text.0", "prompts.couplings.0.weight", "caa.fc1.weight"} <= grads
+    assert {"prompts.ctx", "prompts.deep_text.0", "prompts.couplings.0.weight", "caa.adapter.fc1.weight"} <= grads
     for _ in range(3):
         t.forward_backward(batch)
     after = t.clip.state_dict()

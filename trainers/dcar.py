@@ -25,7 +25,7 @@ from .caa import CAA
 from .dtr import BLANKS, TokenReweighter
 from .losses import category_loss, category_weights, contrastive_loss
 from .prompting import DualPromptLearner, assemble_text, encode_image, encode_text
-from .retrieval import RetrievalTrainer
+from .retrieval import RetrievalTrainer, not_negative_pairs
 
 
 def extend_cfg(cfg: Any) -> None:
@@ -64,18 +64,34 @@ class DCARLearner(nn.Module):
         self.caa = None if c.CAA.TYPE == "none" or c.CATE.LAMBDA == 0 else CAA(dim, c.CAA.TYPE, c.CAA.HIDDEN, c.CAA.RATIO)
 
 
+def prompt_only_settings(cfg: Any, n_ctx: int, ctx_init: str, depth: int, visual: bool, loss: str) -> Any:
+    """DCAR's switches with DTR, L_cate and CAA off: the prompt-learning baselines (CoOp, MaPLe)."""
+    s = cfg.TRAINER.DCAR.clone()
+    s.defrost()
+    s.N_CTX, s.CTX_INIT, s.PROMPT_DEPTH, s.VISUAL_PROMPTS, s.LOSS = n_ctx, ctx_init, depth, visual, loss
+    s.DTR.ENABLED = False
+    s.CATE.LAMBDA = 0.0
+    s.CAA.TYPE = "none"
+    s.freeze()
+    return s
+
+
 @TRAINER_REGISTRY.register()
 class DCAR(RetrievalTrainer):
     PREC_NODE = "DCAR"
 
+    def settings(self, cfg: Any) -> Any:
+        """The DCAR switches this trainer runs with (baselines derive theirs from their own node)."""
+        return cfg.TRAINER.DCAR
+
     def node(self) -> Any:
-        return self.cfg.TRAINER[self.PREC_NODE]
+        return self._settings
 
     def check_cfg(self, cfg: Any) -> None:
         super().check_cfg(cfg)
-        c = cfg.TRAINER[self.PREC_NODE]
-        if c.DTR.BLANK not in BLANKS:
-            raise ValueError(f"TRAINER.{self.PREC_NODE}.DTR.BLANK must be one of {BLANKS}, got {c.DTR.BLANK!r}")
+        self._settings = self.settings(cfg)
+        if self._settings.DTR.BLANK not in BLANKS:
+            raise ValueError(f"TRAINER.DCAR.DTR.BLANK must be one of {BLANKS}, got {self._settings.DTR.BLANK!r}")
 
     def build_model(self) -> None:
         c = self.node()
@@ -174,7 +190,7 @@ class DCAR(RetrievalTrainer):
             img = self.prompted_image(images)
             weights = self.dtr_weights[idx].to(self.device) if self.dtr_weights is not None else None
             pos = self.prompted_text(self.ids_for(captions), weights)
-            loss_con = contrastive_loss(img, pos, self.logit_scale, self.not_negatives(items), c.LOSS)
+            loss_con = contrastive_loss(img, pos, self.logit_scale, not_negative_pairs(items, self.device), c.LOSS)
             summary = {"loss_con": loss_con.item()}
             loss = loss_con
             if c.CATE.LAMBDA > 0:
@@ -185,12 +201,6 @@ class DCAR(RetrievalTrainer):
         if self.batch_idx + 1 == self.num_batches:
             self.update_lr()
         return {"loss": loss.item(), **summary}
-
-    def not_negatives(self, items: list) -> torch.Tensor:
-        """Pairs of the batch that are not negatives of each other: same image or same caption."""
-        keys = [(it.impath, it.caption) for it in items]
-        same = [[a[0] == b[0] or a[1] == b[1] for b in keys] for a in keys]
-        return torch.tensor(same, device=self.device)
 
     def category_branch(self, items: list, img: torch.Tensor, pos_unweighted: torch.Tensor | None,
                         labels: torch.Tensor) -> torch.Tensor:

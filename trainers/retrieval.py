@@ -16,6 +16,12 @@ from datasets.text import tokenize
 from .base import BaseTrainer
 
 
+def not_negative_pairs(items: list, device: torch.device) -> torch.Tensor:
+    """[B, B] pairs of a batch that must not be each other's negatives: same image or same caption."""
+    keys = [(it.impath, it.caption) for it in items]
+    return torch.tensor([[a[0] == b[0] or a[1] == b[1] for b in keys] for a in keys], device=device)
+
+
 class RetrievalTrainer(BaseTrainer):
     def check_cfg(self, cfg: Any) -> None:
         super().check_cfg(cfg)

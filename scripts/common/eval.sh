@@ -14,13 +14,13 @@ CFG=${CFG:?set CFG to a config name under configs/trainers/${TRAINER}/}
 SEEDS=${SEEDS:-1 2 3}
 EPOCH_ARGS=()
 if [ -n "${LOAD_EPOCH:-}" ]; then EPOCH_ARGS=(--load-epoch "${LOAD_EPOCH}"); fi
-EXP=output/evaluation/${TRAINER}/${CFG}_${SHOTS}shots/${EVAL_DATASET}
+EXP=${OUTPUT_ROOT:-output}/evaluation/${TRAINER}/${CFG}_${SHOTS}shots/${EVAL_DATASET}
 for SEED in ${SEEDS}; do
     python train.py --root "${DATA}" --seed "${SEED}" --trainer "${TRAINER}" \
         --dataset-config-file "configs/datasets/${EVAL_DATASET}.yaml" \
         --config-file "configs/trainers/${TRAINER}/${CFG}.yaml" \
         --output-dir "${EXP}/seed${SEED}" \
-        --model-dir "output/${TRAIN_DATASET}/${TRAINER}/${CFG}_${SHOTS}shots/seed${SEED}" \
+        --model-dir "${OUTPUT_ROOT:-output}/${TRAIN_DATASET}/${TRAINER}/${CFG}_${SHOTS}shots/seed${SEED}" \
         --eval-only "${EPOCH_ARGS[@]}" "$@"
 done
 python parse_test_res.py "${EXP}" --seeds ${SEEDS}

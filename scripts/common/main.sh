@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Train TRAINER on DATASET with SHOTS images per class for each seed, then aggregate.
 #   bash scripts/common/main.sh TRAINER DATASET SHOTS [KEY VALUE ...]
-# Environment: DATA (dataset root, default ./data), CFG (config name under configs/trainers/TRAINER/,
+# Environment: OUTPUT_ROOT (default output), DATA (dataset root, default ./data), CFG (config name under configs/trainers/TRAINER/,
 # default DEFAULT_CFG), SEEDS (default "1 2 3").
 # A seed whose results.json exists is finished and skipped (said so); a seed folder without it is an
 # unfinished run and is resumed from its last checkpoint; nothing is skipped silently.
@@ -14,7 +14,7 @@ shift 3
 DATA=${DATA:-./data}
 CFG=${CFG:?set CFG to a config name under configs/trainers/${TRAINER}/}
 SEEDS=${SEEDS:-1 2 3}
-EXP=output/${DATASET}/${TRAINER}/${CFG}_${SHOTS}shots
+EXP=${OUTPUT_ROOT:-output}/${DATASET}/${TRAINER}/${CFG}_${SHOTS}shots
 for SEED in ${SEEDS}; do
     DIR=${EXP}/seed${SEED}
     if [ -f "${DIR}/results.json" ]; then

@@ -1,0 +1,14 @@
+"""How retrieval metrics are written: recalls and their sums in percent, ranks as plain numbers."""
+from __future__ import annotations
+
+
+def is_percent(name: str) -> bool:
+    metric = name.rsplit("/", 1)[-1]
+    return "_R@" in metric or metric.endswith("_mean") or metric == "rsum"
+
+
+def format_metric(name: str, value: float, spread: float | None = None, spread_name: str = "std") -> str:
+    unit = "%" if is_percent(name) else ""
+    if spread is None:
+        return f"* {name}: {value:.2f}{unit}"
+    return f"* {name}: {value:.2f}{unit} +- {spread:.2f}{unit} ({spread_name})"

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The comparison table in one command: zero-shot CLIP, CoOp, CLIP-Adapter, MaPLe and DCAR over the
+# given dataset configs and seeds, ending with parse_test_res.py --table (the published layout).
+#   DATA=/path/to/data bash scripts/reproduce_table.sh                       # the nine FDRD domains, ViT-B/32
+#   PRESET=tiny SHOTS=4 OPTS="MODEL.BACKBONE.NAME small_clip.pt" bash scripts/reproduce_table.sh fdrd_synth
+# Environment: DATA (./data), PRESET (vit_b32 | tiny: which configs), SHOTS (16), SEEDS ("1 2 3"),
+# OPTS (extra KEY VALUE pairs for every run). Runs go to output/table_PRESET_SHOTSshots/, where
+# table.md and table.csv are written; finished runs are reused, unfinished ones resumed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PRESET=${PRESET:-vit_b32}
+SHOTS=${SHOTS:-16}
+export SEEDS=${SEEDS:-1 2 3}
+case "${PRESET}" in
+    vit_b32) ZS=vit_b32 COOP=vit_b32_ep50_batch32_16ctx ADAPTER=vit_b32_ep50_batch32
+             MAPLE=vit_b32_ep5_batch32_2ctx DCAR=vit_b32_ep10_batch32_2ctx ;;
+    tiny)    ZS=tiny COOP=tiny_ep5_batch16_4ctx ADAPTER=tiny_ep5_batch16
+             MAPLE=tiny_ep5_batch16_2ctx DCAR=tiny_ep5_batch16_2ctx ;;
+    *) echo "PRESET must be vit_b32 or tiny" >&2; exit 2 ;;
+esac
+if [ "$#" -gt 0 ]; then DATASETS=("$@"); else
+    DATASETS=(fdrd_caltech101 fdrd_oxford_pets fdrd_stanford_cars fdrd_oxford_flowers fdrd_food101
+              fdrd_fgvc_aircraft fdrd_sun397 fdrd_dtd fdrd_ucf101)
+fi
+export OUTPUT_ROOT=output/table_${PRESET}_${SHOTS}shots
+read -r -a EXTRA <<< "${OPTS:-}"
+start=$(date +%s)
+for DATASET in "${DATASETS[@]}"; do
+    bash scripts/zsclip/zeroshot.sh "${DATASET}" "${ZS}" "${EXTRA[@]}"
+    CFG=${COOP} bash scripts/common/main.sh CoOp "${DATASET}" "${SHOTS}" "${EXTRA[@]}"
+    CFG=${ADAPTER} bash scripts/common/main.sh CLIP_Adapter "${DATASET}" "${SHOTS}" "${EXTRA[@]}"
+    CFG=${MAPLE} bash scripts/common/main.sh MaPLe "${DATASET}" "${SHOTS}" "${EXTRA[@]}"
+    CFG=${DCAR} bash scripts/common/main.sh DCAR "${DATASET}" "${SHOTS}" "${EXTRA[@]}"
+done
+python parse_test_res.py --table "${OUTPUT_ROOT}"
+echo "Total time: $(( $(date +%s) - start )) s"

@@ -1,0 +1,92 @@
+"""CoOp, CLIP-Adapter and MaPLe for retrieval on a tiny CLIP."""
+import copy
+
+import pytest
+import torch
+
+from tests.dcar_helpers import build, dcar_cfg
+
+CONFIGS = {
+    "CoOp": "configs/trainers/CoOp/tiny_ep5_batch16_4ctx.yaml",
+    "MaPLe": "configs/trainers/MaPLe/tiny_ep5_batch16_2ctx.yaml",
+    "CLIP_Adapter": "configs/trainers/CLIP_Adapter/tiny_ep5_batch16.yaml",
+    "DCAR": "configs/trainers/DCAR/tiny_ep5_batch16_2ctx.yaml",
+}
+OWN_PARAMS = {
+    "CoOp": {"prompts.ctx"},
+    "MaPLe": {"prompts.ctx", "prompts.deep_text.0", "prompts.couplings.0.weight", "prompts.couplings.0.bias",
+              "prompts.couplings.1.weight", "prompts.couplings.1.bias"},
+    "CLIP_Adapter": {"image.fc1.weight", "image.fc2.weight"},
+}
+
+
+@pytest.fixture()
+def ckpt(tiny_clip_files):
+    return tiny_clip_files["state_dict"]
+
+
+def _cfg(tmp_path, ckpt, trainer, **opts):
+    return dcar_cfg(tmp_path, ckpt, trainer=trainer, config=CONFIGS[trainer], **opts)
+
+
+def _step(trainer, n=1):
+    trainer.set_model_mode("train")
+    trainer.num_batches, trainer.batch_idx = 10**6, 0
+    torch.manual_seed(0)
+    batch = next(iter(trainer.train_loader_x))
+    return [trainer.forward_backward(batch)["loss"] for _ in range(n)]
+
+
+@pytest.mark.parametrize("name", sorted(OWN_PARAMS))
+def test_trains_only_its_own_parameters(tmp_path, ckpt, name):
+    t = build(_cfg(tmp_path, ckpt, name))
+    frozen = copy.deepcopy(t.clip.state_dict())
+    assert {n for n, p in t.learner.named_parameters() if p.requires_grad} == OWN_PARAMS[name]
+    assert not any(p.requires_grad for p in t.clip.parameters())
+    before = {n: p.detach().clone() for n, p in t.learner.named_parameters()}
+    _step(t, 2)
+    assert all(not torch.equal(before[n], p) for n, p in t.learner.named_parameters()), "every own parameter moves"
+    assert all(torch.equal(frozen[k], v) for k, v in t.clip.state_dict().items())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(OWN_PARAMS))
+def test_reloads_to_identical_metrics(tmp_path, ckpt, name):
+    cfg = _cfg(tmp_path, ckpt, name, OPTIM__MAX_EPOCH=1)
+    cfg.freeze()
+    t = build(cfg)
+    t.train()
+    trained = t.test()
+    fresh = build(cfg, seed=5)
+    fresh.load_model(cfg.OUTPUT_DIR)
+    assert fresh.test() == trained
+
+
+def test_maple_equals_dcar_with_its_extra_components_off(tmp_path, ckpt):
+    maple = build(_cfg(tmp_path, ckpt, "MaPLe"))
+    dcar = build(_cfg(tmp_path, ckpt, "DCAR", TRAINER__DCAR__DTR__ENABLED=False, TRAINER__DCAR__CATE__LAMBDA=0.0,
+                      TRAINER__DCAR__PROMPT_DEPTH=2))
+    assert _step(maple, 3) == _step(dcar, 3)
+    for (n1, p1), (n2, p2) in zip(maple.learner.named_parameters(), dcar.learner.named_parameters()):
+        assert n1 == n2 and torch.equal(p1, p2)
+
+
+def test_coop_context_from_init_and_rejected_class_options(tmp_path, ckpt):
+    t = build(_cfg(tmp_path, ckpt, "CoOp", TRAINER__COOP__CTX_INIT="a photo of a"))
+    assert t.learner.prompts.ctx.shape[0] == 4  # "a photo of a" is four tokens, as in CoOp
+    with pytest.raises(ValueError, match="CSC True .* no meaning for caption retrieval"):
+        build(_cfg(tmp_path, ckpt, "CoOp", TRAINER__COOP__CSC=True))
+    with pytest.raises(ValueError, match="CLASS_TOKEN_POSITION 'middle'"):
+        build(_cfg(tmp_path, ckpt, "CoOp", TRAINER__COOP__CLASS_TOKEN_POSITION="middle"))
+
+
+@pytest.mark.parametrize("name,node", [("CoOp", "COOP"), ("MaPLe", "MAPLE"), ("CLIP_Adapter", "CLIP_ADAPTER")])
+def test_one_directional_loss_switch(tmp_path, ckpt, name, node):
+    sym = _step(build(_cfg(tmp_path, ckpt, name)))
+    i2t = _step(build(_cfg(tmp_path, ckpt, name, **{f"TRAINER__{node}__LOSS": "i2t"})))
+    assert sym != i2t
+
+
+def test_clip_adapter_text_side_option(tmp_path, ckpt):
+    t = build(_cfg(tmp_path, ckpt, "CLIP_Adapter", TRAINER__CLIP_ADAPTER__TEXT_ADAPTER=True))
+    assert {"text.fc1.weight", "text.fc2.weight"} <= {n for n, _ in t.learner.named_parameters()}

@@ -1,0 +1,78 @@
+"""CLIP-Adapter for caption retrieval: the residual bottleneck adapter on frozen CLIP's image
+features (optionally on the text features too), trained with L_con (METHOD.md §11)."""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+from yacs.config import CfgNode as CN
+
+from datasets.text import tokenize
+from engine import TRAINER_REGISTRY
+
+from .adapters import ResidualAdapter
+from .backbone import load_clip_from_cfg
+from .losses import contrastive_loss
+from .retrieval import RetrievalTrainer, not_negative_pairs
+
+
+def extend_cfg(cfg: Any) -> None:
+    c = CN()
+    c.RATIO = 0.2  # residual blending ratio
+    c.REDUCTION = 4  # bottleneck width = D / REDUCTION
+    c.TEXT_ADAPTER = False  # also adapt the text features
+    c.PREC = "amp"
+    c.LOSS = "symmetric"  # or i2t
+    cfg.TRAINER.CLIP_ADAPTER = c
+
+
+class AdapterLearner(nn.Module):
+    def __init__(self, dim: int, c: Any) -> None:
+        super().__init__()
+        self.image = ResidualAdapter(dim, dim // c.REDUCTION, c.RATIO)
+        self.text = ResidualAdapter(dim, dim // c.REDUCTION, c.RATIO) if c.TEXT_ADAPTER else None
+
+
+@TRAINER_REGISTRY.register()
+class CLIP_Adapter(RetrievalTrainer):  # noqa: N801 - CLIP-Adapter's registry name
+    PREC_NODE = "CLIP_ADAPTER"
+
+    def build_model(self) -> None:
+        c = self.cfg.TRAINER.CLIP_ADAPTER
+        self.build_precision()
+        clip_model = load_clip_from_cfg(self.cfg)
+        self.check_input_size(clip_model.visual.input_resolution)
+        clip_model.requires_grad_(False)
+        self.logit_scale = float(clip_model.logit_scale.exp())
+        self.clip = self.precision.cast_frozen(clip_model).to(self.device).eval()
+        self.learner = AdapterLearner(clip_model.text_projection.shape[1], c).to(self.device)
+        self.register_trainable("adapter", self.learner)
+
+    def frozen_image(self, images: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad(), self.precision.autocast():
+            return self.clip.encode_image(images.to(self.precision.frozen_dtype)).float()
+
+    def frozen_text(self, ids: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad(), self.precision.autocast():
+            return self.clip.encode_text(ids).float()
+
+    def encode_images(self, images: torch.Tensor) -> torch.Tensor:
+        return self.learner.image(self.frozen_image(images))
+
+    def encode_texts(self, captions: list[str]) -> torch.Tensor:
+        feats = self.frozen_text(self.tokenize(captions))
+        return self.learner.text(feats) if self.learner.text is not None else feats
+
+    def forward_backward(self, batch: dict) -> dict[str, float]:
+        items = [self.train_loader_x.dataset.data_source[i] for i in batch["index"].tolist()]
+        img = self.learner.image(self.frozen_image(batch["img"].to(self.device)))
+        txt = self.frozen_text(tokenize([it.caption for it in items])[0].to(self.device))
+        if self.learner.text is not None:
+            txt = self.learner.text(txt)
+        loss = contrastive_loss(img, txt, self.logit_scale, not_negative_pairs(items, self.device),
+                                self.cfg.TRAINER.CLIP_ADAPTER.LOSS)
+        self.model_backward_and_update(loss)
+        if self.batch_idx + 1 == self.num_batches:
+            self.update_lr()
+        return {"loss": loss.item()}

@@ -1,0 +1,39 @@
+"""CoOp for caption retrieval: one learnable context shared by all captions and prepended to each
+(``[SOS] v_1..v_M caption [EOS]``), text side only, trained with L_con (METHOD.md §11)."""
+from __future__ import annotations
+
+from typing import Any
+
+from yacs.config import CfgNode as CN
+
+from datasets.text import encode
+from engine import TRAINER_REGISTRY
+
+from .dcar import DCAR, prompt_only_settings
+
+
+def extend_cfg(cfg: Any) -> None:
+    c = CN()
+    c.N_CTX = 16
+    c.CTX_INIT = ""  # given: the context is its tokens (N_CTX is then their number), as in CoOp
+    c.PREC = "amp"
+    c.LOSS = "symmetric"  # or i2t
+    c.CSC = False  # kept so CoOp command lines parse; class-specific context has no meaning for captions
+    c.CLASS_TOKEN_POSITION = "end"  # likewise: captions have no class slot
+    cfg.TRAINER.COOP = c
+
+
+@TRAINER_REGISTRY.register()
+class CoOp(DCAR):
+    PREC_NODE = "COOP"
+
+    def settings(self, cfg: Any) -> Any:
+        c = cfg.TRAINER.COOP
+        if c.CSC:
+            raise ValueError("TRAINER.COOP.CSC True (class-specific contexts) has no meaning for caption retrieval: "
+                             "a caption is not a class. Remove it; one context shared by all captions is learned.")
+        if c.CLASS_TOKEN_POSITION != "end":
+            raise ValueError(f"TRAINER.COOP.CLASS_TOKEN_POSITION {c.CLASS_TOKEN_POSITION!r} has no meaning for caption "
+                             "retrieval: the context is always prepended to the caption. Remove it.")
+        n_ctx = len(encode(c.CTX_INIT.replace("_", " "))) if c.CTX_INIT else c.N_CTX
+        return prompt_only_settings(cfg, n_ctx, c.CTX_INIT, 1, False, c.LOSS)
