@@ -14,17 +14,18 @@ import argparse
 import json
 import os
 import resource
-import subprocess
 import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from benchmarks.common import report, run_child  # noqa: E402
 
 
 def run_once(n: int, dim: int, chunk: int, device: str) -> dict:
     import torch
 
-    sys.path.insert(0, ROOT)
     from evaluation.ranking import normalize, ranks, recall_metrics
 
     torch.manual_seed(0)
@@ -62,17 +63,9 @@ def main() -> None:
     if args.child:
         print(json.dumps(run_once(args.n, args.dim, args.child, args.device)))
         return
-    rows = []
-    for chunk in args.chunks:  # a fresh process per setting, so peak memory is its own
-        out = subprocess.run([sys.executable, __file__, "--n", str(args.n), "--dim", str(args.dim),
-                              "--device", args.device, "--child", str(chunk)], capture_output=True, text=True, check=True)
-        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    from tabulate import tabulate
-
-    print(tabulate(rows, headers="keys", tablefmt="github"))
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(rows, f, indent=2)
+    rows = [run_child([__file__, "--n", str(args.n), "--dim", str(args.dim), "--device", args.device, "--child", str(c)])
+            for c in args.chunks]
+    report(rows, args.json)
 
 
 if __name__ == "__main__":

@@ -13,12 +13,14 @@ import argparse
 import json
 import os
 import resource
-import subprocess
 import sys
 import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from benchmarks.common import report, run_child  # noqa: E402
 ARCHS = {  # clip.model.CLIP arguments
     "vit_b32": dict(embed_dim=512, image_resolution=224, vision_layers=12, vision_width=768, vision_patch_size=32,
                     context_length=77, vocab_size=49408, transformer_width=512, transformer_heads=8, transformer_layers=12),
@@ -48,7 +50,6 @@ def make_checkpoint(arch: str, folder: str) -> str:
 def run_variant(args: argparse.Namespace, variant: str, ckpt: str, data: str) -> dict:
     import torch
 
-    sys.path.insert(0, ROOT)
     import engine
     from engine.plugins import default_cfg
 
@@ -107,19 +108,10 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as work:
         for v in args.variants:
-            cmd = [sys.executable, __file__, "--arch", args.arch, "--trainer", args.trainer, "--batch", str(args.batch),
-                   "--steps", str(args.steps), "--depth", str(args.depth), "--prec", args.prec, "--child", v, "--workdir", work]
-            out = subprocess.run(cmd, capture_output=True, text=True)
-            if out.returncode:
-                raise SystemExit(f"variant {v} failed:\n{out.stderr[-3000:]}")
-            rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-            print(rows[-1], flush=True)
-    from tabulate import tabulate
-
-    print(tabulate(rows, headers="keys", tablefmt="github"))
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(rows, f, indent=2)
+            rows.append(run_child([__file__, "--arch", args.arch, "--trainer", args.trainer, "--batch", str(args.batch),
+                                   "--steps", str(args.steps), "--depth", str(args.depth), "--prec", args.prec,
+                                   "--child", v, "--workdir", work]))
+    report(rows, args.json)
 
 
 if __name__ == "__main__":

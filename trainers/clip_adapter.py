@@ -12,7 +12,6 @@ from datasets.text import tokenize
 from engine import TRAINER_REGISTRY
 
 from .adapters import ResidualAdapter
-from .backbone import load_clip_from_cfg
 from .losses import contrastive_loss
 from .retrieval import RetrievalTrainer, not_negative_pairs
 
@@ -39,14 +38,8 @@ class CLIP_Adapter(RetrievalTrainer):  # noqa: N801 - CLIP-Adapter's registry na
     PREC_NODE = "CLIP_ADAPTER"
 
     def build_model(self) -> None:
-        c = self.cfg.TRAINER.CLIP_ADAPTER
-        self.build_precision()
-        clip_model = load_clip_from_cfg(self.cfg)
-        self.check_input_size(clip_model.visual.input_resolution)
-        clip_model.requires_grad_(False)
-        self.logit_scale = float(clip_model.logit_scale.exp())
-        self.clip = self.precision.cast_frozen(clip_model).to(self.device).eval()
-        self.learner = AdapterLearner(clip_model.text_projection.shape[1], c).to(self.device)
+        clip_model = self.build_frozen_clip()
+        self.learner = AdapterLearner(clip_model.text_projection.shape[1], self.cfg.TRAINER.CLIP_ADAPTER).to(self.device)
         self.register_trainable("adapter", self.learner)
 
     def frozen_image(self, images: torch.Tensor) -> torch.Tensor:

@@ -20,7 +20,6 @@ from yacs.config import CfgNode as CN
 from datasets.text import tokenize
 from engine import TRAINER_REGISTRY, DatasetWrapper, build_transform
 
-from .backbone import load_clip_from_cfg
 from .caa import CAA
 from .dtr import BLANKS, TokenReweighter
 from .losses import category_loss, category_weights, contrastive_loss
@@ -94,14 +93,8 @@ class DCAR(RetrievalTrainer):
             raise ValueError(f"TRAINER.DCAR.DTR.BLANK must be one of {BLANKS}, got {self._settings.DTR.BLANK!r}")
 
     def build_model(self) -> None:
-        c = self.node()
-        self.build_precision()
-        clip_model = load_clip_from_cfg(self.cfg)
-        self.check_input_size(clip_model.visual.input_resolution)
-        clip_model.requires_grad_(False)
-        self.logit_scale = float(clip_model.logit_scale.exp())
-        self.clip = self.precision.cast_frozen(clip_model).to(self.device).eval()
-        self.learner = self.build_learner(clip_model, c).to(self.device)
+        clip_model = self.build_frozen_clip()
+        self.learner = self.build_learner(clip_model, self.node()).to(self.device)
         self.register_trainable("prompt_learner", self.learner)
         self.prepare_training_data()
 

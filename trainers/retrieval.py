@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from datasets.text import tokenize
 
+from .backbone import load_clip_from_cfg
 from .base import BaseTrainer
 
 
@@ -28,6 +29,17 @@ class RetrievalTrainer(BaseTrainer):
         if cfg.TEST.EVALUATOR != "Retrieval":
             raise ValueError(f"{cfg.TRAINER.NAME} is evaluated by retrieval: set TEST.EVALUATOR Retrieval "
                              f"(got {cfg.TEST.EVALUATOR!r})")
+
+    def build_frozen_clip(self) -> torch.nn.Module:
+        """Resolve device/precision, load CLIP, freeze it and put it on the device as ``self.clip``
+        (cast to the precision's frozen dtype); also sets ``self.logit_scale`` (CLIP's, frozen)."""
+        self.build_precision()
+        clip_model = load_clip_from_cfg(self.cfg)
+        self.check_input_size(clip_model.visual.input_resolution)
+        clip_model.requires_grad_(False)
+        self.logit_scale = float(clip_model.logit_scale.exp())
+        self.clip = self.precision.cast_frozen(clip_model).to(self.device).eval()
+        return self.clip
 
     def check_input_size(self, resolution: int) -> None:
         size = tuple(self.cfg.INPUT.SIZE)

@@ -8,7 +8,6 @@ from yacs.config import CfgNode as CN
 
 from engine import TRAINER_REGISTRY
 
-from .backbone import load_clip_from_cfg
 from .retrieval import RetrievalTrainer
 
 
@@ -24,11 +23,7 @@ class ZeroshotCLIP(RetrievalTrainer):
     PREC_NODE = "ZSCLIP"
 
     def build_model(self) -> None:
-        self.build_precision()
-        clip_model = load_clip_from_cfg(self.cfg)
-        self.check_input_size(clip_model.visual.input_resolution)
-        clip_model.requires_grad_(False)
-        self.clip = self.precision.cast_frozen(clip_model).to(self.device).eval()
+        self.build_frozen_clip()
 
     def train(self) -> None:  # type: ignore[override]
         print("ZeroshotCLIP has nothing to train: evaluating the frozen model")
