@@ -138,6 +138,7 @@ class Retrieval(EvaluatorBase):
         for key in first:  # unweighted mean over domains (the single domain's value when one)
             results[key] = sum(m[key] for m in per_domain.values()) / len(per_domain)
         self._print(results, sizes)
+        self.last = {"features": features, "items": self._items, "caption_features": caption_feats}
         if split == "test":
             self._write(results, per_domain, sizes, extra or {})
         return results

@@ -2,13 +2,14 @@
 # The comparison table in one command: zero-shot CLIP, CoOp, CLIP-Adapter, MaPLe and DCAR over the
 # given dataset configs and seeds, ending with parse_test_res.py --table (the published layout).
 #   DATA=/path/to/data bash scripts/reproduce_table.sh                       # the nine FDRD domains, ViT-B/32
-#   PRESET=tiny SHOTS=4 OPTS="MODEL.BACKBONE.NAME small_clip.pt" bash scripts/reproduce_table.sh fdrd_synth
-# Environment: DATA (./data), PRESET (vit_b32 | tiny: which configs), SHOTS (16), SEEDS ("1 2 3"),
+#   SHOTS=4 bash scripts/reproduce_table.sh fdrd_synth                        # CPU: tiny preset, synth-small
+# Environment: DATA (./data), PRESET (vit_b32 | tiny: which configs; tiny for fdrd_synth alone), SHOTS (16), SEEDS ("1 2 3"),
 # OPTS (extra KEY VALUE pairs for every run). Runs go to output/table_PRESET_SHOTSshots/, where
 # table.md and table.csv are written; finished runs are reused, unfinished ones resumed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PRESET=${PRESET:-vit_b32}
+if [ "$*" = "fdrd_synth" ]; then DEFAULT_PRESET=tiny; else DEFAULT_PRESET=vit_b32; fi
+PRESET=${PRESET:-${DEFAULT_PRESET}}
 SHOTS=${SHOTS:-16}
 export SEEDS=${SEEDS:-1 2 3}
 case "${PRESET}" in

@@ -71,7 +71,7 @@ def test_offline_error_names_path_url_and_fix(tmp_path, monkeypatch):
 
 
 def test_unknown_name_and_bad_files(tmp_path):
-    with pytest.raises(backbone.BackboneNotFoundError, match="neither an OpenAI CLIP model name"):
+    with pytest.raises(backbone.BackboneNotFoundError, match="neither a CLIP model name"):
         backbone.load_clip("ViT-Z/99")
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a checkpoint")

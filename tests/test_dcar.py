@@ -1,5 +1,6 @@
 """The DCAR trainer on a tiny CLIP: prompting, DTR, category weighting, losses, switches."""
 import copy
+import json
 
 import pytest
 import torch
@@ -174,6 +175,9 @@ def test_checkpoint_reloads_to_identical_metrics(tmp_path, ckpt):
     t = build(cfg)
     t.train()
     first = t.test()
+    curves = json.loads((tmp_path / "out" / "curves.json").read_text())
+    assert [c["epoch"] for c in curves] == [1, 2] and all("val_i2t_R@1" in c and c["loss"] > 0 for c in curves)
+    assert (tmp_path / "out" / "curves.png").is_file() and (tmp_path / "out" / "gallery.png").is_file()
     reloaded = build(cfg, seed=99)
     before = reloaded.test()
     reloaded.load_model(cfg.OUTPUT_DIR)

@@ -1,6 +1,7 @@
 """CLIP backbone loading with the ``clip`` package (PyPI ``clip-anytorch``; METHOD.md §2.1).
 
 ``MODEL.BACKBONE.NAME`` is an OpenAI model name (``ViT-B/32``, ``ViT-B/16``, ``RN50`` ...),
+the project's small pretrained ``synth-small`` (:mod:`trainers.small_clip`),
 resolved to the standard cache file (``~/.cache/clip/ViT-B-32.pt``; the folder is
 ``MODEL.BACKBONE.CACHE_DIR``, else ``$CLIP_CACHE_DIR``, else ``~/.cache/clip``), or a path to a
 checkpoint file. TorchScript archives (OpenAI's releases) and plain state dicts (optionally
@@ -26,6 +27,8 @@ with warnings.catch_warnings():  # clip imports pkg_resources, which warns on im
     import clip
     from clip.model import CLIP, build_model
 
+from . import small_clip  # noqa: E402
+
 CACHE_ENV = "CLIP_CACHE_DIR"
 DOWNLOAD_TIMEOUT_S = 20.0
 
@@ -45,14 +48,18 @@ def cache_dir(configured: str = "") -> str:
 
 def resolve_backbone(name: str, configured_cache_dir: str = "") -> tuple[str, str | None]:
     """Return (file path, download URL or None) for a model name or checkpoint path."""
+    if name == small_clip.NAME:
+        if not os.path.isfile(small_clip.CHECKPOINT):
+            raise BackboneNotFoundError(f"{small_clip.CHECKPOINT} is missing; rebuild it with python -m trainers.small_clip")
+        return small_clip.CHECKPOINT, None
     if name in clip.available_models():
         url = clip.clip._MODELS[name]
         return os.path.join(cache_dir(configured_cache_dir), os.path.basename(url)), url
     if os.path.isfile(os.path.expanduser(name)):
         return os.path.expanduser(name), None
     raise BackboneNotFoundError(
-        f'MODEL.BACKBONE.NAME "{name}" is neither an OpenAI CLIP model name '
-        f"({', '.join(clip.available_models())}) nor an existing checkpoint file."
+        f'MODEL.BACKBONE.NAME "{name}" is neither a CLIP model name '
+        f"({', '.join(clip.available_models())}, {small_clip.NAME}) nor an existing checkpoint file."
     )
 
 

@@ -56,6 +56,12 @@ class BaseTrainer(TrainerX):
         self.register_model(name, module, optim, sched)
 
     def model_backward_and_update(self, loss: torch.Tensor, names: Any = None) -> None:
+        """One optimisation step; every training step passes here, so the epoch's losses and the
+        progress bar are kept up to date here too."""
+        if getattr(self, "step_losses", None) is not None:
+            self.step_losses.append(float(loss.detach()))
+        if getattr(self, "progress", None) is not None:
+            self.progress.update()
         self.model_zero_grad(names)
         self.detect_anomaly(loss)
         optims = [self._optims[n] for n in self.get_model_names(names) if self._optims[n] is not None]

@@ -6,10 +6,14 @@ every image of the split once (the test loader's batches) and every unique capti
 """
 from __future__ import annotations
 
+import json
+import os
 from typing import Any
 
 import torch
 from tqdm import tqdm
+
+from evaluation.pictures import plot_curves, plot_gallery
 
 from datasets.text import tokenize
 
@@ -24,6 +28,14 @@ def not_negative_pairs(items: list, device: torch.device) -> torch.Tensor:
 
 
 class RetrievalTrainer(BaseTrainer):
+    last_results: dict[str, dict]
+
+    def __init__(self, cfg: Any) -> None:
+        self.last_results = {}
+        self.progress = None
+        self.step_losses = None
+        super().__init__(cfg)
+
     def check_cfg(self, cfg: Any) -> None:
         super().check_cfg(cfg)
         if cfg.TEST.EVALUATOR != "Retrieval":
@@ -59,6 +71,48 @@ class RetrievalTrainer(BaseTrainer):
         self.truncated_captions = getattr(self, "truncated_captions", 0) + truncated
         return ids.to(self.device)
 
+    # ------------------------------------------------------------ per-epoch validation, curves, pictures
+    def curves_path(self) -> str:
+        return os.path.join(self.output_dir, "curves.json")
+
+    def before_train(self) -> None:
+        super().before_train()
+        curves = []
+        if os.path.isfile(self.curves_path()):  # a resumed run keeps the epochs it already has
+            with open(self.curves_path(), encoding="utf-8") as f:
+                curves = [c for c in json.load(f) if c["epoch"] <= self.start_epoch]
+        self.curves = curves
+
+    def before_epoch(self) -> None:
+        super().before_epoch()
+        self.step_losses = []
+        self.epoch_lr = self.get_current_lr()
+        self.progress = tqdm(total=len(self.train_loader_x), desc=f"epoch {self.epoch + 1}/{self.max_epoch}", leave=False)
+
+    def after_epoch(self) -> None:
+        """Validate on the train split's held-out part after every epoch, then save (engine)."""
+        self.progress.close()
+        self.progress = None
+        record = {"epoch": self.epoch + 1, "lr": self.epoch_lr,
+                  "loss": sum(self.step_losses) / max(len(self.step_losses), 1)}
+        self.step_losses = None
+        self.last_results.pop("val", None)
+        if self.val_loader is not None and not self.cfg.TEST.NO_TEST and self.cfg.TEST.FINAL_MODEL != "best_val":
+            self.test(split="val")
+        super().after_epoch()
+        val = self.last_results.get("val")
+        if val is not None:
+            record.update({f"val_{k}": val[k] for k in ("i2t_R@1", "t2i_R@1", "rsum")})
+        self.curves.append(record)
+        with open(self.curves_path(), "w", encoding="utf-8") as f:
+            json.dump(self.curves, f, indent=1)
+
+    def after_train(self) -> None:
+        super().after_train()
+        if self.curves:
+            plot_curves(self.curves, os.path.join(self.output_dir, "curves.png"))
+            print(f"Training curves drawn to {os.path.join(self.output_dir, 'curves.png')}")
+
     def result_info(self) -> dict[str, Any]:
         return {"method": self.cfg.TRAINER.NAME, "output_dir": self.cfg.OUTPUT_DIR}
 
@@ -82,4 +136,9 @@ class RetrievalTrainer(BaseTrainer):
             print(f"{self.truncated_captions} captions were longer than the text context and truncated (end-of-text kept)")
         for k, v in results.items():
             self.write_scalar(f"{split}/{k}", v, self.epoch)
+        self.last_results[split] = results
+        if split == "test":
+            path = os.path.join(self.output_dir, "gallery.png")
+            plot_gallery(self.evaluator.last, path)
+            print(f"Retrieval gallery drawn to {path}")
         return results["rsum"]

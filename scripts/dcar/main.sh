@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Train DCAR over few-shot seeds 1 2 3:  bash scripts/dcar/main.sh DATASET SHOTS [KEY VALUE ...]
 #   DATA=/path/to/data bash scripts/dcar/main.sh fdrd_caltech101 16
-#   CFG=tiny_ep5_batch16_2ctx bash scripts/dcar/main.sh fdrd_synth 4 MODEL.BACKBONE.NAME small_clip.pt
+#   bash scripts/dcar/main.sh fdrd_synth 16      # CPU demo: FDRDSynth, the small pretrained CLIP
 # Outputs: output/DATASET/DCAR/CFG_SHOTSshots/seedN/ (see scripts/common/main.sh).
-export CFG=${CFG:-vit_b32_ep10_batch32_2ctx}
+case "${1:-}" in fdrd_synth*) DEFAULT_CFG=tiny_ep5_batch16_2ctx ;; *) DEFAULT_CFG=vit_b32_ep10_batch32_2ctx ;; esac
+export CFG=${CFG:-${DEFAULT_CFG}}
 exec bash "$(dirname "$0")/../common/main.sh" DCAR "$@"
