@@ -124,5 +124,19 @@ def main(args: argparse.Namespace) -> None:
         trainer.train()
 
 
+def run(argv: list[str]) -> None:
+    """``main`` with bad input (data, config, weights) reported as one clear message and exit
+    status 2 instead of a traceback; ``DCAR_DEBUG=1`` shows the traceback."""
+    try:
+        main(build_parser().parse_args(argv))
+    except (ValueError, FileNotFoundError, KeyError) as e:
+        if os.environ.get("DCAR_DEBUG"):
+            raise
+        message = e.args[0] if isinstance(e, KeyError) and e.args else e
+        print(f"ERROR: {message}")
+        sys.stdout.flush()
+        raise SystemExit(2) from None
+
+
 if __name__ == "__main__":
-    main(build_parser().parse_args(sys.argv[1:]))
+    run(sys.argv[1:])

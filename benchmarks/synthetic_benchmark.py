@@ -48,7 +48,8 @@ def main() -> None:
     p.add_argument("--data", default=os.path.join(ROOT, "data"))
     p.add_argument("--out", default=os.path.join(ROOT, "docs", "synthetic_benchmark.md"))
     a = p.parse_args()
-    env = dict(os.environ, DATA=a.data, SEEDS=" ".join(map(str, a.seeds)), SHOTS=str(a.shots))
+    path = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])  # scripts call python
+    env = dict(os.environ, PATH=path, DATA=a.data, SEEDS=" ".join(map(str, a.seeds)), SHOTS=str(a.shots))
     start = time.time()
     run(["bash", "scripts/reproduce_table.sh", "fdrd_synth"], env)
     table_time = time.time() - start

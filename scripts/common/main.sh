@@ -5,6 +5,7 @@
 # default DEFAULT_CFG), SEEDS (default "1 2 3").
 # A seed whose results.json exists is finished and skipped (said so); a seed folder without it is an
 # unfinished run and is resumed from its last checkpoint; nothing is skipped silently.
+# DATASET "fdrd" trains one model per FDRD domain (configs/datasets/fdrd_<domain>.yaml) in turn.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 TRAINER=${1:?usage: main.sh TRAINER DATASET SHOTS [KEY VALUE ...]}
@@ -14,6 +15,19 @@ shift 3
 DATA=${DATA:-./data}
 CFG=${CFG:?set CFG to a config name under configs/trainers/${TRAINER}/}
 SEEDS=${SEEDS:-1 2 3}
+if [ "${DATASET}" = "fdrd" ]; then
+    # FDRD models are trained per domain (as in the paper): one run per domain config.
+    failed=()
+    for D in fdrd_caltech101 fdrd_oxford_pets fdrd_stanford_cars fdrd_oxford_flowers fdrd_food101 \
+             fdrd_fgvc_aircraft fdrd_sun397 fdrd_dtd fdrd_ucf101; do
+        bash "$0" "${TRAINER}" "${D}" "${SHOTS}" "$@" || failed+=("${D}")
+    done
+    if [ "${#failed[@]}" -gt 0 ]; then
+        echo "Failed domains (see their messages above, e.g. caption files not found): ${failed[*]}" >&2
+        exit 1
+    fi
+    exit 0
+fi
 EXP=${OUTPUT_ROOT:-output}/${DATASET}/${TRAINER}/${CFG}_${SHOTS}shots
 for SEED in ${SEEDS}; do
     DIR=${EXP}/seed${SEED}
