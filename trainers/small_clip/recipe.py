@@ -112,7 +112,7 @@ def pretrain(steps: int, batch: int, corpus: int, seed: int, lr: float, out: str
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--steps", type=int, default=600)
+    p.add_argument("--steps", type=int, default=450)
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--corpus", type=int, default=30000)
     p.add_argument("--lr", type=float, default=2e-3)
