@@ -12,7 +12,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-import engine  # noqa: E402
 from engine.plugins import default_cfg, load_plugins  # noqa: E402
 
 load_plugins()

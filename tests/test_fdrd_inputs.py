@@ -9,7 +9,7 @@ from datasets.fdrd.__main__ import main as fdrd_cli
 from datasets.fdrd.captions import FDRDFormatError
 from datasets.fdrd.loader import FDRDDataError
 from datasets.text import encode, sot_eot, tokenize
-from tests.fdrd_helpers import dtd_entries, fdrd_cfg, mini_dtd, write_captions, write_images
+from tests.fdrd_helpers import dtd_entries, fdrd_cfg, mini_dtd, write_captions
 
 
 def _load(root, **kw):

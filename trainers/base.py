@@ -24,6 +24,8 @@ class BaseTrainer(TrainerX):
     """
 
     PREC_NODE: str = ""
+    step_losses: list[float] | None = None  # the current epoch's losses, while an epoch runs
+    progress: Any = None  # the current epoch's progress bar, while an epoch runs
 
     def prec_of(self, cfg: Any) -> str:
         return cfg.TRAINER[self.PREC_NODE].PREC if self.PREC_NODE else "fp32"
@@ -58,9 +60,9 @@ class BaseTrainer(TrainerX):
     def model_backward_and_update(self, loss: torch.Tensor, names: Any = None) -> None:
         """One optimisation step; every training step passes here, so the epoch's losses and the
         progress bar are kept up to date here too."""
-        if getattr(self, "step_losses", None) is not None:
+        if self.step_losses is not None:
             self.step_losses.append(float(loss.detach()))
-        if getattr(self, "progress", None) is not None:
+        if self.progress is not None:
             self.progress.update()
         self.model_zero_grad(names)
         self.detect_anomaly(loss)

@@ -8,7 +8,6 @@ import torch
 from torch import nn
 from yacs.config import CfgNode as CN
 
-from datasets.text import tokenize
 from engine import TRAINER_REGISTRY
 
 from .adapters import ResidualAdapter
@@ -42,14 +41,6 @@ class CLIP_Adapter(RetrievalTrainer):  # noqa: N801 - CLIP-Adapter's registry na
         self.learner = AdapterLearner(clip_model.text_projection.shape[1], self.cfg.TRAINER.CLIP_ADAPTER).to(self.device)
         self.register_trainable("adapter", self.learner)
 
-    def frozen_image(self, images: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad(), self.precision.autocast():
-            return self.clip.encode_image(images.to(self.precision.frozen_dtype)).float()
-
-    def frozen_text(self, ids: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad(), self.precision.autocast():
-            return self.clip.encode_text(ids).float()
-
     def encode_images(self, images: torch.Tensor) -> torch.Tensor:
         return self.learner.image(self.frozen_image(images))
 
@@ -59,10 +50,8 @@ class CLIP_Adapter(RetrievalTrainer):  # noqa: N801 - CLIP-Adapter's registry na
 
     def forward_backward(self, batch: dict) -> dict[str, float]:
         items = [self.train_loader_x.dataset.data_source[i] for i in batch["index"].tolist()]
-        img = self.learner.image(self.frozen_image(batch["img"].to(self.device)))
-        txt = self.frozen_text(tokenize([it.caption for it in items])[0].to(self.device))
-        if self.learner.text is not None:
-            txt = self.learner.text(txt)
+        img = self.encode_images(batch["img"])
+        txt = self.encode_texts([it.caption for it in items])
         loss = contrastive_loss(img, txt, self.logit_scale, not_negative_pairs(items, self.device),
                                 self.cfg.TRAINER.CLIP_ADAPTER.LOSS)
         self.model_backward_and_update(loss)

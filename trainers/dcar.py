@@ -120,15 +120,10 @@ class DCAR(RetrievalTrainer):
             return ()
         return (*getattr(item, "negatives_category", ()), *getattr(item, "negatives_attribute", ()))
 
-    @torch.no_grad()
     def frozen_image_features(self, items: list, tfm: Any) -> torch.Tensor:
         loader = DataLoader(DatasetWrapper(self.cfg, items, transform=tfm, is_train=False),
                             batch_size=self.cfg.DATALOADER.TEST.BATCH_SIZE, num_workers=self.cfg.DATALOADER.NUM_WORKERS)
-        feats = []
-        for batch in loader:
-            with self.precision.autocast():
-                feats.append(self.clip.encode_image(batch["img"].to(self.device).to(self.precision.frozen_dtype)).float())
-        return nn.functional.normalize(torch.cat(feats), dim=-1)
+        return nn.functional.normalize(torch.cat([self.frozen_image(batch["img"]) for batch in loader]), dim=-1)
 
     @torch.no_grad()
     def compute_dtr_weights(self, items: list) -> torch.Tensor:
@@ -141,9 +136,7 @@ class DCAR(RetrievalTrainer):
             blank = tfm(Image.new("RGB", (size[1], size[0]), (255, 255, 255)))[None]
         else:
             blank = torch.zeros(1, 3, *size)
-        with self.precision.autocast():
-            blank_feat = self.clip.encode_image(blank.to(self.device).to(self.precision.frozen_dtype)).float()
-        blank_feat = nn.functional.normalize(blank_feat, dim=-1)[0]
+        blank_feat = nn.functional.normalize(self.frozen_image(blank), dim=-1)[0]
         reweighter = TokenReweighter(self.clip, self.precision.autocast, c.S_MODE, c.BETA, c.W_MIN, c.W_MAX)
         weights = reweighter.weights([it.caption for it in items], image_feats, blank_feat, reserved=self.k)
         changed = weights[:, 1:] != 1
@@ -213,14 +206,16 @@ class DCAR(RetrievalTrainer):
         valid = torch.zeros(len(items), width, dtype=torch.bool, device=self.device)
         cand_labels = torch.full((len(items), width), -1, dtype=torch.long, device=self.device)
         cands[:, 0], valid[:, 0], cand_labels[:, 0] = pos_feats.float(), True, labels
-        row = 0
-        for b, (it, n) in enumerate(zip(items, negs)):
-            n_cat = len(getattr(it, "negatives_category", ()))
-            for j in range(len(n)):
-                cands[b, 1 + j] = neg_feats[row].float()
-                valid[b, 1 + j] = True
-                cand_labels[b, 1 + j] = -1 if j < n_cat else labels[b]  # category swap: another class
-                row += 1
+        # negatives in one scatter: row b, slot 1 + j; attribute swaps (after the category swaps) keep the class
+        b_idx = [b for b, n in enumerate(negs) for _ in n]
+        slot = [1 + j for n in negs for j in range(len(n))]
+        keeps_class = [j >= len(getattr(it, "negatives_category", ())) for it, n in zip(items, negs) for j in range(len(n))]
+        if b_idx:
+            rows = torch.tensor(b_idx, device=self.device)
+            cols = torch.tensor(slot, device=self.device)
+            cands[rows, cols] = neg_feats.float()
+            valid[rows, cols] = True
+            cand_labels[rows, cols] = torch.where(torch.tensor(keeps_class, device=self.device), labels[rows], -1)
         cands = nn.functional.normalize(cands, dim=-1)
         if self.learner.caa is not None:
             cands = self.learner.caa(cands, valid)

@@ -11,7 +11,8 @@
 
 Without CUDA every choice runs in fp32 (a note is printed). Frozen weights are cast to the
 autocast dtype to save memory and bandwidth; trainable parameters stay fp32; losses and
-similarities are computed in fp32 by the callers. Nothing else in the project calls ``.cuda()``.
+similarities are computed in fp32 by the callers. Every module takes its device from here;
+none names a device of its own.
 """
 from __future__ import annotations
 

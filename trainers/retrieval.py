@@ -32,8 +32,7 @@ class RetrievalTrainer(BaseTrainer):
 
     def __init__(self, cfg: Any) -> None:
         self.last_results = {}
-        self.progress = None
-        self.step_losses = None
+        self.truncated_captions = 0
         super().__init__(cfg)
 
     def check_cfg(self, cfg: Any) -> None:
@@ -59,6 +58,16 @@ class RetrievalTrainer(BaseTrainer):
             raise ValueError(f"INPUT.SIZE {size} does not match the backbone's input resolution {resolution}; "
                              f"set INPUT.SIZE ({resolution}, {resolution})")
 
+    def frozen_image(self, images: torch.Tensor) -> torch.Tensor:
+        """fp32 features of the frozen, unprompted CLIP image encoder."""
+        with torch.no_grad(), self.precision.autocast():
+            return self.clip.encode_image(images.to(self.device).to(self.precision.frozen_dtype)).float()
+
+    def frozen_text(self, ids: torch.Tensor) -> torch.Tensor:
+        """fp32 features of the frozen, unprompted CLIP text encoder."""
+        with torch.no_grad(), self.precision.autocast():
+            return self.clip.encode_text(ids).float()
+
     def encode_images(self, images: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
@@ -68,7 +77,7 @@ class RetrievalTrainer(BaseTrainer):
     def tokenize(self, captions: list[str], reserved: int = 0) -> torch.Tensor:
         """Token ids on the device; truncations are counted for the log."""
         ids, truncated = tokenize(captions, reserved=reserved)
-        self.truncated_captions = getattr(self, "truncated_captions", 0) + truncated
+        self.truncated_captions += truncated
         return ids.to(self.device)
 
     # ------------------------------------------------------------ per-epoch validation, curves, pictures

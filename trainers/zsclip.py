@@ -30,9 +30,7 @@ class ZeroshotCLIP(RetrievalTrainer):
         self.test()
 
     def encode_images(self, images: torch.Tensor) -> torch.Tensor:
-        with self.precision.autocast():
-            return self.clip.encode_image(images.to(self.precision.frozen_dtype)).float()
+        return self.frozen_image(images)
 
     def encode_texts(self, captions: list[str]) -> torch.Tensor:
-        with self.precision.autocast():
-            return self.clip.encode_text(self.tokenize(captions)).float()
+        return self.frozen_text(self.tokenize(captions))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import math
 import random
 import time
 
@@ -21,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from datasets.fdrd.synth import BACKGROUNDS, COLOURS, KINDS, NOUNS, PATTERNS, POSITIONS, SIZES, SynthSpec, class_names, render
+from datasets.fdrd.synth import BACKGROUNDS, COLOURS, NOUNS, PATTERNS, POSITIONS, SIZES, SynthSpec, class_names, render
 from datasets.text import tokenize
 
 from ..prompting import assemble_text, encode_text
