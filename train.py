@@ -3,7 +3,8 @@
     python train.py --root $DATA --trainer DCAR --dataset-config-file configs/datasets/fdrd.yaml \
         --config-file configs/trainers/DCAR/vit_b32.yaml --output-dir output/x --seed 1 [KEY VALUE ...]
 
-Config layering, later wins: engine defaults, keys added by trainer/dataset modules, dataset
+Multi-GPU: ``torchrun --nproc_per_node=N train.py ...`` (same arguments; the batch size is the
+global batch). Config layering, later wins: engine defaults, keys added by trainer/dataset modules, dataset
 config, trainer config, command-line flags, trailing ``KEY VALUE`` options.
 """
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import torch
 
 import engine
+from engine import distributed as dist
 from engine.plugins import default_cfg
 
 
@@ -100,22 +102,48 @@ def write_run_info(cfg: Any) -> None:
     print("Collecting env info ...\n** System info **\n" + env + "\n")
 
 
+def quiet_follower() -> None:
+    """Ranks other than 0 print nothing and draw no progress bars (errors still reach stderr)."""
+    os.environ["TQDM_DISABLE"] = "1"
+    sys.stdout = open(os.devnull, "w", encoding="utf-8")
+
+
+def build_trainer(cfg: Any) -> Any:
+    """The trainer; under ``torchrun`` rank 0 prepares the data (generation, few-shot caches)
+    before the other ranks read it, and ranks > 0 then draw different augmentations."""
+    if dist.is_distributed():
+        if dist.is_main():
+            engine.build_dataset(cfg)
+        dist.barrier()
+    trainer = engine.build_trainer(cfg)
+    if dist.rank() > 0 and cfg.SEED >= 0:
+        engine.set_random_seed(cfg.SEED + dist.rank())
+    return trainer
+
+
 def main(args: argparse.Namespace) -> None:
     cfg = setup_cfg(args)
     try:
         engine.check_registered(engine.TRAINER_REGISTRY, cfg.TRAINER.NAME, "trainer")
     except ValueError as e:
         raise SystemExit(f"{e}\nSet it with --trainer NAME.") from None
-    engine.setup_logger(cfg.OUTPUT_DIR)
+    dist.setup(cfg.USE_CUDA)
+    if dist.is_main():
+        engine.setup_logger(cfg.OUTPUT_DIR)
+    else:
+        quiet_follower()
     print(f"Engine: {engine.ENGINE_DESCRIPTION}")
+    if dist.is_distributed():
+        print(f"Distributed: {dist.world_size()} processes; global batch {cfg.DATALOADER.TRAIN_X.BATCH_SIZE}")
     if cfg.SEED >= 0:
         print(f"Setting fixed seed: {cfg.SEED}")
         engine.set_random_seed(cfg.SEED)
     if torch.cuda.is_available() and cfg.USE_CUDA:
         torch.backends.cudnn.benchmark = True
     print_args(args, cfg)
-    write_run_info(cfg)
-    trainer = engine.build_trainer(cfg)
+    if dist.is_main():
+        write_run_info(cfg)
+    trainer = build_trainer(cfg)
     if args.eval_only:
         trainer.load_model(args.model_dir, epoch=args.load_epoch)
         trainer.test()
@@ -129,6 +157,7 @@ def run(argv: list[str]) -> None:
     status 2 instead of a traceback; ``DCAR_DEBUG=1`` shows the traceback."""
     try:
         main(build_parser().parse_args(argv))
+        dist.cleanup()
     except (ValueError, FileNotFoundError, KeyError) as e:
         if os.environ.get("DCAR_DEBUG"):
             raise

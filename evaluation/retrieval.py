@@ -24,7 +24,9 @@ import torch
 from tqdm import tqdm
 from yacs.config import CfgNode as CN
 
+from datasets.text import encode
 from engine import EVALUATOR_REGISTRY, EvaluatorBase
+from engine import distributed as dist
 
 from .metric_names import format_metric
 from .ranking import normalize, ranks, recall_metrics
@@ -107,13 +109,21 @@ class Retrieval(EvaluatorBase):
         self._items.extend(gt)
 
     def encode_captions(self, strings: list[str], encode_text: Callable[[list[str]], torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Each unique caption once, in batches of similar length (less padding), with a progress bar."""
-        order = sorted(strings, key=len)
-        feats = {}
-        for b in tqdm(range(0, len(order), self.text_batch), desc="Encoding captions"):
-            batch = order[b:b + self.text_batch]
-            feats.update(zip(batch, encode_text(batch).float()))
-        return feats
+        """Each unique caption once, in batches of similar token length, so that the text encoder
+        (which runs only up to a batch's longest caption) computes little padding. Under
+        ``torchrun`` the batches are dealt round-robin to the processes and gathered."""
+        order = sorted(strings, key=lambda s: len(encode(s)))
+        batches = [order[b:b + self.text_batch] for b in range(0, len(order), self.text_batch)]
+        shared = len(batches) >= dist.world_size()
+        mine = batches[dist.rank()::dist.world_size()] if shared else batches
+        done, feats = [], []
+        for batch in tqdm(mine, desc="Encoding captions"):
+            done.extend(batch)
+            feats.append(encode_text(batch).float())
+        feats = torch.cat(feats)
+        if shared:
+            done, feats = dist.gather_objects(done), dist.gather_rows(feats)
+        return dict(zip(done, feats))
 
     def evaluate(self, encode_text: Callable[[list[str]], torch.Tensor] | None = None, split: str = "test",
                  extra: dict | None = None) -> OrderedDict:
@@ -139,7 +149,7 @@ class Retrieval(EvaluatorBase):
             results[key] = sum(m[key] for m in per_domain.values()) / len(per_domain)
         self._print(results, sizes)
         self.last = {"features": features, "items": self._items, "caption_features": caption_feats}
-        if split == "test":
+        if split == "test" and dist.is_main():
             self._write(results, per_domain, sizes, extra or {})
         return results
 

@@ -57,11 +57,11 @@ class BaseTrainer(TrainerX):
         sched = build_lr_scheduler(optim, self.cfg.OPTIM)
         self.register_model(name, module, optim, sched)
 
-    def model_backward_and_update(self, loss: torch.Tensor, names: Any = None) -> None:
-        """One optimisation step; every training step passes here, so the epoch's losses and the
-        progress bar are kept up to date here too."""
+    def model_backward_and_update(self, loss: torch.Tensor, names: Any = None, logged: float | None = None) -> None:
+        """One optimisation step; every training step passes here, so the epoch's losses (``logged``,
+        else ``loss``) and the progress bar are kept up to date here too."""
         if self.step_losses is not None:
-            self.step_losses.append(float(loss.detach()))
+            self.step_losses.append(float(loss.detach()) if logged is None else logged)
         if self.progress is not None:
             self.progress.update()
         self.model_zero_grad(names)

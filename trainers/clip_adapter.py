@@ -9,6 +9,7 @@ from torch import nn
 from yacs.config import CfgNode as CN
 
 from engine import TRAINER_REGISTRY
+from engine import distributed as dist
 
 from .adapters import ResidualAdapter
 from .losses import contrastive_loss
@@ -31,30 +32,40 @@ class AdapterLearner(nn.Module):
         self.image = ResidualAdapter(dim, dim // c.REDUCTION, c.RATIO)
         self.text = ResidualAdapter(dim, dim // c.REDUCTION, c.RATIO) if c.TEXT_ADAPTER else None
 
+    def forward(self, image_feats: torch.Tensor, text_feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Adapted image features, and text features (adapted when there is a text adapter)."""
+        return self.image(image_feats), text_feats if self.text is None else self.text(text_feats)
+
 
 @TRAINER_REGISTRY.register()
 class CLIP_Adapter(RetrievalTrainer):  # noqa: N801 - CLIP-Adapter's registry name
+    """The image tower is the frozen CLIP image encoder (its features are cached when exact);
+    the adapter is the image head."""
+
     PREC_NODE = "CLIP_ADAPTER"
 
     def build_model(self) -> None:
         clip_model = self.build_frozen_clip()
         self.learner = AdapterLearner(clip_model.text_projection.shape[1], self.cfg.TRAINER.CLIP_ADAPTER).to(self.device)
         self.register_trainable("adapter", self.learner)
+        self.train_learner = self.parallel(self.learner)
 
-    def encode_images(self, images: torch.Tensor) -> torch.Tensor:
-        return self.learner.image(self.frozen_image(images))
+    def image_head(self, feats: torch.Tensor) -> torch.Tensor:
+        return self.learner.image(feats)
 
     def encode_texts(self, captions: list[str]) -> torch.Tensor:
         feats = self.frozen_text(self.tokenize(captions))
         return self.learner.text(feats) if self.learner.text is not None else feats
 
     def forward_backward(self, batch: dict) -> dict[str, float]:
-        items = [self.train_loader_x.dataset.data_source[i] for i in batch["index"].tolist()]
-        img = self.encode_images(batch["img"])
-        txt = self.encode_texts([it.caption for it in items])
-        loss = contrastive_loss(img, txt, self.logit_scale, not_negative_pairs(items, self.device),
-                                self.cfg.TRAINER.CLIP_ADAPTER.LOSS)
-        self.model_backward_and_update(loss)
+        """L_con over the global batch (see :meth:`trainers.dcar.DCAR.forward_backward`)."""
+        data = self.train_loader_x.dataset.data_source
+        idx = batch["index"].tolist()
+        img, txt = self.train_learner(self.train_image_tower(batch), self.frozen_text(self.tokenize([data[i].caption for i in idx])))
+        every = [data[i] for i in dist.gather_objects(idx)]
+        loss = contrastive_loss(dist.gather_with_grad(img), dist.gather_with_grad(txt), self.logit_scale,
+                                not_negative_pairs(every, self.device), self.cfg.TRAINER.CLIP_ADAPTER.LOSS)
+        self.model_backward_and_update(loss * dist.world_size(), logged=loss.item())
         if self.batch_idx + 1 == self.num_batches:
             self.update_lr()
         return {"loss": loss.item()}

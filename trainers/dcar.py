@@ -14,16 +14,16 @@ from typing import Any
 import torch
 from PIL import Image
 from torch import nn
-from torch.utils.data import DataLoader
 from yacs.config import CfgNode as CN
 
 from datasets.text import tokenize
-from engine import TRAINER_REGISTRY, DatasetWrapper, build_transform
+from engine import TRAINER_REGISTRY
+from engine import distributed as dist
 
 from .caa import CAA
 from .dtr import BLANKS, TokenReweighter
 from .losses import category_loss, category_weights, contrastive_loss
-from .prompting import DualPromptLearner, assemble_text, encode_image, encode_text
+from .prompting import DualPromptLearner, Prompts, assemble_text, encode_image, encode_text
 from .retrieval import RetrievalTrainer, not_negative_pairs
 
 
@@ -62,6 +62,10 @@ class DCARLearner(nn.Module):
         dim = clip_model.text_projection.shape[1]
         self.caa = None if c.CAA.TYPE == "none" or c.CATE.LAMBDA == 0 else CAA(dim, c.CAA.TYPE, c.CAA.HIDDEN, c.CAA.RATIO)
 
+    def forward(self) -> Prompts:
+        """The step's prompts (the CAA module is applied later, to the candidates)."""
+        return self.prompts()
+
 
 def prompt_only_settings(cfg: Any, n_ctx: int, ctx_init: str, depth: int, visual: bool, loss: str) -> Any:
     """DCAR's switches with DTR, L_cate and CAA off: the prompt-learning baselines (CoOp, MaPLe)."""
@@ -96,6 +100,7 @@ class DCAR(RetrievalTrainer):
         clip_model = self.build_frozen_clip()
         self.learner = self.build_learner(clip_model, self.node()).to(self.device)
         self.register_trainable("prompt_learner", self.learner)
+        self.train_learner = self.parallel(self.learner)
         self.prepare_training_data()
 
     def build_learner(self, clip_model: nn.Module, c: Any) -> nn.Module:
@@ -120,17 +125,12 @@ class DCAR(RetrievalTrainer):
             return ()
         return (*getattr(item, "negatives_category", ()), *getattr(item, "negatives_attribute", ()))
 
-    def frozen_image_features(self, items: list, tfm: Any) -> torch.Tensor:
-        loader = DataLoader(DatasetWrapper(self.cfg, items, transform=tfm, is_train=False),
-                            batch_size=self.cfg.DATALOADER.TEST.BATCH_SIZE, num_workers=self.cfg.DATALOADER.NUM_WORKERS)
-        return nn.functional.normalize(torch.cat([self.frozen_image(batch["img"]) for batch in loader]), dim=-1)
-
     @torch.no_grad()
     def compute_dtr_weights(self, items: list) -> torch.Tensor:
         """[N, 77] token weights of each training pair from the frozen CLIP (§3.2), computed once."""
         c = self.node().DTR
-        tfm = build_transform(self.cfg, is_train=False)
-        image_feats = self.frozen_image_features(items, tfm)
+        tfm = self.test_loader.dataset.transform
+        image_feats = nn.functional.normalize(self.encode_items(items, tfm, self.frozen_image, "DTR: frozen image features"), dim=-1)
         size = tuple(self.cfg.INPUT.SIZE)
         if c.BLANK == "white":
             blank = tfm(Image.new("RGB", (size[1], size[0]), (255, 255, 255)))[None]
@@ -145,50 +145,60 @@ class DCAR(RetrievalTrainer):
         return weights
 
     # ---------------------------------------------------------------- encoders
-    def prompted_text(self, ids: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
-        ctx, deep = self.learner.prompts.text_prompts()
-        return encode_text(self.clip, *assemble_text(self.clip, ids, ctx, weights), deep)
+    def prompted_text(self, prompts: Prompts, ids: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+        x, eot = assemble_text(self.clip, ids, prompts.ctx, weights)
+        return encode_text(self.clip, x, eot, prompts.deep_text, trim=self.cfg.TRAINER.TEXT_TRIM)
 
-    def prompted_image(self, images: torch.Tensor) -> torch.Tensor:
-        shallow, deep = self.learner.prompts.visual_prompts()
-        return encode_image(self.clip, images, shallow, deep)
+    def prompted_image(self, prompts: Prompts, images: torch.Tensor) -> torch.Tensor:
+        return encode_image(self.clip, images, prompts.shallow_visual, prompts.deep_visual)
 
-    def encode_images(self, images: torch.Tensor) -> torch.Tensor:
+    def image_tower_is_frozen(self) -> bool:
+        return not self.node().VISUAL_PROMPTS
+
+    def image_tower(self, images: torch.Tensor) -> torch.Tensor:
         with self.precision.autocast():
-            return self.prompted_image(images).float()
+            return self.prompted_image(self.learner(), images).float()
 
     def encode_texts(self, captions: list[str]) -> torch.Tensor:
         with self.precision.autocast():
-            return self.prompted_text(self.tokenize(captions, reserved=self.k)).float()
+            return self.prompted_text(self.learner(), self.tokenize(captions, reserved=self.k)).float()
 
     # ---------------------------------------------------------------- training step
     def ids_for(self, strings: list[str]) -> torch.Tensor:
         return self.train_ids[[self.row_of[s] for s in strings]].to(self.device)
 
     def forward_backward(self, batch: dict) -> dict[str, float]:
+        """One step on this process's part of the global batch. L_con is computed over the global
+        batch (features gathered across processes, gradients to the local part, hence the loss
+        scaled by the number of processes before DDP averages the gradients); L_cate is
+        per image, so its local mean is weighted by the local share of the batch."""
         c = self.node()
+        data = self.train_loader_x.dataset.data_source
         idx = batch["index"].tolist()
-        items = [self.train_loader_x.dataset.data_source[i] for i in idx]
-        images = batch["img"].to(self.device)
+        items = [data[i] for i in idx]
         labels = batch["label"].to(self.device)
-        captions = [it.caption for it in items]
         with self.precision.autocast():
-            img = self.prompted_image(images)
+            prompts = self.train_learner()
+            img = self.train_image_tower(batch) if self.image_tower_is_frozen() else \
+                self.prompted_image(prompts, batch["img"].to(self.device))
             weights = self.dtr_weights[idx].to(self.device) if self.dtr_weights is not None else None
-            pos = self.prompted_text(self.ids_for(captions), weights)
-            loss_con = contrastive_loss(img, pos, self.logit_scale, not_negative_pairs(items, self.device), c.LOSS)
-            summary = {"loss_con": loss_con.item()}
-            loss = loss_con
+            pos = self.prompted_text(prompts, self.ids_for([it.caption for it in items]), weights)
+            every = [data[i] for i in dist.gather_objects(idx)]
+            loss_con = contrastive_loss(dist.gather_with_grad(img.float()), dist.gather_with_grad(pos.float()),
+                                        self.logit_scale, not_negative_pairs(every, self.device), c.LOSS)
+            objective, summary = loss_con * dist.world_size(), {"loss_con": loss_con.item()}
             if c.CATE.LAMBDA > 0:
-                loss_cate = self.category_branch(items, img, pos if weights is None else None, labels)
-                loss = loss + c.CATE.LAMBDA * loss_cate
-                summary["loss_cate"] = loss_cate.item()
-        self.model_backward_and_update(loss)
+                loss_cate = self.category_branch(prompts, items, img, pos if weights is None else None, labels)
+                share = len(items) * dist.world_size() / len(every)
+                objective = objective + c.CATE.LAMBDA * share * loss_cate
+                summary["loss_cate"] = sum(v * n for v, n in dist.per_rank((loss_cate.item(), len(items)))) / len(every)
+        loss = summary["loss_con"] + c.CATE.LAMBDA * summary.get("loss_cate", 0.0)
+        self.model_backward_and_update(objective, logged=loss)
         if self.batch_idx + 1 == self.num_batches:
             self.update_lr()
-        return {"loss": loss.item(), **summary}
+        return {"loss": loss, **summary}
 
-    def category_branch(self, items: list, img: torch.Tensor, pos_unweighted: torch.Tensor | None,
+    def category_branch(self, prompts: Prompts, items: list, img: torch.Tensor, pos_unweighted: torch.Tensor | None,
                         labels: torch.Tensor) -> torch.Tensor:
         """L_cate: the positive and its negatives through the prompted text encoder (weights 1),
         the CAA module, category-matching weights (§4.2-4.4)."""
@@ -197,7 +207,7 @@ class DCAR(RetrievalTrainer):
         width = 1 + max((len(n) for n in negs), default=0)
         strings = [] if pos_unweighted is not None else [it.caption for it in items]
         strings += [s for n in negs for s in n]
-        feats = self.prompted_text(self.ids_for(strings)) if strings else None
+        feats = self.prompted_text(prompts, self.ids_for(strings)) if strings else None
         if pos_unweighted is not None:
             pos_feats, neg_feats = pos_unweighted, feats
         else:

@@ -23,12 +23,14 @@ from typing import Any
 import torch
 from torch import nn
 
+from engine import distributed
+
 PRECISIONS = ("fp16", "bf16", "amp", "fp32")
 
 
 def resolve_device(use_cuda: bool = True) -> torch.device:
-    """CUDA when available and allowed by ``USE_CUDA``, else CPU."""
-    return torch.device("cuda") if use_cuda and torch.cuda.is_available() else torch.device("cpu")
+    """CUDA (this process's GPU under ``torchrun``) when available and allowed by ``USE_CUDA``, else CPU."""
+    return distributed.local_cuda_device() if use_cuda and torch.cuda.is_available() else torch.device("cpu")
 
 
 @dataclass

@@ -14,7 +14,7 @@ EOS feature independent of later padding), which saves most of the 77-token cont
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import torch
 from torch import nn
@@ -31,6 +31,15 @@ def vision_width(clip_model: nn.Module) -> int:
     if not hasattr(visual, "conv1") or not hasattr(visual, "class_embedding"):
         raise ValueError("visual prompts need a ViT backbone (ViT-B/32, ViT-B/16, ...); ResNet CLIPs have no tokens")
     return visual.conv1.out_channels
+
+
+class Prompts(NamedTuple):
+    """The prompt tensors of one step: text context, deep text prompts, visual prompts."""
+
+    ctx: torch.Tensor
+    deep_text: list[torch.Tensor]
+    shallow_visual: torch.Tensor | None
+    deep_visual: list[torch.Tensor]
 
 
 class DualPromptLearner(nn.Module):
@@ -59,14 +68,12 @@ class DualPromptLearner(nn.Module):
                 raise ValueError(f"PROMPT_DEPTH {depth} exceeds the layers of the image encoder")
             self.couplings = nn.ModuleList([nn.Linear(width, vision_width(clip_model)) for _ in range(depth)])
 
-    def text_prompts(self) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        return self.ctx, list(self.deep_text)
-
-    def visual_prompts(self) -> tuple[torch.Tensor | None, list[torch.Tensor]]:
+    def forward(self) -> Prompts:
+        """All prompts; the visual ones generated from the text ones by the coupling functions."""
         if not self.visual:
-            return None, []
-        shallow = self.couplings[0](self.ctx)
-        return shallow, [f(p) for f, p in zip(self.couplings[1:], self.deep_text)]
+            return Prompts(self.ctx, list(self.deep_text), None, [])
+        deep_visual = [f(p) for f, p in zip(self.couplings[1:], self.deep_text)]
+        return Prompts(self.ctx, list(self.deep_text), self.couplings[0](self.ctx), deep_visual)
 
 
 def assemble_text(clip_model: nn.Module, ids: torch.Tensor, ctx: torch.Tensor | None,

@@ -1,24 +1,45 @@
-"""Evaluation by image-text retrieval for the project's trainers (issue: retrieval evaluation).
+"""The base of the project's trainers: retrieval evaluation, frozen CLIP, the training loader,
+cached frozen image features and multi-process training (METHOD.md §7; issue: speed and scale).
 
-Subclasses provide ``encode_images`` and ``encode_texts``; :meth:`RetrievalTrainer.test` encodes
-every image of the split once (the test loader's batches) and every unique caption once (the
-``Retrieval`` evaluator batches them by length), then reports the metrics.
+An image goes through the trainer's ``image_tower`` (the part that does not train: the frozen
+CLIP image encoder, or the prompted one) and then its ``image_head`` (a trainable adapter, or
+nothing). :meth:`RetrievalTrainer.test` encodes every image of the split once and every unique
+caption once (the ``Retrieval`` evaluator batches them by length), then reports the metrics.
+
+Cached frozen features (``TRAINER.FEATURE_CACHE``): when ``image_tower`` has nothing trainable
+(zero-shot CLIP, CoOp, CLIP-Adapter, DCAR without visual prompts) its outputs are computed once
+per run and reused -- the val/test images' always (their transform is fixed), the training
+images' when ``INPUT.TRANSFORMS`` has no random augmentation (the training loader then yields
+indices only and reads no image).
+
+Under ``torchrun`` image and caption encoding is sharded across the processes and gathered.
 """
 from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import torch
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
 from tqdm import tqdm
-
-from evaluation.pictures import plot_curves, plot_gallery
+from yacs.config import CfgNode as CN
 
 from datasets.text import tokenize
+from engine import DatasetWrapper
+from engine import distributed as dist
+from evaluation.pictures import plot_curves, plot_gallery
 
 from .backbone import load_clip_from_cfg
 from .base import BaseTrainer
+from .loaders import deterministic_train_transform, train_loader
+from .prompting import assemble_text, encode_text
+
+
+def extend_cfg(cfg: Any) -> None:
+    cfg.TRAINER.TEXT_TRIM = True  # run text encoders only up to the batch's longest caption (False: all 77 tokens)
+    cfg.TRAINER.FEATURE_CACHE = True  # compute a frozen image tower's features once per run (see module doc)
 
 
 def not_negative_pairs(items: list, device: torch.device) -> torch.Tensor:
@@ -33,13 +54,22 @@ class RetrievalTrainer(BaseTrainer):
     def __init__(self, cfg: Any) -> None:
         self.last_results = {}
         self.truncated_captions = 0
+        self.eval_cache: dict[str, torch.Tensor] = {}
+        self.train_cache: torch.Tensor | None = None
         super().__init__(cfg)
+        self.cache_train_features()
 
     def check_cfg(self, cfg: Any) -> None:
         super().check_cfg(cfg)
         if cfg.TEST.EVALUATOR != "Retrieval":
             raise ValueError(f"{cfg.TRAINER.NAME} is evaluated by retrieval: set TEST.EVALUATOR Retrieval "
                              f"(got {cfg.TEST.EVALUATOR!r})")
+
+    def build_data_loader(self) -> None:
+        """The engine's loaders, with the training loader's batches drawn by global batch
+        (:mod:`trainers.loaders`)."""
+        super().build_data_loader()
+        self.train_loader_x = train_loader(self.cfg, self.train_loader_x.dataset, self.train_loader_x.pin_memory)
 
     def build_frozen_clip(self) -> torch.nn.Module:
         """Resolve device/precision, load CLIP, freeze it and put it on the device as ``self.clip``
@@ -58,18 +88,38 @@ class RetrievalTrainer(BaseTrainer):
             raise ValueError(f"INPUT.SIZE {size} does not match the backbone's input resolution {resolution}; "
                              f"set INPUT.SIZE ({resolution}, {resolution})")
 
+    def parallel(self, module: torch.nn.Module) -> torch.nn.Module:
+        """``module`` wrapped in DistributedDataParallel under ``torchrun``, else itself: call the
+        result in training steps so that gradients are averaged across processes."""
+        if not dist.is_distributed():
+            return module
+        return DistributedDataParallel(module, device_ids=[self.device] if self.device.type == "cuda" else None)
+
+    # ---------------------------------------------------------------- encoders
     def frozen_image(self, images: torch.Tensor) -> torch.Tensor:
         """fp32 features of the frozen, unprompted CLIP image encoder."""
         with torch.no_grad(), self.precision.autocast():
             return self.clip.encode_image(images.to(self.device).to(self.precision.frozen_dtype)).float()
 
     def frozen_text(self, ids: torch.Tensor) -> torch.Tensor:
-        """fp32 features of the frozen, unprompted CLIP text encoder."""
+        """fp32 features of the frozen, unprompted CLIP text encoder (up to the longest caption)."""
         with torch.no_grad(), self.precision.autocast():
-            return self.clip.encode_text(ids).float()
+            return encode_text(self.clip, *assemble_text(self.clip, ids, None), trim=self.cfg.TRAINER.TEXT_TRIM).float()
+
+    def image_tower_is_frozen(self) -> bool:
+        """Whether :meth:`image_tower` has no trainable part (its features can then be cached)."""
+        return True
+
+    def image_tower(self, images: torch.Tensor) -> torch.Tensor:
+        """The image path up to its first trainable module (fp32 features)."""
+        return self.frozen_image(images)
+
+    def image_head(self, feats: torch.Tensor) -> torch.Tensor:
+        """The trainable rest of the image path after :meth:`image_tower` (none by default)."""
+        return feats
 
     def encode_images(self, images: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        return self.image_head(self.image_tower(images))
 
     def encode_texts(self, captions: list[str]) -> torch.Tensor:
         raise NotImplementedError
@@ -80,9 +130,55 @@ class RetrievalTrainer(BaseTrainer):
         self.truncated_captions += truncated
         return ids.to(self.device)
 
+    @torch.no_grad()
+    def encode_items(self, items: Sequence[Any], transform: Any, encoder: Callable[[torch.Tensor], torch.Tensor],
+                     desc: str) -> torch.Tensor:
+        """``encoder`` over the images of ``items`` [N, D] in item order, in test-size batches
+        (sharded across processes and gathered)."""
+        part = [items[i] for i in dist.shard(len(items))] if len(items) >= dist.world_size() else list(items)
+        loader = DataLoader(DatasetWrapper(self.cfg, part, transform=transform, is_train=False),
+                            batch_size=self.cfg.DATALOADER.TEST.BATCH_SIZE, num_workers=self.cfg.DATALOADER.NUM_WORKERS)
+        feats = torch.cat([encoder(batch["img"].to(self.device)).float() for batch in tqdm(loader, desc=desc)])
+        return dist.gather_rows(feats) if len(part) < len(items) else feats
+
+    # ---------------------------------------------------------------- cached frozen features
+    def caching(self) -> bool:
+        return self.cfg.TRAINER.FEATURE_CACHE and self.image_tower_is_frozen()
+
+    def cache_train_features(self) -> None:
+        """With a frozen image tower and no random augmentation, compute the training images'
+        tower features once; the training loader then yields indices only."""
+        if not (self.caching() and deterministic_train_transform(self.cfg)):
+            return
+        data = self.train_loader_x.dataset
+        self.train_cache = self.encode_items(data.data_source, data.transform, self.image_tower,
+                                             "Caching frozen training image features")
+        print(f"Frozen image features of the {len(self.train_cache):,} training images computed once and reused "
+              "every epoch (TRAINER.FEATURE_CACHE; no random augmentation)")
+        self.train_loader_x = train_loader(self.cfg, data, pin_memory=False, with_images=False)
+
+    def train_image_tower(self, batch: dict) -> torch.Tensor:
+        """:meth:`image_tower` of a training batch, from the cache when there is one."""
+        if self.train_cache is not None:
+            return self.train_cache[batch["index"].to(self.train_cache.device)]
+        return self.image_tower(batch["img"].to(self.device))
+
+    def eval_image_features(self, split: str, items: Sequence[Any], transform: Any) -> torch.Tensor:
+        """Features of a split's images; a frozen tower's are computed once per run."""
+        tower = self.eval_cache.get(split)
+        if tower is None:
+            tower = self.encode_items(items, transform, self.image_tower, f"Encoding {split} images")
+            if self.caching():
+                self.eval_cache[split] = tower
+        return self.image_head(tower)
+
     # ------------------------------------------------------------ per-epoch validation, curves, pictures
     def curves_path(self) -> str:
         return os.path.join(self.output_dir, "curves.json")
+
+    def init_writer(self, log_dir: str) -> None:
+        if dist.is_main():  # only rank 0 writes TensorBoard logs
+            super().init_writer(log_dir)
 
     def before_train(self) -> None:
         super().before_train()
@@ -96,7 +192,8 @@ class RetrievalTrainer(BaseTrainer):
         super().before_epoch()
         self.step_losses = []
         self.epoch_lr = self.get_current_lr()
-        self.progress = tqdm(total=len(self.train_loader_x), desc=f"epoch {self.epoch + 1}/{self.max_epoch}", leave=False)
+        self.progress = tqdm(total=len(self.train_loader_x), desc=f"epoch {self.epoch + 1}/{self.max_epoch}",
+                             leave=False)
 
     def after_epoch(self) -> None:
         """Validate on the train split's held-out part after every epoch, then save (engine)."""
@@ -113,12 +210,13 @@ class RetrievalTrainer(BaseTrainer):
         if val is not None:
             record.update({f"val_{k}": val[k] for k in ("i2t_R@1", "t2i_R@1", "rsum")})
         self.curves.append(record)
-        with open(self.curves_path(), "w", encoding="utf-8") as f:
-            json.dump(self.curves, f, indent=1)
+        if dist.is_main():
+            with open(self.curves_path(), "w", encoding="utf-8") as f:
+                json.dump(self.curves, f, indent=1)
 
     def after_train(self) -> None:
         super().after_train()
-        if self.curves:
+        if self.curves and dist.is_main():
             plot_curves(self.curves, os.path.join(self.output_dir, "curves.png"))
             print(f"Training curves drawn to {os.path.join(self.output_dir, 'curves.png')}")
 
@@ -137,16 +235,15 @@ class RetrievalTrainer(BaseTrainer):
         self.truncated_captions = 0
         print(f"Evaluate on the *{split}* set")
         items = loader.dataset.data_source
-        for batch in tqdm(loader, desc=f"Encoding {split} images"):
-            feats = self.encode_images(batch["img"].to(self.device))
-            self.evaluator.process(feats, [items[i] for i in batch["index"].tolist()])
+        self.evaluator.process(self.eval_image_features(split, items, loader.dataset.transform), items)
         results = self.evaluator.evaluate(self.encode_texts, split=split, extra=self.result_info())
-        if self.truncated_captions:
-            print(f"{self.truncated_captions} captions were longer than the text context and truncated (end-of-text kept)")
+        truncated = sum(dist.per_rank(self.truncated_captions))
+        if truncated:
+            print(f"{truncated} captions were longer than the text context and truncated (end-of-text kept)")
         for k, v in results.items():
             self.write_scalar(f"{split}/{k}", v, self.epoch)
         self.last_results[split] = results
-        if split == "test":
+        if split == "test" and dist.is_main():
             path = os.path.join(self.output_dir, "gallery.png")
             plot_gallery(self.evaluator.last, path)
             print(f"Retrieval gallery drawn to {path}")

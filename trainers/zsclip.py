@@ -29,8 +29,8 @@ class ZeroshotCLIP(RetrievalTrainer):
         print("ZeroshotCLIP has nothing to train: evaluating the frozen model")
         self.test()
 
-    def encode_images(self, images: torch.Tensor) -> torch.Tensor:
-        return self.frozen_image(images)
+    def cache_train_features(self) -> None:
+        """Nothing trains, so no training image is encoded."""
 
     def encode_texts(self, captions: list[str]) -> torch.Tensor:
         return self.frozen_text(self.tokenize(captions))

@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from .. import distributed
+
 POINTER = "checkpoint"
 BEST = "model-best.pth.tar"
 
@@ -152,8 +154,15 @@ class CheckpointMixin:
     def save_model(
         self, epoch: int, directory: str, is_best: bool = False, val_result: float | None = None, model_name: str = ""
     ) -> None:
-        """Save every registered model after epoch index ``epoch``; update the resume pointer."""
+        """Save every registered model after epoch index ``epoch``; update the resume pointer.
+        Under ``torchrun`` rank 0 writes and every rank waits until it has."""
         fname = model_name or epoch_file(epoch + 1)
+        if distributed.is_main():
+            self._write_models(epoch, directory, fname, is_best, val_result, model_name)
+        distributed.barrier()
+
+    def _write_models(self, epoch: int, directory: str, fname: str, is_best: bool, val_result: float | None,
+                      model_name: str) -> None:
         for name in self.get_model_names():
             sched = self._scheds[name]
             optim = self._optims[name]
