@@ -45,14 +45,15 @@ class GlobalBatchSampler(Sampler[list[int]]):
 class ItemIndex(Dataset):
     """The items' index, label and domain without their images (for cached image features)."""
 
-    def __init__(self, items: Sequence[Any]) -> None:
-        self.items = items
+    def __init__(self, data_source: Sequence[Any]) -> None:
+        self.data_source = data_source
 
     def __len__(self) -> int:
-        return len(self.items)
+        return len(self.data_source)
 
     def __getitem__(self, i: int) -> dict:
-        return {"index": i, "label": self.items[i].label, "domain": self.items[i].domain}
+        item = self.data_source[i]
+        return {"index": i, "label": item.label, "domain": item.domain}
 
 
 def train_loader(cfg: Any, dataset: Dataset, pin_memory: bool, with_images: bool = True) -> DataLoader:

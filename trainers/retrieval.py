@@ -134,10 +134,12 @@ class RetrievalTrainer(BaseTrainer):
     def encode_items(self, items: Sequence[Any], transform: Any, encoder: Callable[[torch.Tensor], torch.Tensor],
                      desc: str) -> torch.Tensor:
         """``encoder`` over the images of ``items`` [N, D] in item order, in test-size batches
-        (sharded across processes and gathered)."""
+        (sharded across processes and gathered). Draws nothing from the global RNG, so whether
+        features are cached does not change the training batches."""
         part = [items[i] for i in dist.shard(len(items))] if len(items) >= dist.world_size() else list(items)
         loader = DataLoader(DatasetWrapper(self.cfg, part, transform=transform, is_train=False),
-                            batch_size=self.cfg.DATALOADER.TEST.BATCH_SIZE, num_workers=self.cfg.DATALOADER.NUM_WORKERS)
+                            batch_size=self.cfg.DATALOADER.TEST.BATCH_SIZE, num_workers=self.cfg.DATALOADER.NUM_WORKERS,
+                            generator=torch.Generator())
         feats = torch.cat([encoder(batch["img"].to(self.device)).float() for batch in tqdm(loader, desc=desc)])
         return dist.gather_rows(feats) if len(part) < len(items) else feats
 

@@ -1,0 +1,124 @@
+"""No compute on padding, cached frozen image features, the global-batch sampler (issue: speed and scale)."""
+import pytest
+import torch
+from torch.utils.data import RandomSampler
+
+from datasets.text import encode, tokenize
+from evaluation.retrieval import Retrieval
+from tests.dcar_helpers import build, dcar_cfg
+from trainers.loaders import GlobalBatchSampler
+from trainers.prompting import assemble_text, encode_text
+
+CONFIGS = {
+    "CoOp": "configs/trainers/CoOp/tiny_ep5_batch16_4ctx.yaml",
+    "CLIP_Adapter": "configs/trainers/CLIP_Adapter/tiny_ep5_batch16.yaml",
+    "DCAR": "configs/trainers/DCAR/tiny_ep5_batch16_2ctx.yaml",
+    "ZeroshotCLIP": "configs/trainers/ZeroshotCLIP/tiny.yaml",
+}
+CAPTIONS = ["a red emblem.", "This is a photo of Migal. A small red emblem with a thin white border, drawn at the "
+            "centre of a square canvas, with a pale background.", "x"]
+
+
+@pytest.fixture()
+def ckpt(tiny_clip_files):
+    return tiny_clip_files["state_dict"]
+
+
+def _cfg(tmp_path, ckpt, trainer, **opts):
+    return dcar_cfg(tmp_path, ckpt, trainer=trainer, config=CONFIGS[trainer], **opts)
+
+
+def test_prompted_text_up_to_longest_caption_equals_full_context(tmp_path, ckpt):
+    t = build(_cfg(tmp_path, ckpt, "DCAR"))
+    prompts = t.learner()
+    assert prompts.deep_text, "deep prompts are exercised"
+    ids, _ = tokenize(CAPTIONS, reserved=t.k)
+    weights = 0.5 + torch.rand(len(CAPTIONS), 77)
+    with torch.no_grad():
+        x, eot = assemble_text(t.clip, ids, prompts.ctx, weights)
+        short = encode_text(t.clip, x, eot, prompts.deep_text)
+        full = encode_text(t.clip, x, eot, prompts.deep_text, trim=False)
+    assert torch.allclose(short, full, atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(short[0], short[1])
+
+
+@pytest.mark.parametrize("name", ["DCAR", "ZeroshotCLIP"])
+def test_text_trim_switch_changes_cost_not_features(tmp_path, ckpt, name):
+    trimmed = build(_cfg(tmp_path, ckpt, name))
+    full = build(_cfg(tmp_path, ckpt, name, TRAINER__TEXT_TRIM=False))
+    with torch.no_grad():
+        assert torch.allclose(trimmed.encode_texts(CAPTIONS), full.encode_texts(CAPTIONS), atol=1e-5, rtol=1e-5)
+    if name == "ZeroshotCLIP":  # the plain path equals CLIP's own encode_text
+        with torch.no_grad():
+            ref = trimmed.clip.encode_text(tokenize(CAPTIONS)[0])
+        assert torch.allclose(trimmed.encode_texts(CAPTIONS), ref, atol=1e-5, rtol=1e-5)
+
+
+def test_evaluation_batches_captions_by_token_length(tmp_path, ckpt):
+    cfg = _cfg(tmp_path, ckpt, "ZeroshotCLIP", TEST__RETRIEVAL__TEXT_BATCH_SIZE=2)
+    strings = ["a b c d e f g h", "a", "a b c d", "a b", "a b c d e f", "a b c"]
+    seen = []
+
+    def encode_fn(batch):
+        seen.append(batch)
+        return torch.ones(len(batch), 4)
+
+    feats = Retrieval(cfg).encode_captions(strings, encode_fn)
+    assert set(feats) == set(strings)
+    assert [[len(encode(s)) for s in b] for b in seen] == [[1, 2], [3, 4], [6, 8]]
+
+
+def _train_steps(t, steps=3):
+    t.set_model_mode("train")
+    t.num_batches = 10**6
+    torch.manual_seed(0)
+    batches = iter(t.train_loader_x)
+    for t.batch_idx in range(steps):
+        t.forward_backward(next(batches))
+    return {k: v.detach().clone() for k, v in t.learner.state_dict().items()}
+
+
+@pytest.mark.parametrize("name", ["CLIP_Adapter", "CoOp"])
+def test_cached_training_features_are_exact(tmp_path, ckpt, name):
+    fixed = {"INPUT__TRANSFORMS": ("normalize",), "DATALOADER__TRAIN_X__BATCH_SIZE": 4}
+    cached = build(_cfg(tmp_path, ckpt, name, **fixed))
+    plain = build(_cfg(tmp_path, ckpt, name, TRAINER__FEATURE_CACHE=False, **fixed))
+    assert cached.train_cache is not None and plain.train_cache is None
+    assert "img" not in next(iter(cached.train_loader_x)), "cached runs read no training image"
+    a, b = _train_steps(cached), _train_steps(plain)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_no_training_cache_with_random_augmentation_or_prompted_images(tmp_path, ckpt):
+    assert build(_cfg(tmp_path, ckpt, "CLIP_Adapter")).train_cache is None  # random_resized_crop
+    dcar = build(_cfg(tmp_path, ckpt, "DCAR", INPUT__TRANSFORMS=("normalize",)))
+    assert dcar.train_cache is None and not dcar.caching()  # the image tower carries visual prompts
+
+
+def test_eval_features_of_a_frozen_tower_are_computed_once(tmp_path, ckpt, monkeypatch):
+    t = build(_cfg(tmp_path, ckpt, "CLIP_Adapter"))
+    calls = []
+    tower = t.image_tower
+    monkeypatch.setattr(t, "image_tower", lambda images: calls.append(len(images)) or tower(images))
+    t.test()
+    n, first = sum(calls), t.evaluator.last["features"].clone()
+    with torch.no_grad():  # the adapter still applies to the cached features
+        t.learner.image.fc2.weight.add_(0.5)
+    t.test()
+    assert n == len(t.test_loader.dataset) and sum(calls) == n
+    assert not torch.allclose(first, t.evaluator.last["features"])
+    dcar = build(_cfg(tmp_path, ckpt, "DCAR"))
+    assert not dcar.caching()
+
+
+@pytest.mark.parametrize("n,batch,drop_last", [(10, 4, True), (10, 4, False), (8, 8, True)])
+def test_global_batch_sampler_single_process_is_random_sampler_order(n, batch, drop_last):
+    torch.manual_seed(3)
+    batches = list(GlobalBatchSampler(n, batch, shuffle=True, drop_last=drop_last))
+    torch.manual_seed(3)
+    order = list(RandomSampler(range(n)))
+    flat = [i for b in batches for i in b]
+    assert flat == order[:len(flat)]
+    assert len(batches) == (n // batch if drop_last else -(-n // batch))
+    assert all(len(b) == batch for b in batches[:-1])
+    assert list(GlobalBatchSampler(n, batch, shuffle=False, drop_last=False))[0] == list(range(min(batch, n)))
