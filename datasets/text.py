@@ -5,6 +5,7 @@ token (the text encoder pools there); the number truncated is returned so caller
 """
 from __future__ import annotations
 
+import functools
 import warnings
 from typing import Sequence
 
@@ -31,8 +32,14 @@ def sot_eot() -> tuple[int, int]:
 
 
 def encode(caption: str) -> list[int]:
-    """BPE ids of a caption, without start/end tokens."""
-    return tokenizer().encode(caption)
+    """BPE ids of a caption, without start/end tokens (memoised: a caption is tokenised once per
+    process although loading, training and evaluation each ask for it)."""
+    return list(_encode(caption))
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def _encode(caption: str) -> tuple[int, ...]:
+    return tuple(tokenizer().encode(caption))
 
 
 def tokenize(captions: Sequence[str], context_length: int = CONTEXT_LENGTH, reserved: int = 0) -> tuple[torch.Tensor, int]:

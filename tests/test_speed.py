@@ -7,7 +7,7 @@ from datasets.text import encode, tokenize
 from evaluation.retrieval import Retrieval
 from tests.dcar_helpers import build, dcar_cfg
 from trainers.loaders import GlobalBatchSampler
-from trainers.prompting import assemble_text, encode_text
+from trainers.prompting import assemble_text, encode_text, length_groups
 
 CONFIGS = {
     "CoOp": "configs/trainers/CoOp/tiny_ep5_batch16_4ctx.yaml",
@@ -40,6 +40,30 @@ def test_prompted_text_up_to_longest_caption_equals_full_context(tmp_path, ckpt)
         full = encode_text(t.clip, x, eot, prompts.deep_text, trim=False)
     assert torch.allclose(short, full, atol=1e-5, rtol=1e-5)
     assert not torch.allclose(short[0], short[1])
+
+
+def test_length_groups_minimise_padding_plus_overhead():
+    lengths = [5, 40, 5, 41, 77, 5, 42]
+    # overhead 3: {5,5,5} 15+3, {40,41,42} 126+3, {77} 77+3 = 227, less than any other split
+    assert length_groups(lengths, 3) == [[0, 2, 5], [1, 3, 6], [4]]
+    assert length_groups(lengths, 1000) == [list(range(7))]  # one pass when a pass is dear
+    assert length_groups([7, 7], 0) == [[0, 1]]
+
+
+def test_length_grouped_text_pass_equals_one_pass_with_gradients(tmp_path, ckpt):
+    t = build(_cfg(tmp_path, ckpt, "DCAR"))
+    ids, _ = tokenize(CAPTIONS * 2, reserved=t.k)
+    grads = []
+    for overhead in (None, 0):
+        t.learner.zero_grad()
+        prompts = t.learner()
+        x, eot = assemble_text(t.clip, ids, prompts.ctx)
+        out = encode_text(t.clip, x, eot, prompts.deep_text, group_overhead=overhead)
+        (out * torch.arange(out.numel()).reshape(out.shape)).sum().backward()
+        grads.append((out.detach(), t.learner.prompts.ctx.grad.clone()))
+    assert len(length_groups((eot + 1).tolist(), 0)) == 3
+    assert torch.allclose(grads[0][0], grads[1][0], atol=1e-5, rtol=1e-5)
+    assert torch.allclose(grads[0][1], grads[1][1], atol=1e-4, rtol=1e-4)
 
 
 @pytest.mark.parametrize("name", ["DCAR", "ZeroshotCLIP"])

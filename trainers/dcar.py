@@ -23,7 +23,7 @@ from engine import distributed as dist
 from .caa import CAA
 from .dtr import BLANKS, TokenReweighter
 from .losses import category_loss, category_weights, contrastive_loss
-from .prompting import DualPromptLearner, Prompts, assemble_text, encode_image, encode_text
+from .prompting import DualPromptLearner, Prompts, assemble_text, encode_image
 from .retrieval import RetrievalTrainer, not_negative_pairs
 
 
@@ -146,8 +146,7 @@ class DCAR(RetrievalTrainer):
 
     # ---------------------------------------------------------------- encoders
     def prompted_text(self, prompts: Prompts, ids: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
-        x, eot = assemble_text(self.clip, ids, prompts.ctx, weights)
-        return encode_text(self.clip, x, eot, prompts.deep_text, trim=self.cfg.TRAINER.TEXT_TRIM)
+        return self.text_transformer(*assemble_text(self.clip, ids, prompts.ctx, weights), prompts.deep_text)
 
     def prompted_image(self, prompts: Prompts, images: torch.Tensor) -> torch.Tensor:
         return encode_image(self.clip, images, prompts.shallow_visual, prompts.deep_visual)

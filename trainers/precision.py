@@ -51,6 +51,14 @@ class Precision:
         """dtype for frozen weights."""
         return self.autocast_dtype or torch.float32
 
+    @property
+    def text_group_overhead(self) -> int:
+        """The fixed cost of one more text-encoder pass, in token-rows of compute, used to group
+        captions by length (:func:`trainers.prompting.length_groups`): on a CPU a pass costs
+        little beyond its arithmetic; on a GPU its kernel launches cost about as much as
+        thousands of token-rows."""
+        return 4096 if self.device.type == "cuda" else 64
+
     def autocast(self) -> contextlib.AbstractContextManager:
         if self.autocast_dtype is None:
             return contextlib.nullcontext()

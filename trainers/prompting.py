@@ -94,11 +94,43 @@ def assemble_text(clip_model: nn.Module, ids: torch.Tensor, ctx: torch.Tensor | 
     return x, eot + k
 
 
+def length_groups(lengths: Sequence[int], overhead: int) -> list[list[int]]:
+    """Rows grouped by length so that each group runs trimmed to its own longest row: the
+    grouping with the least ``sum(rows x longest) + overhead x groups`` token-rows (a dynamic
+    programme over the sorted distinct lengths; ``overhead`` prices one more, smaller pass)."""
+    distinct = sorted(set(lengths))
+    count = [0] * (len(distinct) + 1)  # rows with length <= distinct[j - 1]
+    for n in lengths:
+        count[distinct.index(n) + 1] += 1
+    for j in range(1, len(count)):
+        count[j] += count[j - 1]
+    best, cut = [0] + [0] * len(distinct), [0] * (len(distinct) + 1)
+    for j in range(1, len(distinct) + 1):
+        best[j], cut[j] = min((best[i] + (count[j] - count[i]) * distinct[j - 1] + overhead, i) for i in range(j))
+    bounds, j = [], len(distinct)
+    while j:
+        bounds.append(distinct[j - 1])
+        j = cut[j]
+    groups: dict[int, list[int]] = {b: [] for b in bounds}
+    for row, n in enumerate(lengths):
+        groups[min(b for b in bounds if b >= n)].append(row)
+    return [groups[b] for b in sorted(groups)]
+
+
 def encode_text(clip_model: nn.Module, x: torch.Tensor, eot: torch.Tensor, deep: Sequence[torch.Tensor] = (),
-                trim: bool = True, all_tokens: bool = False) -> torch.Tensor:
+                trim: bool = True, all_tokens: bool = False, group_overhead: int | None = None) -> torch.Tensor:
     """Run the text transformer over assembled embeddings ``x`` [B, L, W]; deep prompts replace
     positions 1..k in layers 1..len(deep). Returns the EOS features [B, D], or with
-    ``all_tokens`` the projected feature of every position [B, L, D]."""
+    ``all_tokens`` the projected feature of every position [B, L, D].
+
+    ``trim``: run only up to the longest row's EOS; with ``group_overhead`` the rows are further
+    split into length groups (:func:`length_groups`), each run up to its own longest row."""
+    if trim and group_overhead is not None and not all_tokens and len(x) > 1:
+        groups = length_groups((eot + 1).tolist(), group_overhead)
+        if len(groups) > 1:
+            rows = [torch.tensor(g, device=x.device) for g in groups]
+            parts = [encode_text(clip_model, x[r], eot[r], deep) for r in rows]
+            return torch.cat(parts)[torch.argsort(torch.cat(rows))]
     if trim:
         x = x[:, : int(eot.max()) + 1]
     x = x + clip_model.positional_embedding[: x.shape[1]].to(x.dtype)

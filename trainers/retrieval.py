@@ -104,7 +104,13 @@ class RetrievalTrainer(BaseTrainer):
     def frozen_text(self, ids: torch.Tensor) -> torch.Tensor:
         """fp32 features of the frozen, unprompted CLIP text encoder (up to the longest caption)."""
         with torch.no_grad(), self.precision.autocast():
-            return encode_text(self.clip, *assemble_text(self.clip, ids, None), trim=self.cfg.TRAINER.TEXT_TRIM).float()
+            return self.text_transformer(*assemble_text(self.clip, ids, None)).float()
+
+    def text_transformer(self, x: torch.Tensor, eot: torch.Tensor, deep: Sequence[torch.Tensor] = ()) -> torch.Tensor:
+        """CLIP's text transformer over assembled embeddings with the run's padding policy:
+        ``TRAINER.TEXT_TRIM`` runs length groups each up to its longest caption, else all 77 tokens."""
+        trim = self.cfg.TRAINER.TEXT_TRIM
+        return encode_text(self.clip, x, eot, deep, trim=trim, group_overhead=self.precision.text_group_overhead if trim else None)
 
     def image_tower_is_frozen(self) -> bool:
         """Whether :meth:`image_tower` has no trainable part (its features can then be cached)."""
