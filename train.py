@@ -73,14 +73,23 @@ def setup_cfg(args: argparse.Namespace) -> Any:
         if path:
             if not os.path.isfile(path):
                 raise SystemExit(f"Config file not found: {path}")
-            cfg.merge_from_file(path)
+            merge_checked(lambda: cfg.merge_from_file(path), path)
     reset_cfg(cfg, args)
     if args.opts:
         if len(args.opts) % 2:
             raise SystemExit(f"Trailing options must be KEY VALUE pairs, got an odd list: {args.opts}")
-        cfg.merge_from_list(args.opts)
+        merge_checked(lambda: cfg.merge_from_list(args.opts), "the command line")
     cfg.freeze()
     return cfg
+
+
+def merge_checked(merge: Any, source: str) -> None:
+    """yacs reports an unknown key or a wrongly typed value by a bare assertion; name the source."""
+    try:
+        merge()
+    except AssertionError as e:
+        raise SystemExit(f"Config error in {source}: {e}. Check the key's spelling (flags such as --output-dir "
+                         "go before the trailing KEY VALUE options)") from None
 
 
 def print_args(args: argparse.Namespace, cfg: Any) -> None:

@@ -2,7 +2,7 @@
 
     python benchmarks/speed.py [--archs vit_b32 tiny] [--trainers DCAR MaPLe CoOp CLIP_Adapter ZeroshotCLIP]
                                [--batch 32] [--steps 3] [--before] [--breakdown] [--text] [--fdrd DIR]
-                               [--json out.json]
+                               [--json out.json] [--md out.md] [--opts KEY VALUE ...]
 
 Every measurement runs in a fresh process (so its peak memory is its own) on FDRDSynth generated
 in a temporary folder, with a CLIP of the given architecture and random weights, on the GPU when
@@ -20,7 +20,10 @@ transform (resize + normalise), so the frozen-feature cache is active where it a
 * ``--text``: DCAR's prompted text encoder on FDRD captions (``--fdrd`` = a folder of the released
   caption files; FDRDSynth's captions otherwise): seconds per 1,000 captions with all 77 tokens,
   up to the batch's longest caption, and in length groups; training batches (forward + backward,
-  random positives with their negatives) and evaluation batches (forward, sorted by length).
+  random positives with their negatives) and evaluation batches (forward, 256 captions sorted by
+  length, as the evaluator makes them).
+* ``--opts``: config options for every trainer built (e.g. ``TRAINER.DCAR.DTR.ENABLED False`` to
+  time an ablation).
 """
 from __future__ import annotations
 
@@ -81,7 +84,7 @@ def build_trainer(args: argparse.Namespace, trainer: str, opts: list[str]) -> An
                          make_checkpoint(args.arch, args.workdir), "INPUT.SIZE", f"({res}, {res})",
                          "INPUT.TRANSFORMS", "['normalize']", "DATASET.NUM_SHOTS", "2",
                          "DATALOADER.TRAIN_X.BATCH_SIZE", str(args.batch), "DATALOADER.TEST.BATCH_SIZE", "64",
-                         "VERBOSE", "False", *opts])
+                         "VERBOSE", "False", *args.opts, *opts])
     engine.set_random_seed(1)
     return engine.build_trainer(cfg)
 
@@ -259,9 +262,6 @@ def text_rows(args: argparse.Namespace) -> list[dict]:
     rows = []
     for mode, batches, grad in (("training (fwd+bwd)", train_batches, True), ("evaluation (fwd)", eval_batches, False)):
         for name, kw in policies.items():
-            if not grad and name == "length groups":
-                continue  # evaluation batches are already sorted by length
-
             def run(kw: dict = kw) -> None:
                 for ids in batches if not grad else batches[1:]:
                     with torch.set_grad_enabled(grad), trainer.precision.autocast():
@@ -270,7 +270,7 @@ def text_rows(args: argparse.Namespace) -> list[dict]:
                     if grad:
                         trainer.learner.zero_grad()
                         out.float().square().mean().backward()
-            seconds = timed(run, dev, 1 if grad else 2)
+            seconds = timed(run, dev, 1)
             n = sum(len(b) for b in (batches[1:] if grad else batches))
             rows.append({"arch": args.arch, "device": str(dev), "captions": "FDRD" if args.fdrd else "FDRDSynth",
                          "mean_tokens": round(sum(lengths) / len(lengths), 1), "mode": mode, "path": name,
@@ -283,10 +283,20 @@ def text_rows(args: argparse.Namespace) -> list[dict]:
 
 
 # ------------------------------------------------------------------------------------------ driver
+def write_markdown(tables: dict[str, list], path: str, argv: str) -> None:
+    from tabulate import tabulate
+
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(f"<!-- written by: python benchmarks/speed.py {argv} -->\n")
+        for name, rows in tables.items():
+            if rows:
+                f.write(f"\n### {name}\n\n{tabulate(rows, headers='keys', tablefmt='github')}\n")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--archs", nargs="+", default=["vit_b32", "tiny"], choices=list(ARCHS))
-    p.add_argument("--trainers", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    p.add_argument("--trainers", nargs="*", default=list(CONFIGS), choices=list(CONFIGS))
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--steps", type=int, default=3)
     p.add_argument("--before", action="store_true", help="also run each trainer with items 2-3 off")
@@ -294,6 +304,8 @@ def main() -> None:
     p.add_argument("--text", action="store_true", help="text encoding at FDRD caption lengths vs 77 tokens")
     p.add_argument("--fdrd", default="", help="folder of released FDRD caption files (for --text and captions/s)")
     p.add_argument("--json", help="also write every table to this file")
+    p.add_argument("--md", help="also write the tables as Markdown to this file")
+    p.add_argument("--opts", nargs="*", default=[], help="KEY VALUE config options for every trainer")
     p.add_argument("--child", choices=["trainer", "breakdown", "text"], help=argparse.SUPPRESS)
     p.add_argument("--arch", default="vit_b32", help=argparse.SUPPRESS)
     p.add_argument("--trainer", default="DCAR", help=argparse.SUPPRESS)
@@ -304,7 +316,8 @@ def main() -> None:
         fn = {"trainer": trainer_row, "breakdown": breakdown_rows, "text": text_rows}[args.child]
         print(json.dumps(fn(args)))
         return
-    common = ["--batch", str(args.batch), "--steps", str(args.steps), "--fdrd", os.path.abspath(args.fdrd) if args.fdrd else ""]
+    common = ["--batch", str(args.batch), "--steps", str(args.steps), "--fdrd", os.path.abspath(args.fdrd) if args.fdrd else "",
+              "--opts", *args.opts]
     tables: dict[str, list] = {"steps": [], "breakdown": [], "text": []}
     with tempfile.TemporaryDirectory() as work:
         def child(kind: str, arch: str, *extra: str) -> Any:
@@ -325,6 +338,8 @@ def main() -> None:
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(tables, f, indent=2)
+    if args.md:
+        write_markdown(tables, args.md, " ".join(sys.argv[1:]))
 
 
 if __name__ == "__main__":

@@ -146,3 +146,16 @@ def test_global_batch_sampler_single_process_is_random_sampler_order(n, batch, d
     assert len(batches) == (n // batch if drop_last else -(-n // batch))
     assert all(len(b) == batch for b in batches[:-1])
     assert list(GlobalBatchSampler(n, batch, shuffle=False, drop_last=False))[0] == list(range(min(batch, n)))
+
+
+def test_losses_and_similarities_stay_fp32_under_autocast():
+    from trainers.losses import category_loss, contrastive_loss
+
+    torch.manual_seed(0)
+    img, txt = torch.randn(8, 64), torch.randn(8, 64)
+    cands, valid, w = torch.randn(8, 5, 64), torch.ones(8, 5, dtype=torch.bool), torch.ones(8, 5)
+    ref = contrastive_loss(img, txt, 100.0), category_loss(img, cands, valid, w, 100.0)
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # bf16 matmuls would move these by ~1e-2
+        assert torch.matmul(img, txt.T).dtype == torch.bfloat16
+        got = contrastive_loss(img, txt, 100.0), category_loss(img, cands, valid, w, 100.0)
+    assert all(g.dtype == torch.float32 and torch.equal(g, r) for g, r in zip(got, ref))

@@ -1,13 +1,32 @@
-"""Training objectives (METHOD.md §4.3-4.4 and §5): L = L_con + lambda * L_cate."""
+"""Training objectives (METHOD.md §4.3-4.4 and §5): L = L_con + lambda * L_cate.
+
+Similarities and losses are computed in fp32 even inside an autocast region (autocast would
+otherwise run their matmuls in bf16/fp16).
+"""
 from __future__ import annotations
+
+import functools
+from typing import Callable, TypeVar
 
 import torch
 import torch.nn.functional as F
+
+F_ = TypeVar("F_", bound=Callable[..., torch.Tensor])
 
 WEIGHT_MODES = ("denominator", "logit_bias", "loss_weight")
 CON_MODES = ("symmetric", "i2t")
 
 
+def in_fp32(fn: F_) -> F_:
+    """Run ``fn`` with autocast off for its first tensor's device (its inputs are cast to fp32 by it)."""
+    @functools.wraps(fn)
+    def wrapper(img: torch.Tensor, *args, **kwargs) -> torch.Tensor:
+        with torch.autocast(device_type=img.device.type, enabled=False):
+            return fn(img, *args, **kwargs)
+    return wrapper  # type: ignore[return-value]
+
+
+@in_fp32
 def contrastive_loss(img: torch.Tensor, txt: torch.Tensor, scale: float, not_negative: torch.Tensor | None = None,
                      mode: str = "symmetric") -> torch.Tensor:
     """In-batch InfoNCE over B (image, caption) pairs with logit scale ``scale`` (§5).
@@ -35,6 +54,7 @@ def category_weights(cand_labels: torch.Tensor, image_labels: torch.Tensor, alph
     return 1.0 + alpha * same.float()
 
 
+@in_fp32
 def category_loss(img: torch.Tensor, cands: torch.Tensor, valid: torch.Tensor, weights: torch.Tensor, scale: float,
                   mode: str = "denominator") -> torch.Tensor:
     """L_cate over each image's candidates (index 0 = the positive) (§4.4).

@@ -2,7 +2,8 @@
 # Train TRAINER on DATASET with SHOTS images per class for each seed, then aggregate.
 #   bash scripts/common/main.sh TRAINER DATASET SHOTS [KEY VALUE ...]
 # Environment: OUTPUT_ROOT (default output), DATA (dataset root, default ./data), CFG (config name under configs/trainers/TRAINER/,
-# default DEFAULT_CFG), SEEDS (default "1 2 3").
+# default DEFAULT_CFG), SEEDS (default "1 2 3"), GPUS (default 1; more runs each seed with torchrun on that
+# many GPUs, the config's batch size being the global batch).
 # A seed whose results.json exists is finished and skipped (said so); a seed folder without it is an
 # unfinished run and is resumed from its last checkpoint; nothing is skipped silently.
 # DATASET "fdrd" trains one model per FDRD domain (configs/datasets/fdrd_<domain>.yaml) in turn.
@@ -15,6 +16,11 @@ shift 3
 DATA=${DATA:-./data}
 CFG=${CFG:?set CFG to a config name under configs/trainers/${TRAINER}/}
 SEEDS=${SEEDS:-1 2 3}
+GPUS=${GPUS:-1}
+LAUNCH=(python)
+if [ "${GPUS}" -gt 1 ]; then
+    LAUNCH=(python -m torch.distributed.run --standalone --nproc_per_node="${GPUS}")
+fi
 if [ "${DATASET}" = "fdrd" ]; then
     # FDRD models are trained per domain (as in the paper): one run per domain config.
     failed=()
@@ -38,7 +44,7 @@ for SEED in ${SEEDS}; do
     if [ -d "${DIR}" ]; then
         echo "Unfinished run in ${DIR}: resuming from its last checkpoint"
     fi
-    python train.py --root "${DATA}" --seed "${SEED}" --trainer "${TRAINER}" \
+    "${LAUNCH[@]}" train.py --root "${DATA}" --seed "${SEED}" --trainer "${TRAINER}" \
         --dataset-config-file "configs/datasets/${DATASET}.yaml" \
         --config-file "configs/trainers/${TRAINER}/${CFG}.yaml" \
         --output-dir "${DIR}" \
