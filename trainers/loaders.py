@@ -26,6 +26,8 @@ class GlobalBatchSampler(Sampler[list[int]]):
         if batch_size < world:
             raise ValueError(f"DATALOADER.TRAIN_X.BATCH_SIZE {batch_size} is the global batch and must be at least "
                              f"the number of processes ({world})")
+        if n < world:
+            raise ValueError(f"{n} training items cannot be shared by {world} processes")
         self.n, self.batch_size, self.shuffle, self.drop_last = n, batch_size, shuffle, drop_last
 
     def __len__(self) -> int:
