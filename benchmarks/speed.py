@@ -10,8 +10,10 @@ there is one (the project's policy: fp32 on CPU, AMP on GPU). Training images ta
 transform (resize + normalise), so the frozen-feature cache is active where it applies.
 
 * Per trainer and architecture: training-step time (median of ``--steps`` after a warm-up step),
-  pairs per second, peak memory, evaluation throughput (images/s through ``encode_images``,
-  captions/s through the evaluator's caption encoding), the step's model FLOPs (useful: text up to
+  pairs per second, peak memory (the process's peak RSS on CPU, peak CUDA allocation during the
+  steps on GPU), evaluation throughput (images/s through ``encode_images`` on 64 ready image
+  tensors, i.e. the model without image decoding; captions/s through the evaluator's whole caption
+  pass over 512 unique captions), the step's model FLOPs (useful: text up to
   each caption's end-of-text token; executed: what ran), and -- measured in the same process --
   the machine's dense matmul throughput and the ratio of useful FLOP/s to it.
 * ``--before``: each trainer again with items 2-3 off (``TRAINER.TEXT_TRIM False``,
