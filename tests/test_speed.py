@@ -113,8 +113,9 @@ def test_cached_training_features_are_exact(tmp_path, ckpt, name):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_no_training_cache_with_random_augmentation_or_prompted_images(tmp_path, ckpt):
+def test_no_training_cache_with_random_augmentation_or_prompted_images(tmp_path, ckpt, capsys):
     assert build(_cfg(tmp_path, ckpt, "CLIP_Adapter")).train_cache is None  # random_resized_crop
+    assert "recomputed every step: INPUT.TRANSFORMS ['random_resized_crop', 'normalize'] is random" in capsys.readouterr().out
     dcar = build(_cfg(tmp_path, ckpt, "DCAR", INPUT__TRANSFORMS=("normalize",)))
     assert dcar.train_cache is None and not dcar.caching()  # the image tower carries visual prompts
 

@@ -156,7 +156,11 @@ class RetrievalTrainer(BaseTrainer):
     def cache_train_features(self) -> None:
         """With a frozen image tower and no random augmentation, compute the training images'
         tower features once; the training loader then yields indices only."""
-        if not (self.caching() and deterministic_train_transform(self.cfg)):
+        if not self.caching():
+            return
+        if not deterministic_train_transform(self.cfg):
+            print(f"Frozen image features of the training images are recomputed every step: INPUT.TRANSFORMS "
+                  f"{list(self.cfg.INPUT.TRANSFORMS)} is random (a fixed transform such as ['normalize'] caches them)")
             return
         data = self.train_loader_x.dataset
         self.train_cache = self.encode_items(data.data_source, data.transform, self.image_tower,
