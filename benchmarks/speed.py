@@ -187,9 +187,6 @@ def breakdown_rows(args: argparse.Namespace) -> list[dict]:
     gathering and bookkeeping."""
     import torch
 
-    from trainers.losses import contrastive_loss
-    from trainers.retrieval import not_negative_pairs
-
     trainer = build_trainer(args, "DCAR", [])
     batch, step = training_step(trainer)
     dev, reps = trainer.device, args.steps
@@ -219,7 +216,7 @@ def breakdown_rows(args: argparse.Namespace) -> list[dict]:
     def losses() -> None:
         img, pos, cand = (x.clone().requires_grad_() for x in (img0, pos0, cand0))
         with mock.patch.object(trainer, "prompted_text", lambda *a, **k: cand):
-            loss = contrastive_loss(img, pos, trainer.logit_scale, not_negative_pairs(items, dev), c.LOSS) \
+            loss = trainer.global_contrastive_loss(img, pos, idx, c.LOSS)[0] \
                 + c.CATE.LAMBDA * trainer.category_branch(None, items, img, None, labels)
         trainer.learner.zero_grad()
         loss.backward()

@@ -12,8 +12,7 @@ from engine import TRAINER_REGISTRY
 from engine import distributed as dist
 
 from .adapters import ResidualAdapter
-from .losses import contrastive_loss
-from .retrieval import RetrievalTrainer, not_negative_pairs
+from .retrieval import RetrievalTrainer
 
 
 def extend_cfg(cfg: Any) -> None:
@@ -32,9 +31,13 @@ class AdapterLearner(nn.Module):
         self.image = ResidualAdapter(dim, dim // c.REDUCTION, c.RATIO)
         self.text = ResidualAdapter(dim, dim // c.REDUCTION, c.RATIO) if c.TEXT_ADAPTER else None
 
+    def text_head(self, text_feats: torch.Tensor) -> torch.Tensor:
+        """Text features, adapted when there is a text adapter."""
+        return text_feats if self.text is None else self.text(text_feats)
+
     def forward(self, image_feats: torch.Tensor, text_feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Adapted image features, and text features (adapted when there is a text adapter)."""
-        return self.image(image_feats), text_feats if self.text is None else self.text(text_feats)
+        """Adapted image and text features."""
+        return self.image(image_feats), self.text_head(text_feats)
 
 
 @TRAINER_REGISTRY.register()
@@ -54,17 +57,14 @@ class CLIP_Adapter(RetrievalTrainer):  # noqa: N801 - CLIP-Adapter's registry na
         return self.learner.image(feats)
 
     def encode_texts(self, captions: list[str]) -> torch.Tensor:
-        feats = self.frozen_text(self.tokenize(captions))
-        return self.learner.text(feats) if self.learner.text is not None else feats
+        return self.learner.text_head(self.frozen_text(self.tokenize(captions)))
 
     def forward_backward(self, batch: dict) -> dict[str, float]:
         """L_con over the global batch (see :meth:`trainers.dcar.DCAR.forward_backward`)."""
         data = self.train_loader_x.dataset.data_source
         idx = batch["index"].tolist()
         img, txt = self.train_learner(self.train_image_tower(batch), self.frozen_text(self.tokenize([data[i].caption for i in idx])))
-        every = [data[i] for i in dist.gather_objects(idx)]
-        loss = contrastive_loss(dist.gather_with_grad(img), dist.gather_with_grad(txt), self.logit_scale,
-                                not_negative_pairs(every, self.device), self.cfg.TRAINER.CLIP_ADAPTER.LOSS)
+        loss, _ = self.global_contrastive_loss(img, txt, idx, self.cfg.TRAINER.CLIP_ADAPTER.LOSS)
         self.model_backward_and_update(loss * dist.world_size(), logged=loss.item())
         if self.batch_idx + 1 == self.num_batches:
             self.update_lr()

@@ -22,9 +22,9 @@ from engine import distributed as dist
 
 from .caa import CAA
 from .dtr import BLANKS, TokenReweighter
-from .losses import category_loss, category_weights, contrastive_loss
+from .losses import category_loss, category_weights
 from .prompting import DualPromptLearner, Prompts, assemble_text, encode_image
-from .retrieval import RetrievalTrainer, not_negative_pairs
+from .retrieval import RetrievalTrainer
 
 
 def extend_cfg(cfg: Any) -> None:
@@ -168,9 +168,8 @@ class DCAR(RetrievalTrainer):
 
     def forward_backward(self, batch: dict) -> dict[str, float]:
         """One step on this process's part of the global batch. L_con is computed over the global
-        batch (features gathered across processes, gradients to the local part, hence the loss
-        scaled by the number of processes before DDP averages the gradients); L_cate is
-        per image, so its local mean is weighted by the local share of the batch."""
+        batch (:meth:`global_contrastive_loss`); L_cate is per image, so its local mean is weighted
+        by the local share of the batch."""
         c = self.node()
         data = self.train_loader_x.dataset.data_source
         idx = batch["index"].tolist()
@@ -182,15 +181,13 @@ class DCAR(RetrievalTrainer):
                 self.prompted_image(prompts, batch["img"].to(self.device))
             weights = self.dtr_weights[idx].to(self.device) if self.dtr_weights is not None else None
             pos = self.prompted_text(prompts, self.ids_for([it.caption for it in items]), weights)
-            every = [data[i] for i in dist.gather_objects(idx)]
-            loss_con = contrastive_loss(dist.gather_with_grad(img.float()), dist.gather_with_grad(pos.float()),
-                                        self.logit_scale, not_negative_pairs(every, self.device), c.LOSS)
+            loss_con, global_batch = self.global_contrastive_loss(img, pos, idx, c.LOSS)
             objective, summary = loss_con * dist.world_size(), {"loss_con": loss_con.item()}
             if c.CATE.LAMBDA > 0:
                 loss_cate = self.category_branch(prompts, items, img, pos if weights is None else None, labels)
-                share = len(items) * dist.world_size() / len(every)
+                share = len(items) * dist.world_size() / global_batch
                 objective = objective + c.CATE.LAMBDA * share * loss_cate
-                summary["loss_cate"] = sum(v * n for v, n in dist.per_rank((loss_cate.item(), len(items)))) / len(every)
+                summary["loss_cate"] = sum(v * n for v, n in dist.per_rank((loss_cate.item(), len(items)))) / global_batch
         loss = summary["loss_con"] + c.CATE.LAMBDA * summary.get("loss_cate", 0.0)
         self.model_backward_and_update(objective, logged=loss)
         if self.batch_idx + 1 == self.num_batches:

@@ -14,6 +14,8 @@ EOS feature independent of later padding), which saves most of the 77-token cont
 """
 from __future__ import annotations
 
+from collections import Counter
+from itertools import accumulate
 from typing import NamedTuple, Sequence
 
 import torch
@@ -98,22 +100,19 @@ def length_groups(lengths: Sequence[int], overhead: int) -> list[list[int]]:
     """Rows grouped by length so that each group runs trimmed to its own longest row: the
     grouping with the least ``sum(rows x longest) + overhead x groups`` token-rows (a dynamic
     programme over the sorted distinct lengths; ``overhead`` prices one more, smaller pass)."""
-    distinct = sorted(set(lengths))
-    count = [0] * (len(distinct) + 1)  # rows with length <= distinct[j - 1]
-    for n in lengths:
-        count[distinct.index(n) + 1] += 1
-    for j in range(1, len(count)):
-        count[j] += count[j - 1]
-    best, cut = [0] + [0] * len(distinct), [0] * (len(distinct) + 1)
-    for j in range(1, len(distinct) + 1):
-        best[j], cut[j] = min((best[i] + (count[j] - count[i]) * distinct[j - 1] + overhead, i) for i in range(j))
-    bounds, j = [], len(distinct)
+    counts = Counter(lengths)
+    distinct = sorted(counts)
+    below = list(accumulate((counts[n] for n in distinct), initial=0))  # below[j]: rows of the j shortest lengths
+    best, cut = [0] * (len(distinct) + 1), [0] * (len(distinct) + 1)
+    for j in range(1, len(distinct) + 1):  # best grouping of the j shortest lengths; cut[j]: its last group's start
+        best[j], cut[j] = min((best[i] + (below[j] - below[i]) * distinct[j - 1] + overhead, i) for i in range(j))
+    group_of, j = {}, len(distinct)
     while j:
-        bounds.append(distinct[j - 1])
+        group_of.update((n, distinct[j - 1]) for n in distinct[cut[j]:j])
         j = cut[j]
-    groups: dict[int, list[int]] = {b: [] for b in bounds}
+    groups: dict[int, list[int]] = {}
     for row, n in enumerate(lengths):
-        groups[min(b for b in bounds if b >= n)].append(row)
+        groups.setdefault(group_of[n], []).append(row)
     return [groups[b] for b in sorted(groups)]
 
 

@@ -24,7 +24,6 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
-from yacs.config import CfgNode as CN
 
 from datasets.text import tokenize
 from engine import DatasetWrapper
@@ -34,6 +33,7 @@ from evaluation.pictures import plot_curves, plot_gallery
 from .backbone import load_clip_from_cfg
 from .base import BaseTrainer
 from .loaders import deterministic_train_transform, train_loader
+from .losses import contrastive_loss
 from .prompting import assemble_text, encode_text
 
 
@@ -94,6 +94,17 @@ class RetrievalTrainer(BaseTrainer):
         if not dist.is_distributed():
             return module
         return DistributedDataParallel(module, device_ids=[self.device] if self.device.type == "cuda" else None)
+
+    def global_contrastive_loss(self, img: torch.Tensor, txt: torch.Tensor, idx: list[int],
+                                mode: str) -> tuple[torch.Tensor, int]:
+        """L_con over the global batch and that batch's size: every process's features are
+        gathered, gradients flow to this process's own rows (so the caller scales the loss by the
+        number of processes before DDP averages the gradients). ``idx``: this process's items."""
+        data = self.train_loader_x.dataset.data_source
+        every = [data[i] for i in dist.gather_objects(idx)]
+        loss = contrastive_loss(dist.gather_with_grad(img.float()), dist.gather_with_grad(txt.float()),
+                                self.logit_scale, not_negative_pairs(every, self.device), mode)
+        return loss, len(every)
 
     # ---------------------------------------------------------------- encoders
     def frozen_image(self, images: torch.Tensor) -> torch.Tensor:
