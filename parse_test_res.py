@@ -1,27 +1,35 @@
 """Aggregate test results over seeds, and build the comparison table.
 
-    python parse_test_res.py output/fdrd_synth/DCAR/vit_b32_16shots        # mean +- std over seed*/
-    python parse_test_res.py DIR --ci95                                    # 95% confidence interval
-    python parse_test_res.py --table output                                # published layout, all runs
+    python parse_test_res.py output/fdrd_synth/DCAR/tiny_ep5_batch16_2ctx_16shots   # mean +- std over seed*/
+    python parse_test_res.py DIR --ci95                                            # 95% t confidence interval
+    python parse_test_res.py --table output                                        # published layout, all runs
 
-A run's final results come from its ``results.json`` (written by the evaluator) or, failing
-that, from the ``* name: value%`` lines of the last test evaluation in its ``log.txt``. Seeds that
-are missing or unfinished are reported, never silently averaged away.
+A run's final results come from its ``results.json`` (written by the trainer) or, failing that,
+from the ``* name: value`` lines of the last test evaluation in its ``log.txt``. Seeds that are
+missing or unfinished are reported, never silently averaged away.
+
+Only runs of the same identity are averaged: same trainer, dataset, shots, evaluation mode
+(trained here, or evaluated from another run's model) and the same results-changing config keys
+apart from the seed and the domain selection (``group`` in ``results.json``). Runs of different
+settings found together are listed as separate groups with the keys that differ.
 """
 from __future__ import annotations
 
 import argparse
 import csv
 import json
-import math
 import os
 import re
 import sys
 from collections import defaultdict
+from dataclasses import dataclass, field
 
+import yaml
 from tabulate import tabulate
 
-from evaluation.metric_names import format_metric
+from reporting.identity import VARIES_WITHIN_GROUP, differences, flatten, group_key
+from reporting.metric_names import format_metric
+from reporting.stats import mean_ci, mean_std
 
 METRIC_RE = re.compile(r"^\* (?P<name>[\w@./+-]+): (?P<value>[-+0-9.eE]+)%?$")
 EVAL_MARK = "Evaluate on the *test* set"
@@ -30,12 +38,25 @@ DOMAIN_ORDER = ("Caltech101", "OxfordPets", "StanfordCars", "Flowers102", "Food1
                 "DTD", "UCF101")
 
 
-def read_run(run_dir: str) -> dict[str, float] | None:
-    """Final metrics of one run, or None when it has none (unfinished or crashed)."""
-    res = os.path.join(run_dir, "results.json")
-    if os.path.isfile(res):
-        with open(res, encoding="utf-8") as f:
-            return {k: float(v) for k, v in json.load(f)["metrics"].items()}
+@dataclass
+class Run:
+    """One finished run: its metrics and what identifies its settings."""
+
+    path: str
+    metrics: dict[str, float]
+    per_domain: dict[str, dict[str, float]] = field(default_factory=dict)
+    trainer: str = "?"
+    identity: tuple = ()
+    config: dict | None = None
+    seed: int | None = None
+
+    def label(self) -> str:
+        trainer, dataset, shots, evaluated, group = self.identity
+        mode = f", evaluated from {evaluated}" if evaluated else ""
+        return f"{trainer} on {dataset}, {shots} shots{mode}, config {group}"
+
+
+def _log_metrics(run_dir: str) -> dict[str, float] | None:
     log = os.path.join(run_dir, "log.txt")
     if not os.path.isfile(log):
         return None
@@ -50,110 +71,232 @@ def read_run(run_dir: str) -> dict[str, float] | None:
     return metrics or None
 
 
-def summarize(values: list[float], ci95: bool) -> tuple[float, float]:
-    mean = sum(values) / len(values)
-    std = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))  # population std, as CoOp
-    return mean, (1.96 * std / math.sqrt(len(values)) if ci95 else std)
+def _saved_config(run_dir: str) -> dict | None:
+    """The flattened ``config.yaml`` that train.py writes into every run folder, if there is one."""
+    path = os.path.join(run_dir, "config.yaml")
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        return flatten(yaml.safe_load(f) or {})
 
 
-def parse_directory(directory: str, seeds: list[int], ci95: bool) -> tuple[dict, list[str], dict]:
-    """(metric -> (mean, spread), warnings, seed dir -> metrics)."""
-    found = sorted(d for d in os.listdir(directory) if re.fullmatch(r"seed\d+", d)) if os.path.isdir(directory) else []
-    warnings = [f"seed{s} is missing (no {directory}/seed{s})" for s in seeds if f"seed{s}" not in found]
-    runs = {}
-    for d in found:
-        metrics = read_run(os.path.join(directory, d))
+def read_record(run_dir: str) -> Run | None:
+    """The run in ``run_dir``, or None when it has no final results (unfinished or crashed).
+    Its identity comes from ``results.json``, else from the folder's ``config.yaml``."""
+    res = os.path.join(run_dir, "results.json")
+    if os.path.isfile(res):
+        with open(res, encoding="utf-8") as f:
+            r = json.load(f)
+        metrics, per_domain = {k: float(v) for k, v in r["metrics"].items()}, r.get("per_domain", {})
+    else:
+        metrics, per_domain, r = _log_metrics(run_dir), {}, {}
         if metrics is None:
-            warnings.append(f"{d} is unfinished (no results.json and no final test results in its log.txt)")
+            return None
+    config = r.get("config") or _saved_config(run_dir)
+    if config is None:
+        identity = (r.get("method") or r.get("trainer", "?"), r.get("dataset", "?"), r.get("num_shots", "?"), "",
+                    "unknown (no config recorded)")
+        return Run(run_dir, metrics, per_domain, identity[0], identity, None, r.get("seed"))
+    evaluated = ""
+    if r.get("eval_only") and r.get("model_dir"):  # the experiment the models come from (any seed)
+        evaluated = re.sub(r"seed\d+$", "seed*", os.path.normpath(r["model_dir"]))
+    trainer = config.get("TRAINER.NAME", "?")
+    identity = (trainer, config.get("DATASET.NAME", "?"), config.get("DATASET.NUM_SHOTS", "?"), evaluated,
+                group_key(config))
+    return Run(run_dir, metrics, per_domain, trainer, identity, config, config.get("SEED"))
+
+
+def read_run(run_dir: str) -> dict[str, float] | None:
+    """Final metrics of one run, or None when it has none."""
+    run = read_record(run_dir)
+    return run.metrics if run else None
+
+
+def group_runs(runs: list[Run]) -> dict[tuple, list[Run]]:
+    groups: dict[tuple, list[Run]] = defaultdict(list)
+    for run in runs:
+        groups[run.identity].append(run)
+    return dict(groups)
+
+
+def how_groups_differ(groups: dict[tuple, list[Run]]) -> dict[tuple, str]:
+    """For each group, the settings that set it apart from the first group ("reference")."""
+    first = next(iter(groups.values()))[0]
+    out = {}
+    for ident, members in groups.items():
+        run = members[0]
+        if run is first:
+            out[ident] = "reference"
+            continue
+        parts = []
+        if run.identity[3] != first.identity[3]:
+            parts.append(f"evaluated from {run.identity[3]}" if run.identity[3] else "trained, not re-evaluated")
+        if run.config is not None and first.config is not None:
+            parts += differences(first.config, run.config, VARIES_WITHIN_GROUP, ("reference", "here"))
         else:
-            runs[d] = metrics
+            parts += [f"{name} {a!r} vs {b!r}" for name, a, b in zip(("trainer", "dataset", "shots"), first.identity,
+                                                                     ident) if a != b]
+        out[ident] = "; ".join(parts[:6]) + (" ..." if len(parts) > 6 else "") or "unknown (no config recorded)"
+    return out
+
+
+def summarize(values: list[float], ci95: bool) -> tuple[float, float]:
+    """(mean, spread): population std (as CoOp), or the half-width of the 95% t interval."""
+    return mean_ci(values) if ci95 else mean_std(values)
+
+
+def summarize_runs(runs: list[Run], ci95: bool) -> tuple[dict[str, tuple[float, float]], list[str]]:
     names: list[str] = []
-    for metrics in runs.values():
-        names += [k for k in metrics if k not in names]
+    for run in runs:
+        names += [k for k in run.metrics if k not in names]
     names.sort(key=lambda k: "/" in k)  # averaged metrics first, then per domain (stable)
-    summary = {}
+    summary, warnings = {}, []
     for name in names:
-        values = [m[name] for m in runs.values() if name in m]
+        values = [r.metrics[name] for r in runs if name in r.metrics]
         if len(values) < len(runs):
             warnings.append(f"{name} is missing from {len(runs) - len(values)} run(s)")
         summary[name] = summarize(values, ci95)
-    return summary, warnings, runs
+    return summary, warnings
+
+
+def parse_directory(directory: str, seeds: list[int], ci95: bool) -> tuple[dict, list[str], dict]:
+    """(metric -> (mean, spread), warnings, seed dir -> metrics) over the seed*/ runs of
+    ``directory``. Runs of other settings than the first seed's are not averaged in: they are
+    named in a warning (use :func:`parse_groups` to see every group)."""
+    groups, warnings = parse_groups(directory, seeds)
+    if not groups:
+        return {}, warnings, {}
+    runs = next(iter(groups.values()))
+    if len(groups) > 1:
+        others = [os.path.basename(r.path) for g in list(groups.values())[1:] for r in g]
+        warnings.append(f"{', '.join(others)} ran with other settings than {os.path.basename(runs[0].path)} "
+                        "and are not averaged with it (see the groups printed)")
+    summary, more = summarize_runs(runs, ci95)
+    return summary, warnings + more, {os.path.basename(r.path): r.metrics for r in runs}
+
+
+def parse_groups(directory: str, seeds: list[int]) -> tuple[dict[tuple, list[Run]], list[str]]:
+    """The finished seed*/ runs of ``directory`` by identity, and warnings for missing/unfinished seeds."""
+    found = sorted((d for d in os.listdir(directory) if re.fullmatch(r"seed\d+", d)),
+                   key=lambda d: int(d[4:])) if os.path.isdir(directory) else []
+    warnings = [f"seed{s} is missing (no {directory}/seed{s})" for s in seeds if f"seed{s}" not in found]
+    runs = []
+    for d in found:
+        run = read_record(os.path.join(directory, d))
+        if run is None:
+            warnings.append(f"{d} is unfinished (no results.json and no final test results in its log.txt)")
+        else:
+            runs.append(run)
+    return group_runs(runs), warnings
 
 
 def print_directory(directory: str, seeds: list[int], ci95: bool) -> int:
     print(f"Parsing files in {directory}")
-    summary, warnings, runs = parse_directory(directory, seeds, ci95)
-    for d, metrics in runs.items():
-        main = [(k, v) for k, v in metrics.items() if "/" not in k] or list(metrics.items())
-        shown = ", ".join(f"{k}: {v:.2f}" for k, v in main[:4])
-        print(f"file: {os.path.join(directory, d)}. {shown}")
+    groups, warnings = parse_groups(directory, seeds)
+    for run in (r for g in groups.values() for r in g):
+        main = [(k, v) for k, v in run.metrics.items() if "/" not in k] or list(run.metrics.items())
+        print(f"file: {run.path}. " + ", ".join(f"{k}: {v:.2f}" for k, v in main[:4]))
     for w in warnings:
         print(f"WARNING: {w}")
-    if not runs:
+    if not groups:
         print(f"Nothing found in {directory}")
         return 1
-    print("===")
-    print(f"Summary of directory: {directory} ({len(runs)} run(s): {', '.join(runs)})")
-    for name, (mean, sd) in summary.items():
-        print(format_metric(name, mean, sd, "ci95" if ci95 else "std"))
+    if len(groups) > 1:
+        print(f"WARNING: {directory} holds runs of {len(groups)} different settings; each is summarised on its own")
+    differ = how_groups_differ(groups)
+    for ident, runs in groups.items():
+        summary, more = summarize_runs(runs, ci95)
+        for w in more:
+            print(f"WARNING: {w}")
+        print("===")
+        names = ", ".join(os.path.basename(r.path) for r in runs)
+        print(f"Summary of directory: {directory} ({len(runs)} run(s): {names})")
+        if len(groups) > 1:
+            print(f"Settings: {runs[0].label()} ({differ[ident]})")
+        for name, (mean, spread) in summary.items():
+            print(format_metric(name, mean, spread, "95% t interval" if ci95 else "std"))
     print("===")
     return 0
 
 
-def collect(root: str) -> dict[str, dict[str, list[dict[str, float]]]]:
-    """method -> domain -> per-seed metric dicts, from every results.json under ``root``."""
-    table: dict[str, dict[str, list[dict[str, float]]]] = defaultdict(lambda: defaultdict(list))
-    for dirpath, _, files in os.walk(root):
-        if "results.json" not in files:
-            continue
-        with open(os.path.join(dirpath, "results.json"), encoding="utf-8") as f:
-            res = json.load(f)
-        method = res.get("method") or res.get("trainer", "?")
-        for domain, metrics in res.get("per_domain", {}).items():
-            table[method][domain].append(metrics)
-    return table
+def collect(root: str) -> dict[tuple, list[Run]]:
+    """Every finished run under ``root`` (any depth), grouped by identity."""
+    runs = []
+    for dirpath, _, files in sorted(os.walk(root)):
+        if "results.json" in files:
+            runs.append(read_record(dirpath))
+    return group_runs(runs)
+
+
+def column_names(groups: dict[tuple, list[Run]]) -> dict[tuple, str]:
+    """The trainer's name when it has one group; else the name with a number per group."""
+    by_trainer: dict[str, list[tuple]] = defaultdict(list)
+    for ident in groups:
+        by_trainer[ident[0]].append(ident)
+    names = {}
+    for trainer, idents in by_trainer.items():
+        for i, ident in enumerate(idents, 1):
+            names[ident] = trainer if len(idents) == 1 else f"{trainer} [{i}]"
+    return names
 
 
 def _order(names, preferred) -> list[str]:
     return [n for n in preferred if n in names] + sorted(n for n in names if n not in preferred)
 
 
-def build_table(root: str, ks: list[int]) -> tuple[list[str], list[list]]:
-    data = collect(root)
-    methods = _order(data, METHOD_ORDER)
-    domains = _order({d for m in data.values() for d in m}, DOMAIN_ORDER)
+def build_table(root: str, ks: list[int]) -> tuple[list[str], list[list], list[str]]:
+    """(headers, rows, legend): one column per group of runs; the legend lists each column's runs."""
+    groups = collect(root)
+    names = column_names(groups)
+    order = {m: i for i, m in enumerate(METHOD_ORDER)}
+    idents = sorted(groups, key=lambda g: (order.get(g[0], len(order)), g[0], names[g]))
+    domains = _order({d for g in groups.values() for r in g for d in r.per_domain}, DOMAIN_ORDER)
 
-    def value(method: str, domain: str, key: str) -> float | None:
-        runs = data[method].get(domain, [])
-        vals = [r[key] for r in runs if key in r]
+    def value(ident: tuple, domain: str, key: str) -> float | None:
+        vals = [r.per_domain[domain][key] for r in groups[ident] if key in r.per_domain.get(domain, {})]
         return sum(vals) / len(vals) if vals else None
 
-    headers = ["domain", "K"] + [f"i2t {m}" for m in methods] + [f"t2i {m}" for m in methods]
+    headers = ["domain", "K"] + [f"{d} {names[g]}" for d in ("i2t", "t2i") for g in idents]
     rows = []
     for domain in domains:
         for k in ks:
-            rows.append([domain, k] + [value(m, domain, f"{d}_R@{k}") for d in ("i2t", "t2i") for m in methods])
-    for k in ks:  # unweighted mean over domains, only for methods evaluated on every domain
+            rows.append([domain, k] + [value(g, domain, f"{d}_R@{k}") for d in ("i2t", "t2i") for g in idents])
+    for k in ks:  # unweighted mean over domains, only for columns evaluated on every domain
         avg = []
         for d in ("i2t", "t2i"):
-            for m in methods:
-                vals = [value(m, dom, f"{d}_R@{k}") for dom in domains]
+            for g in idents:
+                vals = [value(g, dom, f"{d}_R@{k}") for dom in domains]
                 avg.append(sum(vals) / len(vals) if all(v is not None for v in vals) else None)
         rows.append(["AVG", k] + avg)
-    return headers, rows
+    legend = []
+    by_trainer: dict[str, dict[tuple, list[Run]]] = defaultdict(dict)
+    for g in idents:
+        by_trainer[g[0]][g] = groups[g]
+    for same in by_trainer.values():
+        differ = how_groups_differ(same)
+        for g, runs in same.items():
+            extra = f"; differs from {names[next(iter(same))]} in {differ[g]}" if len(same) > 1 and differ[g] != "reference" else ""
+            seeds = [r.seed for r in runs if r.seed is not None]
+            repeated = sorted({s for s in seeds if seeds.count(s) > 1})
+            if repeated:
+                extra += f"; WARNING: seed(s) {repeated} appear more than once (the same run twice?)"
+            legend.append(f"{names[g]}: {len(runs)} run(s) of {runs[0].label()}{extra}: "
+                          + ", ".join(os.path.relpath(r.path, root) for r in runs))
+    return headers, rows, legend
 
 
 def write_table(root: str, ks: list[int], out: str) -> int:
-    headers, rows = build_table(root, ks)
+    headers, rows, legend = build_table(root, ks)
     if len(headers) == 2:
         print(f"No results.json found under {root}")
         return 1
     fmt = [[f"{v:.2f}" if isinstance(v, float) else ("-" if v is None else v) for v in row] for row in rows]
     md = tabulate(fmt, headers=headers, tablefmt="github", disable_numparse=True)
-    print(md)
+    listing = "Columns (runs averaged in each):\n" + "\n".join(f"- {line}" for line in legend)
+    print(md + "\n\n" + listing)
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "table.md"), "w", encoding="utf-8") as f:
-        f.write(md + "\n")
+        f.write(md + "\n\n" + listing + "\n")
     with open(os.path.join(out, "table.csv"), "w", newline="", encoding="utf-8") as f:
         csv.writer(f).writerows([headers] + fmt)
     print(f"Written {os.path.join(out, 'table.md')} and table.csv")
@@ -163,7 +306,7 @@ def write_table(root: str, ks: list[int], out: str) -> int:
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("directory", nargs="?", help="folder holding seed*/ runs")
-    p.add_argument("--ci95", action="store_true", help="report 1.96*std/sqrt(n) instead of std")
+    p.add_argument("--ci95", action="store_true", help="report the 95%% t confidence interval of the mean instead of std")
     p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="seeds expected (default 1 2 3)")
     p.add_argument("--table", metavar="ROOT", help="build the comparison table from every run under ROOT")
     p.add_argument("--ks", type=int, nargs="+", default=[1, 5, 10], help="recall cut-offs in the table")

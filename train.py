@@ -1,24 +1,45 @@
-"""Train or evaluate a trainer on a dataset (CoOp's command line; DASSL_API.md §1).
+"""Train or evaluate a trainer on a dataset (CoOp's command line).
 
     python train.py --root $DATA --trainer DCAR --dataset-config-file configs/datasets/fdrd.yaml \
-        --config-file configs/trainers/DCAR/vit_b32.yaml --output-dir output/x --seed 1 [KEY VALUE ...]
+        --config-file configs/trainers/DCAR/vit_b32_ep10_batch32_2ctx.yaml --output-dir output/x --seed 1 [KEY VALUE ...]
 
 Multi-GPU: ``torchrun --nproc_per_node=N train.py ...`` (same arguments; the batch size is the
 global batch). Config layering, later wins: engine defaults, keys added by trainer/dataset modules, dataset
 config, trainer config, command-line flags, trailing ``KEY VALUE`` options.
+
+A run folder belongs to one run: a lock file names the process writing it (a second run into the
+same folder is refused), and a folder holding a run with another configuration (its
+``config.yaml``) is never resumed or overwritten (:mod:`reporting.identity`).
 """
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import re
 import sys
+from contextlib import ExitStack
 from typing import Any
 
+import yaml
+
+try:
+    import engine
+except ImportError as _e:  # DCAR_ENGINE=dassl without an importable Dassl: one line, as for any bad input
+    if os.environ.get("DCAR_ENGINE", "").strip().lower() != "dassl" or os.environ.get("DCAR_DEBUG"):
+        raise
+    print(f"ERROR: {_e}")
+    sys.exit(2)
 import torch
 
-import engine
+from engine import CheckpointMismatchError
 from engine import distributed as dist
+from engine.locking import locked
 from engine.plugins import default_cfg
+from reporting.identity import differences, flatten
+
+RUN_LOCK = ".run.lock"
+TMP_FILE = re.compile(r".*\.tmp-\d+$")  # names of atomic writes in progress (see engine's checkpointing)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,6 +121,52 @@ def print_args(args: argparse.Namespace, cfg: Any) -> None:
     print(cfg)
 
 
+def has_run(directory: str) -> bool:
+    """Whether ``directory`` holds a run's state: results, or a checkpoint to resume from."""
+    if os.path.isfile(os.path.join(directory, "results.json")):
+        return True
+    return os.path.isdir(directory) and any(
+        os.path.isfile(os.path.join(directory, d, "checkpoint")) for d in os.listdir(directory))
+
+
+def check_run_identity(cfg: Any) -> None:
+    """Refuse to continue a run whose saved configuration differs in a key that changes results."""
+    for directory in dict.fromkeys(d for d in (cfg.RESUME, cfg.OUTPUT_DIR) if d):
+        saved_path = os.path.join(directory, "config.yaml")
+        if not (os.path.isfile(saved_path) and has_run(directory)):
+            continue
+        with open(saved_path, encoding="utf-8") as f:
+            saved = flatten(yaml.safe_load(f) or {})
+        diffs = differences(saved, flatten(cfg))
+        if diffs:
+            raise ValueError(
+                f"{directory} holds a run with another configuration ({'; '.join(diffs)}); continuing it would mix "
+                f"the two. Start fresh with another --output-dir (or delete {directory}), or rerun with the settings "
+                f"saved in {saved_path}")
+
+
+def model_config_differences(cfg: Any, model_dir: str) -> str:
+    """The model-defining keys (``MODEL.*``, ``TRAINER.*``) in which ``cfg`` differs from the
+    config saved beside a checkpoint, as a sentence (empty when there is no saved config)."""
+    path = os.path.join(model_dir, "config.yaml")
+    if not os.path.isfile(path):
+        return ""
+    with open(path, encoding="utf-8") as f:
+        saved = {k: v for k, v in flatten(yaml.safe_load(f) or {}).items() if k.startswith(("MODEL.", "TRAINER."))}
+    diffs = differences(saved, {k: v for k, v in flatten(cfg).items() if k.startswith(("MODEL.", "TRAINER."))})
+    return f" Differences from {path}: {'; '.join(diffs)}." if diffs else ""
+
+
+def remove_unfinished_writes(directory: str) -> None:
+    """Delete temporary files of atomic writes that a killed run left behind (this process holds
+    the folder's lock, so no write is in progress)."""
+    leftovers = [os.path.join(d, f) for d, _, files in os.walk(directory) for f in files if TMP_FILE.fullmatch(f)]
+    for path in leftovers:
+        os.remove(path)
+    if leftovers:
+        print(f"Removed {len(leftovers)} unfinished temporary file(s) left by an earlier run: {', '.join(leftovers[:3])}")
+
+
 def write_run_info(cfg: Any) -> None:
     """Save the resolved config and the environment report next to the log."""
     os.makedirs(cfg.OUTPUT_DIR, exist_ok=True)
@@ -137,10 +204,35 @@ def main(args: argparse.Namespace) -> None:
     except ValueError as e:
         raise SystemExit(f"{e}\nSet it with --trainer NAME.") from None
     dist.setup(cfg.USE_CUDA)
-    if dist.is_main():
-        engine.setup_logger(cfg.OUTPUT_DIR)
-    else:
-        quiet_follower()
+    with ExitStack() as stack:
+        problem = None
+        if dist.is_main():  # rank 0 owns the run folder: its lock, identity check and log
+            try:
+                stack.enter_context(locked(
+                    os.path.join(cfg.OUTPUT_DIR, RUN_LOCK), f"train.py --trainer {cfg.TRAINER.NAME} --seed {cfg.SEED}",
+                    wait=False, how_to="Wait for that run to end or use another --output-dir (if no such process "
+                                       "runs, delete the lock file)."))
+                check_run_identity(cfg)
+            except ValueError as e:
+                problem = e
+        if dist.broadcast_int(problem is not None):
+            if problem is not None:
+                raise problem
+            raise SystemExit(2)  # rank 0 reports why
+        if not args.eval_only and os.path.isfile(os.path.join(cfg.OUTPUT_DIR, "results.json")):
+            print(f"Finished: {cfg.OUTPUT_DIR} has results.json from a run with this configuration "
+                  "(use another --output-dir, or delete the folder, to run it again)")
+            return
+        if dist.is_main():
+            engine.setup_logger(cfg.OUTPUT_DIR)
+            remove_unfinished_writes(cfg.OUTPUT_DIR)
+        else:
+            quiet_follower()
+        execute(cfg, args)
+
+
+def execute(cfg: Any, args: argparse.Namespace) -> None:
+    """Set up, build the trainer and train or evaluate (on every process)."""
     print(f"Engine: {engine.ENGINE_DESCRIPTION}")
     if dist.is_distributed():
         print(f"Distributed: {dist.world_size()} processes; global batch {cfg.DATALOADER.TRAIN_X.BATCH_SIZE}")
@@ -149,28 +241,50 @@ def main(args: argparse.Namespace) -> None:
         engine.set_random_seed(cfg.SEED)
     if torch.cuda.is_available() and cfg.USE_CUDA:
         torch.backends.cudnn.benchmark = True
+    else:
+        print(f"CPU threads: {torch.get_num_threads()} (set OMP_NUM_THREADS=1 when other jobs share these cores)")
     print_args(args, cfg)
     if dist.is_main():
         write_run_info(cfg)
     trainer = build_trainer(cfg)
     if args.eval_only:
-        trainer.load_model(args.model_dir, epoch=args.load_epoch)
+        if not args.model_dir and trainer.get_model_names():
+            raise ValueError(f"--eval-only without --model-dir would evaluate {cfg.TRAINER.NAME}'s untrained "
+                             f"parameters ({', '.join(trainer.get_model_names())}): give --model-dir RUN_FOLDER")
+        try:
+            trainer.load_model(args.model_dir, epoch=args.load_epoch)
+        except CheckpointMismatchError as e:
+            raise ValueError(f"{e}{model_config_differences(cfg, args.model_dir)}") from None
         trainer.test()
         return
     if not args.no_train:
         trainer.train()
 
 
+def os_error_message(e: OSError) -> str:
+    """One line for a failed file operation, with the likely fix."""
+    where = f" ({e.filename})" if e.filename else ""
+    fixes = {errno.ENOSPC: "free disk space or choose another --output-dir",
+             errno.EROFS: "the file system is read-only: choose another --output-dir",
+             errno.EACCES: "no permission: choose a folder you can write, or fix its permissions"}
+    return f"{e.strerror or e}{where}" + (f": {fixes[e.errno]}" if e.errno in fixes else "")
+
+
 def run(argv: list[str]) -> None:
-    """``main`` with bad input (data, config, weights) reported as one clear message and exit
-    status 2 instead of a traceback; ``DCAR_DEBUG=1`` shows the traceback."""
+    """``main`` with bad input (data, config, weights, unwritable folders) reported as one clear
+    message and exit status 2 instead of a traceback; ``DCAR_DEBUG=1`` shows the traceback."""
     try:
         main(build_parser().parse_args(argv))
         dist.cleanup()
-    except (ValueError, FileNotFoundError, KeyError) as e:
+    except (ValueError, KeyError, OSError) as e:
         if os.environ.get("DCAR_DEBUG"):
             raise
-        message = e.args[0] if isinstance(e, KeyError) and e.args else e
+        if isinstance(e, KeyError) and e.args:
+            message = e.args[0]
+        elif isinstance(e, OSError) and not isinstance(e, FileNotFoundError):
+            message = os_error_message(e)
+        else:
+            message = e
         print(f"ERROR: {message}")
         sys.stdout.flush()
         raise SystemExit(2) from None

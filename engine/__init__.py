@@ -15,7 +15,7 @@ import importlib
 import os
 from types import ModuleType
 
-from .embedded.checkpoint import CheckpointMixin, load_checkpoint, load_pretrained_weights, save_checkpoint
+from .embedded.checkpoint import CheckpointMismatchError, CheckpointMixin, load_checkpoint, load_pretrained_weights, save_checkpoint
 from .embedded.optim import build_lr_scheduler
 from .embedded.registry import check_registered
 from .embedded.utils import (
@@ -56,7 +56,10 @@ def _import_dassl() -> tuple[dict[str, ModuleType] | None, str]:
         modules = {name: importlib.import_module(name) for name in _DASSL_MODULES}
     except Exception as e:  # Dassl or one of its import-time dependencies is missing
         if choice == "dassl":
-            raise ImportError(f"{ENGINE_ENV}=dassl but Dassl cannot be imported: {type(e).__name__}: {e}") from e
+            raise ImportError(
+                f"{ENGINE_ENV}=dassl but Dassl cannot be imported ({type(e).__name__}: {e}). Install it with its "
+                f"import-time dependencies (README, 'Real Dassl'), or unset {ENGINE_ENV} to use the embedded engine"
+            ) from None
         return None, f"Dassl is not importable ({type(e).__name__}: {e})"
     return modules, ""
 
@@ -131,6 +134,7 @@ __all__ = [
     "build_optimizer",
     "build_lr_scheduler",
     "CheckpointMixin",
+    "CheckpointMismatchError",
     "save_checkpoint",
     "load_checkpoint",
     "load_pretrained_weights",

@@ -36,9 +36,25 @@ def plot_curves(curves: Sequence[dict], path: str) -> None:
     plt.close(fig)
 
 
-def plot_gallery(last: dict, path: str, n_text: int = 3, n_image: int = 3, top: int = 5) -> None:
-    """A few text queries with their top images and a few image queries with their top captions,
-    the correct ones marked, from the first domain of the last test evaluation."""
+def pick_hits_and_misses(hit: Sequence[bool], n: int) -> list[int]:
+    """``n`` query indices, half of them hits at rank 1 and half misses where there are enough
+    (the other kind fills the rest), evenly spread over each kind; hits first."""
+    hits = [i for i, h in enumerate(hit) if h]
+    misses = [i for i, h in enumerate(hit) if not h]
+    n_miss = min(len(misses), max(n // 2, n - len(hits)))
+    n_hit = min(len(hits), n - n_miss)
+
+    def spread(group: list[int], k: int) -> list[int]:
+        return [group[round(j * (len(group) - 1) / max(k - 1, 1))] for j in range(k)] if k else []
+
+    return spread(hits, n_hit) + spread(misses, n_miss)
+
+
+def plot_gallery(last: dict, path: str, n_text: int = 4, n_image: int = 4, top: int = 5) -> dict[str, list[str]]:
+    """Text queries with their top images and image queries with their top captions, from the
+    first domain of the last test evaluation: half of each are hits at rank 1 and half misses
+    (so the picture shows what goes wrong, not only what works); correct answers are marked.
+    Returns the verdict ("hit"/"miss") of each query drawn, per direction."""
     from PIL import Image
 
     plt = _pyplot()
@@ -48,27 +64,32 @@ def plot_gallery(last: dict, path: str, n_text: int = 3, n_image: int = 3, top: 
     img = normalize(feats[idx])
     caps = [items[i].caption for i in idx]
     txt = normalize(torch.stack([last["caption_features"][c] for c in caps]))
-    pick = lambda n: sorted({round(k * (len(idx) - 1) / max(n - 1, 1)) for k in range(n)})  # noqa: E731
-    fig, axes = plt.subplots(n_text + n_image, top + 1, figsize=(2.2 * (top + 1), 2.2 * (n_text + n_image)))
-    for row, q in enumerate(pick(n_text)):
-        order = (txt[q] @ img.T).argsort(descending=True)[:top].tolist()
-        axes[row, 0].text(0, 0.5, textwrap.fill(caps[q], 28), fontsize=6.5, va="center")
-        for col, j in enumerate(order, start=1):
+    t2i_top = (txt @ img.T).argsort(dim=1, descending=True)[:, :top].tolist()
+    i2t_top = (img @ txt.T).argsort(dim=1, descending=True)[:, :top].tolist()
+    t2i_hit = [caps[o[0]] == caps[q] for q, o in enumerate(t2i_top)]
+    i2t_hit = [caps[o[0]] == caps[q] for q, o in enumerate(i2t_top)]
+    text_q, image_q = pick_hits_and_misses(t2i_hit, n_text), pick_hits_and_misses(i2t_hit, n_image)
+    fig, axes = plt.subplots(n_text + n_image, top + 1, figsize=(2.2 * (top + 1), 2.2 * (n_text + n_image)),
+                             squeeze=False)
+    for row, q in enumerate(text_q):
+        verdict = "hit" if t2i_hit[q] else "miss"
+        axes[row, 0].text(0, 0.5, f"[{verdict} at rank 1]\n" + textwrap.fill(caps[q], 28), fontsize=6.5, va="center")
+        for col, j in enumerate(t2i_top[q], start=1):
             ax = axes[row, col]
             ax.imshow(Image.open(items[idx[j]].impath).convert("RGB"))
             ok = caps[j] == caps[q]
             ax.set_title(("correct " if ok else "") + f"#{col}", color="green" if ok else "black", fontsize=8)
             for spine in ax.spines.values():
                 spine.set(edgecolor="green" if ok else "white", linewidth=3)
-    for r, q in enumerate(pick(n_image)):
+    for r, q in enumerate(image_q):
         row = n_text + r
-        order = (img[q] @ txt.T).argsort(descending=True)[:top].tolist()
+        verdict = "hit" if i2t_hit[q] else "miss"
         axes[row, 0].imshow(Image.open(items[idx[q]].impath).convert("RGB"))
-        axes[row, 0].set_title("image query", fontsize=8)
+        axes[row, 0].set_title(f"image query ({verdict} at rank 1)", fontsize=7)
         for col in range(1, top + 1):
             axes[row, col].remove()
         ax = fig.add_subplot(axes[0, 0].get_gridspec()[row, 1:])
-        for k, j in enumerate(order, 1):
+        for k, j in enumerate(i2t_top[q], 1):
             ok = caps[j] == caps[q]
             line = f"{k}. {'(correct) ' if ok else ''}{textwrap.shorten(caps[j], 120)}"
             ax.text(0, 1 - (k - 0.5) / top, line, fontsize=6.5, va="center", color="green" if ok else "black")
@@ -76,10 +97,17 @@ def plot_gallery(last: dict, path: str, n_text: int = 3, n_image: int = 3, top: 
     for ax in fig.axes:
         ax.set_xticks([])
         ax.set_yticks([])
-    for row in range(n_text):
+    used = set(range(len(text_q))) | {n_text + r for r in range(len(image_q))}
+    for row in range(n_text + n_image):
+        if row not in used:  # fewer queries than rows (tiny galleries)
+            for ax in axes[row]:
+                ax.axis("off")
+    for row in range(len(text_q)):
         axes[row, 0].axis("off")
-    fig.suptitle(f"Retrieval gallery ({domain or 'test'}): text queries -> top-{top} images, image queries -> top-{top} captions",
-                 fontsize=9)
+    fig.suptitle(f"Retrieval gallery ({domain or 'test'}): text queries -> top-{top} images, image queries -> "
+                 f"top-{top} captions; hits and misses at rank 1", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+    verdict = {True: "hit", False: "miss"}
+    return {"text": [verdict[t2i_hit[q]] for q in text_q], "image": [verdict[i2t_hit[q]] for q in image_q]}

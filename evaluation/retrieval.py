@@ -28,8 +28,8 @@ from datasets.text import encode
 from engine import EVALUATOR_REGISTRY, EvaluatorBase
 from engine import distributed as dist
 
-from .metric_names import format_metric
-from .ranking import normalize, ranks, recall_metrics
+from reporting.metric_names import format_metric
+from .ranking import ranks, recall_metrics
 
 
 
@@ -63,8 +63,8 @@ def domain_metrics(image_feats: torch.Tensor, image_captions: Sequence[Sequence[
         for s in dict.fromkeys(caps):
             images_of[s].append(i)
     device = image_feats.device
-    img = normalize(image_feats)
-    uniq = normalize(torch.stack([caption_feats[s] for s in strings]).to(device))
+    img = image_feats
+    uniq = torch.stack([caption_feats[s] for s in strings]).to(device)
     row_of = {s: r for r, s in enumerate(strings)}
     txt = uniq[torch.tensor([row_of[s] for s in texts], device=device)]
 
@@ -125,8 +125,9 @@ class Retrieval(EvaluatorBase):
             done, feats = dist.gather_objects(done), dist.gather_rows(feats)
         return dict(zip(done, feats))
 
-    def evaluate(self, encode_text: Callable[[list[str]], torch.Tensor] | None = None, split: str = "test",
-                 extra: dict | None = None) -> OrderedDict:
+    def evaluate(self, encode_text: Callable[[list[str]], torch.Tensor] | None = None) -> OrderedDict:
+        """Metrics per domain (``<Domain>/<metric>``) and their unweighted mean (plain names).
+        What the pictures and ``results.json`` need is kept in ``last``."""
         if not self._items:
             raise ValueError("Retrieval.evaluate: no images were processed")
         if encode_text is None:
@@ -148,9 +149,8 @@ class Retrieval(EvaluatorBase):
         for key in first:  # unweighted mean over domains (the single domain's value when one)
             results[key] = sum(m[key] for m in per_domain.values()) / len(per_domain)
         self._print(results, sizes)
-        self.last = {"features": features, "items": self._items, "caption_features": caption_feats}
-        if split == "test" and dist.is_main():
-            self._write(results, per_domain, sizes, extra or {})
+        self.last = {"features": features, "items": self._items, "caption_features": caption_feats,
+                     "metrics": results, "per_domain": per_domain, "sizes": sizes}
         return results
 
     def _print(self, results: OrderedDict, sizes: dict) -> None:
@@ -161,14 +161,15 @@ class Retrieval(EvaluatorBase):
         for name, value in results.items():
             print(format_metric(name, value))
 
-    def _write(self, results: OrderedDict, per_domain: OrderedDict, sizes: dict, extra: dict) -> None:
-        cfg = self.cfg
+    def write(self, path: str, extra: dict) -> None:
+        """The last evaluation as ``results.json`` at ``path`` (atomically), with ``extra`` fields."""
+        cfg, last = self.cfg, self.last
         out = {
-            "metrics": results,
-            "per_domain": per_domain,
-            "domains": list(per_domain),
-            "sizes": sizes,
-            "duplicate_captions": sum(s["duplicate_captions"] for s in sizes.values()),
+            "metrics": last["metrics"],
+            "per_domain": last["per_domain"],
+            "domains": list(last["per_domain"]),
+            "sizes": last["sizes"],
+            "duplicate_captions": sum(s["duplicate_captions"] for s in last["sizes"].values()),
             "trainer": cfg.TRAINER.NAME,
             "backbone": cfg.MODEL.BACKBONE.NAME,
             "dataset": cfg.DATASET.NAME,
@@ -177,8 +178,7 @@ class Retrieval(EvaluatorBase):
             "ks": list(self.ks),
             **extra,
         }
-        os.makedirs(cfg.OUTPUT_DIR, exist_ok=True)
-        path = os.path.join(cfg.OUTPUT_DIR, "results.json")
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         tmp = f"{path}.tmp-{os.getpid()}"
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(out, f, indent=2)

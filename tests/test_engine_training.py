@@ -132,7 +132,7 @@ def test_load_model_for_eval_and_mismatch_error(tmp_path):
         fresh.load_model(cfg.OUTPUT_DIR, epoch=3)
     other = toy_cfg(tmp_path, **{"INPUT.SIZE": (6, 6)})
     other.freeze()
-    with pytest.raises(RuntimeError, match="does not match the model"):
+    with pytest.raises(engine.CheckpointMismatchError, match="does not match the model"):
         engine.build_trainer(other).load_model(cfg.OUTPUT_DIR)
 
 

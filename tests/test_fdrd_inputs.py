@@ -80,7 +80,8 @@ def test_tokenize_truncates_keeping_end_of_text():
 def test_missing_file_error_and_skip(tmp_path, capsys):
     mini_dtd(tmp_path)
     os.remove(tmp_path / "fdrd" / "inter_dtd_test.json")
-    with pytest.raises(FDRDDataError, match=r"DTD: no test caption file in .*expected dtd_\{train,test\}.json"):
+    with pytest.raises(FDRDDataError, match=r"DTD: a train file only, no test file in .*expected dtd_\{train,test\}.json.*"
+                                            r"HOLDOUT_TEST"):
         _load(tmp_path)
     write_captions(tmp_path, "inter_caltech-101_test.json", {})
     with pytest.raises(FDRDFormatError, match="no usable entries"):
@@ -139,4 +140,31 @@ def test_check_command_table_and_exit_status(tmp_path, capsys):
     os.remove(tmp_path / "dtd" / "images" / "banded" / "banded_0001.jpg")
     assert fdrd_cli(["check", "--root", str(tmp_path), "--domains", "DTD", "Food101"]) == 1
     out = capsys.readouterr().out
-    assert "ERROR 1: Food101: no test caption file" in out and "1 bad images" in out
+    assert "ERROR 1: Food101: no caption file in" in out and "1 bad images" in out
+
+
+def test_truncated_jpeg_is_caught_before_training(tmp_path, capsys):
+    """A JPEG whose header is intact but whose data is cut: a named error at load, or a counted skip."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    mini_dtd(tmp_path)
+    buf = io.BytesIO()
+    Image.fromarray((np.random.default_rng(0).random((64, 64, 3)) * 255).astype("uint8")).save(buf, "JPEG")
+    bad = tmp_path / "dtd" / "images" / "dotted" / "dotted_0100.jpg"
+    bad.write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+    with Image.open(bad) as img:
+        assert img.size == (64, 64)  # the header alone looks fine
+    with pytest.raises(FDRDDataError, match=r"1 images cannot be read as images, e.g. .*dotted_0100.jpg"):
+        _load(tmp_path)
+    ds = _load(tmp_path, SKIP_BAD_IMAGES=True)
+    assert ds.reports[0].skipped_images == 1 and str(bad) not in {d.impath for d in ds.test}
+
+
+def test_more_shots_than_a_class_has_says_how_many_were_used(tmp_path, capsys):
+    mini_dtd(tmp_path)  # 6 train-file images per class, 20% of them held out as val
+    ds = _load(tmp_path, shots=100)
+    out = capsys.readouterr().out
+    assert f"{len(ds.train_x)} training images for 3 classes; 3 classes have fewer than 100 images" in out

@@ -109,10 +109,13 @@ def test_fewshot_is_seeded_and_cached(released_root, tmp_path):
     assert subset(1, tmp_path / "c1") == a  # served from the cache
 
 
-def test_all_domains_without_files_fail_with_names(released_root):
-    with pytest.raises(ValueError, match=r"OxfordPets: no train caption file .* \(expected pets_\{train,test\}.json"):
-        engine.build_dataset(fdrd_cfg(released_root, ("all",)))
-    ds = engine.build_dataset(fdrd_cfg(released_root, ("all",), SKIP_MISSING_DOMAINS=True, EVAL_ONLY=True))
+def test_all_means_every_domain_present_and_the_rest_is_listed(released_root):
+    ds = engine.build_dataset(fdrd_cfg(released_root, ("all",)))  # training: domains with train and test files
+    assert ds.domain_names == ["Caltech101", "DTD"]
+    assert ds.skipped["OxfordPets"].startswith("a test file only") and ds.skipped["SUN397"].startswith("not present")
+    ds = engine.build_dataset(fdrd_cfg(released_root, ("all",), EVAL_ONLY=True))
     assert set(ds.domain_names) == {"Caltech101", "OxfordPets", "Flowers102", "DTD"}
     assert len({d.label for d in ds.test}) == sum(EXPECTED_CLASSES.values())  # labels unique across domains
     assert [d.name for d in DOMAINS if d.name in ds.domain_names] == ds.domain_names
+    with pytest.raises(ValueError, match=r"OxfordPets: a test file only, no train file .*EVAL_ONLY"):
+        engine.build_dataset(fdrd_cfg(released_root, ("OxfordPets",)))  # named: an error, not a skip

@@ -2,9 +2,15 @@
 import hashlib
 import json
 import os
+import subprocess
+import sys
+
+import pytest
 
 import engine
+from datasets.fdrd.__main__ import main as fdrd_cli
 from datasets.fdrd.synth import SynthSpec, generate
+from datasets.fdrd.synth_folder import SynthFolderError
 from tests.fdrd_helpers import fdrd_cfg
 
 SMALL = SynthSpec(num_domains=3, classes_per_domain=20, train_per_class=2, test_per_class=1, image_size=32, seed=0)
@@ -52,5 +58,86 @@ def test_loads_through_fdrd_loader(tmp_path):
     assert ds.num_classes == 60 and len(ds.test) == 120
     assert all(d.caption.startswith(f"This is a {d.classname}.") for d in ds.test)
     assert all(d.negatives_category and d.negatives_attribute for d in ds.test)
-    one = engine.build_dataset(fdrd_cfg(tmp_path, ("SynthBloom",), name="FDRDSynth", **{}))  # settings changed: regenerated
+    one = engine.build_dataset(fdrd_cfg(tmp_path, ("SynthBloom",), name="FDRDSynth", **{}))  # other settings: own folder
     assert one.domain_names == ["SynthBloom"]
+
+
+# ---------------------------------------------------------------- where FDRDSynth writes (synth_folder)
+def _user_files(root):
+    """A data root as users have it: other datasets and released caption files."""
+    files = {root / "oxford_pets" / "images" / "Sphynx_1.jpg": b"jpeg", root / "fdrd" / "pets_test.json": b"{}"}
+    for path, data in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return files
+
+
+def _synth_cfg(root, **synth):
+    cfg = fdrd_cfg(root, ("all",), name="FDRDSynth")
+    for k, v in {"TRAIN_PER_CLASS": 1, "TEST_PER_CLASS": 1, "IMAGE_SIZE": 16, "CLASSES_PER_DOMAIN": 2, **synth}.items():
+        cfg.DATASET.FDRD_SYNTH[k] = v
+    return cfg
+
+
+@pytest.mark.parametrize("value", ["", ".", "ABS", "../elsewhere", "a/../.."])
+def test_dir_outside_its_own_folder_is_refused_and_nothing_deleted(tmp_path, value):
+    root = tmp_path / "data"
+    files = _user_files(root)
+    value = str(root) if value == "ABS" else value
+    with pytest.raises(SynthFolderError, match=r"DATASET.FDRD_SYNTH.DIR .*(empty|absolute|inside)"):
+        engine.build_dataset(_synth_cfg(root, DIR=value))
+    assert all(p.read_bytes() == data for p, data in files.items())
+    assert sorted(os.listdir(root)) == ["fdrd", "oxford_pets"] and sorted(os.listdir(tmp_path)) == ["data"]
+
+
+def test_existing_foreign_folder_is_refused_by_loader_and_cli(tmp_path, capsys):
+    root = tmp_path / "data"
+    mine = root / "fdrd_synth" / "my_notes.txt"
+    mine.parent.mkdir(parents=True)
+    mine.write_text("mine")
+    with pytest.raises(SynthFolderError, match="is not an FDRDSynth folder"):
+        engine.build_dataset(_synth_cfg(root))
+    capsys.readouterr()
+    assert fdrd_cli(["synth", "--root", str(root)]) == 2
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and out[0].startswith("ERROR: ") and "set DATASET.FDRD_SYNTH.DIR to a new folder" in out[0]
+    assert os.listdir(mine.parent) == ["my_notes.txt"] and mine.read_text() == "mine"
+
+
+def test_other_settings_get_their_own_folder_and_nothing_is_rewritten(tmp_path):
+    root = tmp_path / "data"
+    a = engine.build_dataset(_synth_cfg(root))
+    folder_a = os.path.dirname(os.path.dirname(a.test[0].impath))
+    before = _digest(folder_a)
+    b = engine.build_dataset(_synth_cfg(root, SEED=3))  # other settings, e.g. a benchmark on a fresh draw
+    assert os.path.dirname(os.path.dirname(b.test[0].impath)) != folder_a
+    assert _digest(folder_a) == before  # a job reading folder A is undisturbed
+    again = engine.build_dataset(_synth_cfg(root))
+    assert [d.impath for d in again.test] == [d.impath for d in a.test] and _digest(folder_a) == before
+    home = sorted(os.listdir(root / "fdrd_synth"))
+    assert home[0] == ".fdrd_synth" and len([h for h in home if h.startswith("seed")]) == 2
+
+
+def test_legacy_folder_is_adopted_untouched(tmp_path):
+    root = tmp_path / "data"
+    legacy = root / "fdrd_synth"
+    (legacy / "captions").mkdir(parents=True)
+    (legacy / "manifest.json").write_text(json.dumps({**SMALL.__dict__}))
+    engine.build_dataset(_synth_cfg(root))
+    assert (legacy / ".fdrd_synth").is_file() and (legacy / "manifest.json").is_file()
+
+
+def test_concurrent_first_use_generates_once(tmp_path):
+    """Two runs preparing the same fresh folder at once: one generates, the other waits for it."""
+    root = tmp_path / "data"
+    code = ("import sys; sys.path.insert(0, {repo!r}); import engine; from engine.plugins import default_cfg, load_plugins; "
+            "load_plugins(); from tests.test_fdrd_synth import _synth_cfg; import pathlib; "
+            "ds = engine.build_dataset(_synth_cfg(pathlib.Path({root!r}), CLASSES_PER_DOMAIN=6)); print(len(ds.test))")
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    procs = [subprocess.Popen([sys.executable, "-c", code.format(repo=repo, root=str(root))], cwd=repo,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [o[1][-2000:] for o in outs]
+    assert all(o[0].strip().splitlines()[-1] == "18" for o in outs)  # 3 domains x 6 classes x 1 test image
+    assert sum("Generating FDRDSynth" in o[0] for o in outs) == 1
+    assert [h for h in os.listdir(root / "fdrd_synth") if not h.startswith(("seed", ".fdrd_synth"))] == []

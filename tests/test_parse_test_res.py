@@ -1,36 +1,75 @@
-"""parse_test_res.py: seed aggregation with warnings, log parsing, and the comparison table."""
+"""parse_test_res.py: seed aggregation with warnings, log parsing, grouping by run identity,
+t intervals, and the comparison table."""
 import json
-import math
+import os
+import subprocess
+import sys
 
 import pytest
+import yaml
 
 import parse_test_res as ptr
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-def _results(path, method, per_domain, seed):
+
+def _config(trainer="DCAR", shots=16, seed=1, lr=0.002, domains=("all",)):
+    return {"TRAINER": {"NAME": trainer}, "DATASET": {"NAME": "FDRDSynth", "NUM_SHOTS": shots,
+                                                      "FDRD": {"DOMAINS": list(domains)}},
+            "SEED": seed, "OPTIM": {"LR": lr}, "OUTPUT_DIR": "anywhere"}
+
+
+def _results(path, per_domain, **config):
+    """A run folder as train.py leaves it: config.yaml and results.json (with the flattened config)."""
     path.mkdir(parents=True, exist_ok=True)
+    cfg = _config(**config)
+    (path / "config.yaml").write_text(yaml.safe_dump(cfg))
     flat = {}
     for dom, m in per_domain.items():
         flat.update({f"{dom}/{k}": v for k, v in m.items()})
-    (path / "results.json").write_text(json.dumps({"metrics": flat, "per_domain": per_domain, "trainer": method, "seed": seed}))
+    if len(per_domain) == 1:
+        flat.update(next(iter(per_domain.values())))
+    (path / "results.json").write_text(json.dumps({
+        "metrics": flat, "per_domain": per_domain, "trainer": cfg["TRAINER"]["NAME"], "seed": cfg["SEED"],
+        "config": ptr.flatten(cfg), "eval_only": False}))
 
 
 def test_mean_std_and_missing_unfinished_seeds(tmp_path, capsys):
     d = tmp_path / "exp"
-    _results(d / "seed1", "DCAR", {"X": {"i2t_R@1": 10.0}}, 1)
+    _results(d / "seed1", {"X": {"i2t_R@1": 10.0, "rsum": 400.0}}, seed=1)
     (d / "seed2").mkdir()
-    (d / "seed2" / "log.txt").write_text("Evaluate on the *test* set\n* X/i2t_R@1: 20.00%\n")
+    (d / "seed2" / "config.yaml").write_text(yaml.safe_dump(_config(seed=2)))
+    (d / "seed2" / "log.txt").write_text("Evaluate on the *test* set\n* i2t_R@1: 20.00%\n* rsum: 410.00\n")
     (d / "seed3").mkdir()
     (d / "seed3" / "log.txt").write_text("epoch [1/5] ...\n")  # crashed: no final results
     summary, warnings, runs = ptr.parse_directory(str(d), [1, 2, 3, 4], ci95=False)
     assert list(runs) == ["seed1", "seed2"]
-    assert summary["X/i2t_R@1"] == pytest.approx((15.0, 5.0))
+    assert summary["i2t_R@1"] == pytest.approx((15.0, 5.0))
     assert any("seed3 is unfinished" in w for w in warnings) and any("seed4 is missing" in w for w in warnings)
-    mean, ci = ptr.parse_directory(str(d), [1, 2], ci95=True)[0]["X/i2t_R@1"]
-    assert ci == pytest.approx(1.96 * 5.0 / math.sqrt(2))
     assert ptr.main([str(d)]) == 0
     out = capsys.readouterr().out
-    assert "* X/i2t_R@1: 15.00% +- 5.00% (std)" in out and "WARNING: seed3 is unfinished" in out
+    assert "* i2t_R@1: 15.00% +- 5.00% (std)" in out and "WARNING: seed3 is unfinished" in out
+    assert "* rsum: 405.00 +- 5.00 (std)" in out  # a sum of recalls, not a percentage
+
+
+def test_ci95_is_a_t_interval(tmp_path):
+    d = tmp_path / "exp"
+    for seed, v in ((1, 10.0), (2, 20.0), (3, 30.0)):
+        _results(d / f"seed{seed}", {"X": {"i2t_R@1": v}}, seed=seed)
+    mean, half = ptr.parse_directory(str(d), [1, 2, 3], ci95=True)[0]["i2t_R@1"]
+    assert mean == 20.0 and half == pytest.approx(4.302653 * 10.0 / 3 ** 0.5, rel=1e-6)  # t(0.975, 2) s / sqrt(n)
+
+
+def test_directory_mixing_settings_is_not_averaged(tmp_path, capsys):
+    d = tmp_path / "exp"
+    _results(d / "seed1", {"X": {"i2t_R@1": 10.0}}, seed=1)
+    _results(d / "seed2", {"X": {"i2t_R@1": 30.0}}, seed=2, lr=0.01)  # rerun into the folder with another LR
+    summary, warnings, runs = ptr.parse_directory(str(d), [1, 2], ci95=False)
+    assert list(runs) == ["seed1"] and summary["i2t_R@1"] == (10.0, 0.0)
+    assert any("seed2 ran with other settings" in w for w in warnings)
+    assert ptr.main([str(d), "--seeds", "1", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "holds runs of 2 different settings" in out and "OPTIM.LR: reference 0.002, here 0.01" in out
 
 
 def test_log_uses_last_test_evaluation_only(tmp_path):
@@ -48,17 +87,48 @@ def test_nothing_found_is_an_error(tmp_path, capsys):
     assert "Nothing found" in capsys.readouterr().out
 
 
+def _table(root):
+    lines = (root / "table.md").read_text().splitlines()
+    header = [c.strip() for c in lines[0].split("|")[1:-1]]
+    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in lines[2:] if line.startswith("|")]
+    return header, rows, lines
+
+
 def test_table_layout_with_avg_row(tmp_path):
     for seed, bump in ((1, 0.0), (2, 2.0)):
-        _results(tmp_path / "A" / "DCAR" / f"seed{seed}", "DCAR",
-                 {"Caltech101": {"i2t_R@1": 40 + bump, "t2i_R@1": 30.0}, "DTD": {"i2t_R@1": 20.0, "t2i_R@1": 10.0}}, seed)
-    _results(tmp_path / "A" / "ZS" / "seed1", "ZeroshotCLIP", {"Caltech101": {"i2t_R@1": 35.0, "t2i_R@1": 25.0}}, 1)
+        for dom, v in (("Caltech101", {"i2t_R@1": 40 + bump, "t2i_R@1": 30.0}), ("DTD", {"i2t_R@1": 20.0, "t2i_R@1": 10.0})):
+            _results(tmp_path / "A" / "DCAR" / dom / f"seed{seed}", {dom: v}, seed=seed, domains=(dom,))
+    _results(tmp_path / "A" / "ZS" / "seed1", {"Caltech101": {"i2t_R@1": 35.0, "t2i_R@1": 25.0}}, trainer="ZeroshotCLIP")
     assert ptr.main(["--table", str(tmp_path), "--ks", "1"]) == 0
-    lines = (tmp_path / "table.md").read_text().splitlines()
-    assert [c.strip() for c in lines[0].split("|")[1:-1]] == ["domain", "K", "i2t ZeroshotCLIP", "i2t DCAR",
-                                                              "t2i ZeroshotCLIP", "t2i DCAR"]
-    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in lines[2:]]
-    assert rows[0] == ["Caltech101", "1", "35.00", "41.00", "25.00", "30.00"]
+    header, rows, _ = _table(tmp_path)
+    assert header == ["domain", "K", "i2t ZeroshotCLIP", "i2t DCAR", "t2i ZeroshotCLIP", "t2i DCAR"]
+    assert rows[0] == ["Caltech101", "1", "35.00", "41.00", "25.00", "30.00"]  # per-domain runs form one column
     assert rows[1] == ["DTD", "1", "-", "20.00", "-", "10.00"]
     assert rows[2] == ["AVG", "1", "-", "30.50", "-", "20.00"]  # ZS lacks DTD: no average
     assert (tmp_path / "table.csv").read_text().startswith("domain,K,")
+
+
+def test_table_never_averages_different_settings(tmp_path, capsys):
+    """16-shot runs, their eval-only re-evaluations and a 2-shot run under one trainer name: three
+    columns, each listed with its runs and how it differs."""
+    for seed, v in ((1, 40.0), (2, 42.0)):
+        _results(tmp_path / "DCAR" / "16shots" / f"seed{seed}", {"X": {"i2t_R@1": v, "t2i_R@1": v}}, seed=seed)
+        reeval = tmp_path / "evaluation" / "DCAR" / f"seed{seed}"
+        _results(reeval, {"X": {"i2t_R@1": v + 5, "t2i_R@1": v + 5}}, seed=seed)
+        res = json.loads((reeval / "results.json").read_text())
+        res.update(eval_only=True, model_dir=str(tmp_path / "DCAR" / "16shots" / f"seed{seed}"))
+        (reeval / "results.json").write_text(json.dumps(res))
+    _results(tmp_path / "DCAR" / "2shots" / "seed1", {"X": {"i2t_R@1": 30.0, "t2i_R@1": 30.0}}, shots=2)
+    assert ptr.main(["--table", str(tmp_path), "--ks", "1"]) == 0
+    header, rows, lines = _table(tmp_path)
+    assert len(header) == 2 + 2 * 3
+    assert sorted(rows[0][2:5]) == ["30.00", "41.00", "46.00"]  # never 40.29-style mixtures
+    legend = "\n".join(lines)
+    assert "2 run(s) of DCAR on FDRDSynth, 16 shots, config" in legend
+    assert "evaluated from" in legend and "DATASET.NUM_SHOTS: reference 16, here 2" in legend
+
+
+def test_help_does_not_import_torch():
+    res = subprocess.run([sys.executable, "-X", "importtime", "parse_test_res.py", "--help"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0 and "torch" not in res.stderr

@@ -11,8 +11,9 @@ from evaluation.retrieval import Retrieval
 
 
 def naive_ranks(queries, gallery, correct):
-    """Full fp64 score matrix; sort by (-score, index); rank of the first correct item."""
-    q, g = normalize(queries).double(), normalize(gallery).double()
+    """Full fp64 score matrix of features normalised in fp64; sort by (-score, index); rank of
+    the first correct item."""
+    q, g = normalize(queries, torch.float64), normalize(gallery, torch.float64)
     out = []
     for i in range(len(q)):
         scores = (q[i][None] * g).sum(-1)
@@ -43,6 +44,7 @@ def _evaluate(tmp_path, image_feats, items, text_feats, chunk=2048, ks=(1, 5, 10
 
     res = ev.evaluate(encode)
     assert len(calls) == len(set(calls)) == len(set(text_feats))  # each unique caption encoded once
+    ev.write(str(tmp_path / "results.json"), {})
     return res
 
 
@@ -53,6 +55,19 @@ def test_chunked_ranks_equal_full_matrix_reference(chunk):
     correct = [sorted({i % 130, (i * 7) % 130}) for i in range(150)]
     got = ranks(normalize(q), normalize(g), *_csr(correct), chunk=chunk)
     assert torch.equal(got, naive_ranks(q, g, correct))
+
+
+def test_exact_ties_of_quantised_features_follow_the_index_rule():
+    """Different vectors with mathematically equal scores (quantised features): fp32 rounding of
+    the normalisation must not decide their order; the lower index wins, as in an fp64 reference."""
+    gen = torch.Generator().manual_seed(5)
+    mismatched = 0
+    for _ in range(20):
+        q = torch.randint(-2, 3, (30, 6), generator=gen).float()
+        g = torch.randint(-2, 3, (40, 6), generator=gen).float()
+        correct = [[int(torch.randint(0, 40, (1,), generator=gen))] for _ in range(30)]
+        mismatched += not torch.equal(ranks(q, g, *_csr(correct), chunk=16), naive_ranks(q, g, correct))
+    assert mismatched == 0
 
 
 def test_all_equal_scores_break_ties_by_index():

@@ -29,6 +29,7 @@ from datasets.text import tokenize
 from engine import DatasetWrapper
 from engine import distributed as dist
 from evaluation.pictures import plot_curves, plot_gallery
+from reporting.identity import flatten, group_key
 
 from .backbone import load_clip_from_cfg
 from .base import BaseTrainer
@@ -50,6 +51,7 @@ def not_negative_pairs(items: list, device: torch.device) -> torch.Tensor:
 
 class RetrievalTrainer(BaseTrainer):
     last_results: dict[str, dict]
+    loaded_from: str | None = None  # the run folder whose weights were loaded for evaluation
 
     def __init__(self, cfg: Any) -> None:
         self.last_results = {}
@@ -238,13 +240,29 @@ class RetrievalTrainer(BaseTrainer):
                 json.dump(self.curves, f, indent=1)
 
     def after_train(self) -> None:
-        super().after_train()
+        """Curves first, then the final test: ``results.json``, which marks a run as finished, is
+        the last file a run writes."""
         if self.curves and dist.is_main():
             plot_curves(self.curves, os.path.join(self.output_dir, "curves.png"))
             print(f"Training curves drawn to {os.path.join(self.output_dir, 'curves.png')}")
+        super().after_train()
 
     def result_info(self) -> dict[str, Any]:
-        return {"method": self.cfg.TRAINER.NAME, "output_dir": self.cfg.OUTPUT_DIR}
+        """What ``results.json`` records beside the metrics: the run's identity (its whole
+        resolved config and the group it may be averaged in) and the domains left out."""
+        flat = flatten(self.cfg)
+        dataset = self.dm.dataset
+        return {"method": self.cfg.TRAINER.NAME, "output_dir": self.cfg.OUTPUT_DIR,
+                "eval_only": self.loaded_from is not None, "model_dir": self.loaded_from,
+                "group": group_key(flat), "config": flat,
+                "skipped_domains": getattr(dataset, "skipped", {}),
+                "not_evaluated_domains": getattr(dataset, "not_evaluated", {})}
+
+    def load_model(self, directory: str, epoch: int | None = None) -> None:
+        """Load weights for evaluation (engine); remember where from, for ``results.json``."""
+        super().load_model(directory, epoch)
+        if directory:
+            self.loaded_from = directory
 
     @torch.no_grad()
     def test(self, split: str | None = None) -> float:
@@ -259,7 +277,7 @@ class RetrievalTrainer(BaseTrainer):
         print(f"Evaluate on the *{split}* set")
         items = loader.dataset.data_source
         self.evaluator.process(self.eval_image_features(split, items, loader.dataset.transform), items)
-        results = self.evaluator.evaluate(self.encode_texts, split=split, extra=self.result_info())
+        results = self.evaluator.evaluate(self.encode_texts)
         truncated = sum(dist.per_rank(self.truncated_captions))
         if truncated:
             print(f"{truncated} captions were longer than the text context and truncated (end-of-text kept)")
@@ -267,7 +285,9 @@ class RetrievalTrainer(BaseTrainer):
             self.write_scalar(f"{split}/{k}", v, self.epoch)
         self.last_results[split] = results
         if split == "test" and dist.is_main():
+            os.makedirs(self.output_dir, exist_ok=True)
             path = os.path.join(self.output_dir, "gallery.png")
             plot_gallery(self.evaluator.last, path)
             print(f"Retrieval gallery drawn to {path}")
+            self.evaluator.write(os.path.join(self.output_dir, "results.json"), self.result_info())
         return results["rsum"]

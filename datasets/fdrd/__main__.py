@@ -1,67 +1,105 @@
-"""``python -m datasets.fdrd check|download|synth --root $DATA``: inspect, fetch or generate FDRD data
-(``synth`` writes FDRDSynth with the default settings)."""
+"""``python -m datasets.fdrd check|present|download|synth --root $DATA``: inspect, list, fetch or
+generate FDRD data.
+
+* ``check``: one row per domain with classes, pairs and everything counted. Domains without any
+  caption file are "not present" (an error only when named with ``--domains``); a domain with a
+  train file only can train but has nothing to evaluate on, and is reported as such. Exit status
+  0 when everything present is valid.
+* ``present``: the domains usable for training and evaluation, one per line (the others, with
+  the reason, on stderr); ``scripts/common/main.sh fdrd`` loops over them.
+* ``synth``: writes FDRDSynth with the default settings (into its own folder; nothing is deleted).
+"""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from tabulate import tabulate
 
-from engine.plugins import default_cfg
-
-from .captions import FDRDFormatError, find_caption_files
-from .dataset import FDRD
-from .domains import DOMAINS
+from .captions import FDRDFormatError, expected_files, find_caption_files
+from .domains import DOMAINS, Domain, find_domain
 from .fetch import OfflineError, fetch_captions, fetch_split_files
-from .synth import SynthSpec, generate
-from .loader import FDRDDataError
+from .loader import DomainReport, FDRDDataError, LoadOptions, load_domain
 from .splits import SplitFileError
+from .synth import SynthSpec, ensure_generated
+from .synth_folder import DIR_KEY
 
 HEADERS = ["domain", "classes", "train pairs", "test pairs", "with released negatives", "missing images",
            "unreadable images", "duplicate captions", "over-length captions", "status"]
 
 
-def _cfg(args: argparse.Namespace, domain: str):
-    cfg = default_cfg()
-    cfg.DATASET.NAME = "FDRD"
-    cfg.DATASET.ROOT = args.root
-    cfg.VERBOSE = False
-    cfg.SEED = 1
-    c = cfg.DATASET.FDRD
-    c.CAPTION_DIR = args.caption_dir
-    c.DOMAINS = (domain,)
-    c.EVAL_ONLY = True
-    c.SKIP_BAD_IMAGES = True
-    c.SKIP_BAD_ENTRIES = True
-    c.CHECK_IMAGES = not args.no_image_check
-    return cfg
+def _caption_dir(args: argparse.Namespace) -> str:
+    return os.path.abspath(args.caption_dir or os.path.join(args.root, "fdrd"))
+
+
+def _files(domain: Domain, found: dict[tuple[str, str], str]) -> dict[str, str]:
+    return {s: found[(domain.name, s)] for s in ("train", "test") if (domain.name, s) in found}
+
+
+def _status(r: DomainReport) -> tuple[str, bool]:
+    """(status text, whether it is an error)."""
+    bad_images = len(r.missing_images) + len(r.unreadable_images)
+    if r.bad_entries or bad_images:
+        return f"ERROR: {len(r.bad_entries)} bad entries, {bad_images} bad images", True
+    if "test" not in r.files:
+        return "train file only: can train, no test file to evaluate on (see DATASET.FDRD.HOLDOUT_TEST)", False
+    if "train" not in r.files:
+        return "test file only: evaluation only", False
+    return "ok", False
 
 
 def check(args: argparse.Namespace) -> int:
-    """One table row per domain; exit status 1 when anything is missing or broken."""
-    rows, messages, errors = [], [], 0
-    for domain in args.domains or [d.name for d in DOMAINS]:
+    """One table row per domain; exit status 1 when a present domain is broken or a named one absent."""
+    caption_dir = _caption_dir(args)
+    found = find_caption_files(caption_dir)
+    opts = LoadOptions(seed=1, skip_bad_images=True, skip_bad_entries=True, check_images=not args.no_image_check,
+                       eval_only=True)
+    rows, messages, errors, present = [], [], 0, 0
+    for name in args.domains or [d.name for d in DOMAINS]:
         try:
-            ds = FDRD(_cfg(args, domain))
+            domain = find_domain(name)
+            files = _files(domain, found)
+            if not files:
+                if args.domains:
+                    raise FDRDDataError(f"{domain.name}: no caption file in {caption_dir} (expected {expected_files(domain)})")
+                rows.append([domain.name] + ["-"] * 8 + ["not present"])
+                continue
+            present += 1
+            r = load_domain(domain, 0, 0, files, os.path.abspath(args.root), opts)[2]
         except (FDRDDataError, FDRDFormatError, SplitFileError, ValueError) as e:
-            rows.append([domain, "-", "-", "-", "-", "-", "-", "-", "-", f"ERROR {len(messages) + 1} (below)"])
+            rows.append([name] + ["-"] * 8 + [f"ERROR {len(messages) + 1} (below)"])
             messages.append(str(e))
             errors += 1
             continue
-        r = ds.reports[0]
-        bad = len(r.missing_images) + len(r.unreadable_images) + len(r.bad_entries)
-        errors += bool(bad)
-        status = "ok" if not bad else f"ERROR: {len(r.bad_entries)} bad entries, {len(r.missing_images) + len(r.unreadable_images)} bad images"
-        rows.append([r.domain, r.classes, r.entries.get("train", 0), r.entries.get("test", 0), r.with_released_negatives,
-                     len(r.missing_images), len(r.unreadable_images), r.duplicate_captions, r.overlength, status])
-    print(tabulate(rows, headers=HEADERS, tablefmt="github"))
+        status, bad = _status(r)
+        errors += bad
+        counts = [r.entries.get("train"), r.entries.get("test"), r.with_released_negatives, len(r.missing_images),
+                  len(r.unreadable_images), r.duplicate_captions, r.overlength]
+        rows.append([r.domain, f"{r.classes:,}"] + ["-" if n is None else f"{n:,}" for n in counts] + [status])
+    print(tabulate(rows, headers=HEADERS, tablefmt="github", disable_numparse=True))
     for i, msg in enumerate(messages, 1):
         print(f"ERROR {i}: {msg}")
+    print(f"{present} of {len(rows)} domains present in {caption_dir}; "
+          + ("all of them valid." if not errors else f"{errors} with errors."))
     return 1 if errors else 0
 
 
+def present(args: argparse.Namespace) -> int:
+    """Print the domains with both a train and a test caption file; the others go to stderr."""
+    found = find_caption_files(_caption_dir(args))
+    for d in DOMAINS:
+        files = _files(d, found)
+        if len(files) == 2:
+            print(d.name)
+        else:
+            why = "not present" if not files else f"{next(iter(files))} file only"
+            print(f"{d.name}: {why}", file=sys.stderr)
+    return 0
+
+
 def download(args: argparse.Namespace) -> int:
-    caption_dir = args.caption_dir or f"{args.root}/fdrd"
+    caption_dir = _caption_dir(args)
     try:
         fetched, absent = fetch_captions(caption_dir)
     except OfflineError as e:
@@ -77,28 +115,37 @@ def download(args: argparse.Namespace) -> int:
 
 
 def synth(args: argparse.Namespace) -> int:
-    cfg = _cfg(args, "all")
-    out_dir = f"{args.root}/{cfg.DATASET.FDRD_SYNTH.DIR}"
-    generate(out_dir, SynthSpec.from_cfg(cfg.DATASET.FDRD_SYNTH))
-    print(f"FDRDSynth written to {out_dir}")
+    from engine.plugins import default_cfg
+
+    c = default_cfg().DATASET.FDRD_SYNTH
+    c.DIR = args.dir
+    rel = ensure_generated(os.path.abspath(args.root), c.DIR, SynthSpec.from_cfg(c))
+    print(f"FDRDSynth is in {os.path.join(args.root, rel)}")
     return 0
 
 
 def main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="python -m datasets.fdrd", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m datasets.fdrd", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
-    for name in ("check", "download", "synth"):
+    for name in ("check", "present", "download", "synth"):
         s = sub.add_parser(name)
         s.add_argument("--root", required=True, help="the $DATA folder (CoOp layout)")
-        s.add_argument("--caption-dir", default="", help="caption files (default: $DATA/fdrd)")
+        if name != "synth":
+            s.add_argument("--caption-dir", default="", help="caption files (default: $DATA/fdrd)")
         if name == "check":
-            s.add_argument("--domains", nargs="+", help="domains to check (default: all nine)")
-            s.add_argument("--no-image-check", action="store_true", help="do not open every image")
+            s.add_argument("--domains", nargs="+", help="domains to check (default: every domain present)")
+            s.add_argument("--no-image-check", action="store_true", help="do not decode every image")
         elif name == "download":
             s.add_argument("--splits", action="store_true", help="also fetch CoOp's split_zhou files (gdown)")
+        elif name == "synth":
+            s.add_argument("--dir", default="fdrd_synth", help=f"the folder under --root ({DIR_KEY})")
     args = p.parse_args(argv)
-    args.no_image_check = getattr(args, "no_image_check", False)
-    return {"check": check, "download": download, "synth": synth}[args.command](args)
+    try:
+        return {"check": check, "present": present, "download": download, "synth": synth}[args.command](args)
+    except ValueError as e:  # bad settings: one line, as train.py reports them
+        print(f"ERROR: {e}")
+        return 2
 
 
 if __name__ == "__main__":

@@ -39,20 +39,35 @@ def sample_per_class(keys: Sequence[str], labels: Sequence[int], shots: int, rng
     return picked
 
 
+def shortfall(keys: Sequence[str], labels: Sequence[int], picked: Sequence[str], shots: int) -> str:
+    """How many images the subset holds, and the classes with fewer than ``shots`` (all of theirs used)."""
+    label_of = dict(zip(keys, labels))
+    per_class = defaultdict(int)
+    for k in picked:
+        per_class[label_of[k]] += 1
+    short = [n for n in per_class.values() if n < shots]
+    text = f"{len(picked):,} training images for {len(per_class)} classes"
+    if short:
+        text += (f"; {len(short)} classes have fewer than {shots} images (the fewest: {min(short)}), so all of "
+                 "theirs are used")
+    return text
+
+
 def fewshot_keys(train: tuple[list[str], list[int]], val: tuple[list[str], list[int]], shots: int, seed: int,
                  cache_path: str | None) -> tuple[list[str], list[str], str]:
     """Keys of the few-shot train subset and of the val subset (``min(shots, 4)`` per class, as CoOp).
 
-    Returns (train keys, val keys, a note for the log).
+    Returns (train keys, val keys, a note for the log saying how many images were used).
     """
     if cache_path and os.path.isfile(cache_path):
         with open(cache_path, encoding="utf-8") as f:
             cached = json.load(f)
-        return cached["train"], cached["val"], f"Loading preprocessed few-shot data from {cache_path}"
+        used = shortfall(*train, cached["train"], shots)
+        return cached["train"], cached["val"], f"Loading preprocessed few-shot data from {cache_path}: {used}"
     rng = random.Random(seed)
     train_keys = sample_per_class(*train, shots, rng)
     val_keys = sample_per_class(*val, min(shots, 4), rng)
-    note = f"Creating a {shots}-shot dataset (seed {seed})"
+    note = f"Creating a {shots}-shot dataset (seed {seed}): {shortfall(*train, train_keys, shots)}"
     if cache_path:
         try:
             os.makedirs(os.path.dirname(cache_path), exist_ok=True)

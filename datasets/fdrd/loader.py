@@ -69,6 +69,7 @@ class LoadOptions:
     skip_bad_entries: bool = False
     check_images: bool = True
     eval_only: bool = False
+    holdout_test: float = 0.0
     cache_dir: str = ""
 
 
@@ -162,6 +163,7 @@ def _read_files(files: dict[str, str], opts: LoadOptions, report: DomainReport) 
         report.duplicate_keys += len(cf.duplicate_keys)
         report.duplicate_captions += cf.duplicate_captions
         report.bad_entries += cf.bad_entries
+        report.with_released_negatives += sum(bool(e.negatives) for e in cf.entries)
     return parsed
 
 
@@ -228,22 +230,30 @@ def _rows(domain: Domain, parsed: dict[str, CaptionFile], root: str, opts: LoadO
                 report.train_in_test_split += 1
                 continue
             rows.append(_Row(e.key, path, label, classname, role, e.positive, e.negatives))
+    if "test" not in parsed and opts.holdout_test > 0:
+        n = _hold_out(rows, ("train", "val"), "test", opts.holdout_test, f"fdrd-test|{domain.name}")
+        report.notes.append(f"no test file: {n:,} train-file items ({opts.holdout_test:.0%} of each class) held out "
+                            "as the test split (DATASET.FDRD.HOLDOUT_TEST; the same for every seed)")
     if index is None and "train" in parsed:
-        _hold_out_val(rows, domain.name)
+        _hold_out(rows, ("train",), "val", 0.2, f"fdrd-val|{domain.name}")
     report.classes = len(table)
     return rows
 
 
-def _hold_out_val(rows: list[_Row], domain_name: str) -> None:
-    """Without a split file: 20% of each class of the train file becomes val (fixed per domain)."""
-    rng = random.Random(f"fdrd-val|{domain_name}")
+def _hold_out(rows: list[_Row], sources: tuple[str, ...], target: str, share: float, salt: str) -> int:
+    """Move ``share`` of each class's rows in the ``sources`` splits to ``target`` (classes with
+    at least two rows; fixed by ``salt``, not by the run's seed). Returns how many moved."""
+    rng = random.Random(salt)
     by_label: dict[int, list[_Row]] = {}
-    for r in sorted((r for r in rows if r.split == "train"), key=lambda r: r.key):
+    for r in sorted((r for r in rows if r.split in sources), key=lambda r: r.key):
         by_label.setdefault(r.label, []).append(r)
+    moved = 0
     for group in by_label.values():
-        n_val = round(len(group) * 0.2) if len(group) >= 2 else 0
-        for r in rng.sample(group, n_val):
-            r.split = "val"
+        n = round(len(group) * share) if len(group) >= 2 else 0
+        for r in rng.sample(group, n):
+            r.split = target
+        moved += n
+    return moved
 
 
 def _check_images(rows: list[_Row], folder: str, opts: LoadOptions, report: DomainReport, domain: Domain) -> list[_Row]:
@@ -260,17 +270,22 @@ def _check_images(rows: list[_Row], folder: str, opts: LoadOptions, report: Doma
     return [r for r in rows if id(r) not in bad]
 
 
-def _unreadable(paths: list[str]) -> list[str]:
-    def bad(path: str) -> bool:
-        try:
-            with Image.open(path) as img:
-                img.size  # noqa: B018 - parses the header
-            return False
-        except Exception:
-            return True
+def decodes(path: str) -> bool:
+    """Whether the whole image decodes (a truncated file with an intact header does not). JPEGs
+    are decoded at reduced scale, which still reads every byte of the compressed data."""
+    try:
+        with Image.open(path) as img:
+            if img.format == "JPEG":
+                img.draft("RGB", (max(1, img.width // 8), max(1, img.height // 8)))
+            img.load()
+        return True
+    except Exception:
+        return False
 
+
+def _unreadable(paths: list[str]) -> list[str]:
     with ThreadPoolExecutor(max_workers=8) as pool:
-        return [p for p, b in zip(paths, pool.map(bad, paths)) if b]
+        return [p for p, ok in zip(paths, pool.map(decodes, paths)) if not ok]
 
 
 def _verify_readable(items: list[FDRDDatum], opts: LoadOptions, report: DomainReport, domain: Domain) -> set[str]:
@@ -325,10 +340,11 @@ def _choose(rows: list[_Row], domain: Domain, files: dict[str, str], opts: LoadO
     cache = None
     if opts.seed >= 0 and opts.cache_dir:
         sources = [files["train"], *report.split_files]
-        cache = os.path.join(opts.cache_dir, f"{domain.name}_shot_{opts.shots}-seed_{opts.seed}-{content_hash(sources)}.json")
+        pool = f"-holdout_{opts.holdout_test:g}" if opts.holdout_test and "test" not in files else ""  # another train pool
+        cache = os.path.join(opts.cache_dir, f"{domain.name}_shot_{opts.shots}-seed_{opts.seed}{pool}-{content_hash(sources)}.json")
     seed = opts.seed if opts.seed >= 0 else random.randrange(2**31)
     train_keys, val_keys, note = fewshot_keys(_unzip(train), _unzip(val), opts.shots, seed, cache)
-    report.notes.append(note)
+    print(f"[{domain.name}] {note}")
     return {"train": set(train_keys), "val": set(val_keys)}
 
 
@@ -341,7 +357,6 @@ def _datum(r: _Row, domain: Domain, domain_index: int, label_offset: int, domain
     others = [f for label, f in sorted(forms.items()) if label != r.label]
     negs = build_negatives(r.caption, r.released, forms[r.label], others, opts.num_category, opts.num_attribute,
                            item_rng(opts.seed, domain.name, r.key))
-    report.with_released_negatives += bool(r.released)
     report.released_negatives_dropped += negs.released_dropped
     report.no_class_name += not negs.class_found
     return FDRDDatum(os.path.join(domain_root, r.path), r.label + label_offset, domain_index, r.classname, r.caption,

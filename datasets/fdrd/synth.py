@@ -11,12 +11,12 @@ read back through the FDRD loader.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import math
 import os
 import random
-import shutil
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -28,6 +28,7 @@ from engine import DATASET_REGISTRY
 
 from .dataset import CaptionDataset
 from .domains import Domain, _before_last_underscore, _split_image, stem_of
+from .synth_folder import MANIFEST, SynthFolderError, ensure
 
 KINDS = ("emblem", "bloom", "badge")
 NOUNS = {"emblem": "emblem", "bloom": "flower", "badge": "badge"}
@@ -46,12 +47,13 @@ TEMPLATES = (
     "The image shows a {size} {colour} {noun} on a {background} background, placed at the {where}; its surface is {pattern}.",
     "On a {background} background, a {size} {noun} in {colour} appears at the {where}, with a {pattern} texture.",
 )
+GENERATOR_VERSION = 1  # bump whenever the generated files change for the same settings
 WHERE = {"left": "left side", "right": "right side", "top": "top", "bottom": "bottom", "center": "center"}
 
 
 def extend_cfg(cfg: Any) -> None:
     c = CN()
-    c.DIR = "fdrd_synth"  # under DATASET.ROOT
+    c.DIR = "fdrd_synth"  # FDRDSynth's own folder under DATASET.ROOT (one sub-folder per setting; never deleted)
     c.NUM_DOMAINS = 3
     c.CLASSES_PER_DOMAIN = 20
     c.TRAIN_PER_CLASS = 16
@@ -82,15 +84,22 @@ class SynthSpec:
         if not 16 <= self.image_size <= 256 or self.train_per_class < 1 or self.test_per_class < 1:
             raise ValueError("DATASET.FDRD_SYNTH: IMAGE_SIZE 16..256 and at least one train and test image per class")
 
+    def folder_name(self) -> str:
+        """The sub-folder these settings are generated into: the seed and a hash of every setting
+        and of the generator's version, so changed settings or code never reuse a folder."""
+        digest = hashlib.sha256(json.dumps({**asdict(self), "version": GENERATOR_VERSION}, sort_keys=True).encode())
+        return f"seed{self.seed}-{digest.hexdigest()[:10]}"
 
-def synth_domain(kind: str, dir_name: str = "fdrd_synth") -> Domain:
-    """The loader's description of one synthetic domain (images in ``<dir_name>/<kind>/images``)."""
+
+def synth_domain(kind: str, folder: str) -> Domain:
+    """The loader's description of one synthetic domain (images in ``<folder>/<kind>/images``,
+    ``folder`` relative to the data root)."""
 
     def class_from_key(key: str) -> str:
         stem = os.path.splitext(key)[0]
         return _split_image(stem)[0] if "_image_" in stem else _before_last_underscore(stem)
 
-    return Domain(f"Synth{kind.capitalize()}", (kind,), f"{dir_name}/{kind}", "images", None,
+    return Domain(f"Synth{kind.capitalize()}", (kind,), f"{folder}/{kind}", "images", None,
                   lambda k, e: f"{stem_of(k, e)}.png", class_from_key, (f"synth_{kind}",))
 
 
@@ -185,10 +194,11 @@ def _attributes(rng: random.Random) -> dict[str, str]:
 
 
 def generate(out_dir: str, spec: SynthSpec, progress: bool = True) -> None:
-    """Write images and caption files for ``spec`` into ``out_dir`` (replacing an earlier synth set)."""
+    """Write images and caption files for ``spec`` into ``out_dir``, which must be new or empty
+    (nothing is ever deleted); the manifest is written last."""
     spec.check()
-    if os.path.isdir(out_dir):
-        shutil.rmtree(out_dir)
+    if os.path.exists(out_dir) and os.listdir(out_dir):
+        raise SynthFolderError(f"{out_dir} is not empty: FDRDSynth writes only into a new or empty folder")
     names = class_names(spec)
     total = spec.num_domains * spec.classes_per_domain * (spec.train_per_class + spec.test_per_class)
     bar = tqdm(total=total, desc="FDRDSynth images", disable=not progress)
@@ -226,21 +236,14 @@ def generate(out_dir: str, spec: SynthSpec, progress: bool = True) -> None:
             with open(os.path.join(out_dir, "captions", fname), "w", encoding="utf-8") as f:
                 json.dump(data, f, indent=1)
     bar.close()
-    with open(os.path.join(out_dir, "manifest.json"), "w", encoding="utf-8") as f:
-        json.dump(asdict(spec), f, sort_keys=True)
+    with open(os.path.join(out_dir, MANIFEST), "w", encoding="utf-8") as f:
+        json.dump({**asdict(spec), "version": GENERATOR_VERSION}, f, sort_keys=True)
 
 
-def ensure_generated(out_dir: str, spec: SynthSpec) -> None:
-    """Generate on first use, and again when the manifest differs from ``spec``."""
-    manifest = os.path.join(out_dir, "manifest.json")
-    if os.path.isfile(manifest):
-        with open(manifest, encoding="utf-8") as f:
-            if json.load(f) == asdict(spec):
-                return
-        print(f"FDRDSynth settings changed: regenerating {out_dir}")
-    else:
-        print(f"Generating FDRDSynth into {out_dir}")
-    generate(out_dir, spec)
+def ensure_generated(root: str, dir_value: str, spec: SynthSpec) -> str:
+    """The folder holding ``spec``'s data (relative to ``root``), generated on first use."""
+    spec.check()
+    return ensure(root, dir_value, spec.folder_name(), lambda tmp: generate(tmp, spec))
 
 
 @DATASET_REGISTRY.register()
@@ -249,9 +252,9 @@ class FDRDSynth(CaptionDataset):
 
     def sources(self, cfg: Any, root: str) -> tuple[list[tuple[Domain, dict[str, str]]], str]:
         spec = SynthSpec.from_cfg(cfg.DATASET.FDRD_SYNTH)
-        out_dir = os.path.join(root, cfg.DATASET.FDRD_SYNTH.DIR)
-        ensure_generated(out_dir, spec)
-        domains = [synth_domain(kind, cfg.DATASET.FDRD_SYNTH.DIR) for kind in KINDS[: spec.num_domains]]
+        rel = ensure_generated(root, cfg.DATASET.FDRD_SYNTH.DIR, spec)
+        out_dir = os.path.join(root, rel)
+        domains = [synth_domain(kind, rel) for kind in KINDS[: spec.num_domains]]
         wanted = [n.lower() for n in cfg.DATASET.FDRD.DOMAINS]
         if wanted != ["all"]:
             unknown = [n for n in wanted if not any(n in d.names() for d in domains)]

@@ -131,14 +131,19 @@ def load_pretrained_weights(model: torch.nn.Module, weight_path: str) -> None:
         print(f"Layers discarded due to unmatched keys or size: {discarded}")
 
 
+class CheckpointMismatchError(ValueError):
+    """A checkpoint whose tensors do not fit the model built from the current config."""
+
+
 def _load_state(model: torch.nn.Module, state_dict: dict[str, Any], path: str) -> None:
     hint = "Use the trainer and config the checkpoint was trained with."
     try:
         missing, unexpected = model.load_state_dict(state_dict, strict=False)
     except RuntimeError as e:  # shape mismatches
-        raise RuntimeError(f'Checkpoint "{path}" does not match the model built from this config: {e}. {hint}') from None
+        detail = " ".join(str(e).split())
+        raise CheckpointMismatchError(f'Checkpoint "{path}" does not match the model built from this config: {detail}. {hint}') from None
     if missing or unexpected:
-        raise RuntimeError(
+        raise CheckpointMismatchError(
             f'Checkpoint "{path}" does not match the model built from this config '
             f"(missing keys: {missing}; unexpected keys: {unexpected}). {hint}"
         )

@@ -1,10 +1,11 @@
-"""How retrieval metrics are written: recalls and their sums in percent, ranks as plain numbers."""
+"""How retrieval metrics are written: recalls (and their means) in percent; RSUM (a sum of
+recalls) and ranks as plain numbers."""
 from __future__ import annotations
 
 
 def is_percent(name: str) -> bool:
     metric = name.rsplit("/", 1)[-1]
-    return "_R@" in metric or metric.endswith("_mean") or metric == "rsum"
+    return "_R@" in metric or metric.endswith("_mean")
 
 
 def format_metric(name: str, value: float, spread: float | None = None, spread_name: str = "std") -> str:

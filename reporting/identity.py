@@ -1,0 +1,64 @@
+"""Run identity: which configuration keys change a run's results, and how two runs differ.
+
+A run folder is identified by its resolved configuration, not by its name. ``train.py`` refuses
+to resume or re-evaluate into a folder whose saved ``config.yaml`` differs in any key that
+changes results, and ``parse_test_res.py`` averages only runs whose identities are equal
+(apart from the seed and the domain selection).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Mapping
+
+# Keys that never change what a run computes: where things are read from or written to, how
+# much is printed, how evaluation is batched (ranks are exact, whatever the batching).
+NOT_RESULTS = frozenset({
+    "OUTPUT_DIR", "RESUME", "VERBOSE", "TRAIN.PRINT_FREQ", "DATALOADER.NUM_WORKERS", "DATASET.ROOT",
+    "DATASET.FDRD.CAPTION_DIR", "DATASET.FDRD.CACHE_DIR", "DATALOADER.TEST.BATCH_SIZE",
+    "TEST.RETRIEVAL.CHUNK", "TEST.RETRIEVAL.TEXT_BATCH_SIZE",
+})
+# Keys that differ between the runs one row or column of a table averages over.
+VARIES_WITHIN_GROUP = frozenset({"SEED", "DATASET.FDRD.DOMAINS"})
+
+
+def flatten(node: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"A.B.C": value}`` for a nested config (a yacs CfgNode or plain dicts); tuples become lists."""
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flatten(value, name + "."))
+        else:
+            out[name] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
+def result_keys(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """The keys of a flattened config that change results."""
+    return {k: v for k, v in flat.items() if k not in NOT_RESULTS}
+
+
+ABSENT = "(absent)"
+
+
+def differences(a: Mapping[str, Any], b: Mapping[str, Any], ignore: frozenset = frozenset(),
+                labels: tuple[str, str] = ("saved", "now")) -> list[str]:
+    """``KEY: <label a> X, <label b> Y`` for every results-changing key that differs (absent keys included)."""
+    a, b = result_keys(a), result_keys(b)
+    out = []
+    for key in sorted(set(a) | set(b)):
+        if key in ignore:
+            continue
+        va, vb = a.get(key, ABSENT), b.get(key, ABSENT)
+        if va != vb:
+            show = lambda v: v if v is ABSENT else repr(v)  # noqa: E731
+            out.append(f"{key}: {labels[0]} {show(va)}, {labels[1]} {show(vb)}")
+    return out
+
+
+def group_key(flat: Mapping[str, Any]) -> str:
+    """A short hash of the results-changing keys, seed and domain selection excluded: runs with
+    the same key may be averaged together."""
+    keys = {k: v for k, v in result_keys(flat).items() if k not in VARIES_WITHIN_GROUP}
+    return hashlib.sha256(json.dumps(keys, sort_keys=True, default=str).encode()).hexdigest()[:10]

@@ -1,0 +1,230 @@
+"""train.py: config layering, one-line errors, and the run folder's safety: one run per folder (a
+lock naming its holder), no resume across configurations, no evaluation of untrained prompts,
+results.json written last, leftovers of killed runs removed."""
+import errno
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+import engine
+import train
+from tests.dcar_helpers import TINY_DCAR
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TOY = ["DATASET.NAME", "ToyColours", "INPUT.SIZE", "(8, 8)", "DATALOADER.NUM_WORKERS", "0", "OPTIM.MAX_EPOCH", "2",
+       "OPTIM.NAME", "sgd", "OPTIM.LR", "0.05"]
+SYNTH = ["DATASET.FDRD_SYNTH.NUM_DOMAINS", "1", "DATASET.FDRD_SYNTH.CLASSES_PER_DOMAIN", "8",
+         "DATASET.FDRD_SYNTH.TRAIN_PER_CLASS", "4", "DATASET.FDRD_SYNTH.TEST_PER_CLASS", "2",
+         "DATASET.FDRD_SYNTH.IMAGE_SIZE", "32", "DATALOADER.TRAIN_X.BATCH_SIZE", "8", "OPTIM.MAX_EPOCH", "1"]
+
+
+def _toy(tmp_path, *opts, out="run"):
+    return ["--trainer", "ToyTrainer", "--root", str(tmp_path / "data"), "--output-dir", str(tmp_path / out),
+            "--seed", "0", *TOY, *opts]
+
+
+def _dcar(tmp_path, ckpt, *opts, flags=(), out="dcar"):
+    return ["--trainer", "DCAR", "--root", str(tmp_path / "data"), "--output-dir", str(tmp_path / out), "--seed", "1",
+            "--dataset-config-file", "configs/datasets/fdrd_synth.yaml", "--config-file", TINY_DCAR, *flags,
+            "MODEL.BACKBONE.NAME", ckpt, *SYNTH, *opts]
+
+
+def _error_line(capsys, argv) -> str:
+    """Run train.py, expect exit status 2 and return its ERROR line."""
+    with pytest.raises(SystemExit) as exit_info:
+        train.run(argv)
+    assert exit_info.value.code == 2
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("ERROR")]
+    assert len(lines) == 1
+    return lines[0]
+
+
+def test_train_py_rejects_unknown_trainer(tmp_path):
+    args = train.build_parser().parse_args(["--trainer", "NoSuchTrainer", "--output-dir", str(tmp_path / "o")])
+    with pytest.raises(SystemExit, match="Registered trainers"):
+        train.main(args)
+    assert not (tmp_path / "o").exists()  # fails before writing anything
+
+
+def _write(path, text):
+    path.write_text(text)
+    return str(path)
+
+
+def test_config_layering_order(tmp_path):
+    ds = _write(tmp_path / "ds.yaml", 'DATASET:\n  NAME: "ToyColours"\n  NUM_SHOTS: 4\nOPTIM:\n  LR: 0.1\n  MAX_EPOCH: 3\n')
+    tr = _write(
+        tmp_path / "tr.yaml",
+        "OPTIM:\n  LR: 0.2\n  WARMUP_CONS_LR: 1e-5\nINPUT:\n  SIZE: (32, 32)\n  TRANSFORMS: [\"normalize\"]\n"
+        "DATALOADER:\n  TRAIN_X:\n    BATCH_SIZE: 8\n",
+    )
+    args = train.build_parser().parse_args(
+        ["--dataset-config-file", ds, "--config-file", tr, "--seed", "0", "--trainer", "ToyTrainer",
+         "--root", "/data", "OPTIM.MAX_EPOCH", "7", "DATALOADER.TRAIN_X.BATCH_SIZE", "2"]
+    )
+    cfg = train.setup_cfg(args)
+    assert cfg.DATASET.NAME == "ToyColours" and cfg.DATASET.NUM_SHOTS == 4  # dataset file
+    assert cfg.OPTIM.LR == 0.2  # trainer file beats dataset file
+    assert cfg.OPTIM.WARMUP_CONS_LR == 1e-5 and isinstance(cfg.OPTIM.WARMUP_CONS_LR, float)  # yacs literal_eval
+    assert cfg.INPUT.SIZE == (32, 32) and cfg.INPUT.TRANSFORMS == ("normalize",)
+    assert cfg.OPTIM.MAX_EPOCH == 7 and cfg.DATALOADER.TRAIN_X.BATCH_SIZE == 2  # opts beat files
+    assert cfg.SEED == 0  # seed 0 is a seed
+    assert cfg.DATASET.ROOT == "/data" and cfg.TRAINER.NAME == "ToyTrainer"
+    assert cfg.MODEL.BACKBONE.CACHE_DIR == ""  # key added by a trainers module (registration by import)
+    assert cfg.is_frozen()
+
+
+def test_seed_unset_stays_negative_and_bad_opts_fail(tmp_path):
+    cfg = train.setup_cfg(train.build_parser().parse_args([]))
+    assert cfg.SEED == -1
+    with pytest.raises(ValueError, match="Type mismatch"):
+        train.setup_cfg(train.build_parser().parse_args(["OPTIM.LR", "1"]))
+    with pytest.raises(SystemExit, match="Config error in the command line: Non-existent key: OPTIM.NOPE"):
+        train.setup_cfg(train.build_parser().parse_args(["OPTIM.NOPE", "1"]))
+    with pytest.raises(SystemExit, match="KEY VALUE"):
+        train.setup_cfg(train.build_parser().parse_args(["OPTIM.LR"]))
+    with pytest.raises(SystemExit, match="Config file not found"):
+        train.setup_cfg(train.build_parser().parse_args(["--config-file", str(tmp_path / "missing.yaml")]))
+
+
+def test_train_py_end_to_end_writes_log_config_env(tmp_path):
+    out = tmp_path / "run"
+    argv = ["--trainer", "ToyTrainer", "--root", str(tmp_path / "data"), "--output-dir", str(out), "--seed", "0",
+            "DATASET.NAME", "ToyColours", "INPUT.SIZE", "(8, 8)", "DATALOADER.NUM_WORKERS", "0",
+            "OPTIM.MAX_EPOCH", "2", "OPTIM.NAME", "sgd", "OPTIM.LR", "0.05"]
+    train.main(train.build_parser().parse_args(argv))
+    log = (out / "log.txt").read_text()
+    first = log.splitlines()[0]
+    assert first == f"Engine: {engine.ENGINE_DESCRIPTION}"
+    assert "Setting fixed seed: 0" in log and "Finish training" in log and "* accuracy:" in log
+    assert "SEED: 0" in (out / "config.yaml").read_text()
+    assert "PyTorch version" in (out / "env.txt").read_text()
+    assert (out / "model" / "model.pth.tar-2").is_file()
+
+
+def test_bad_input_is_one_message_not_a_traceback(tmp_path, capsys):
+    argv = ["--trainer", "ZeroshotCLIP", "--root", str(tmp_path), "--output-dir", str(tmp_path / "o"),
+            "--dataset-config-file", "configs/datasets/fdrd_dtd.yaml", "TEST.EVALUATOR", "Retrieval"]
+    with pytest.raises(SystemExit) as exit_info:
+        train.run(argv)
+    assert exit_info.value.code == 2
+    assert "ERROR: DTD: not present: no caption file in" in capsys.readouterr().out
+
+
+def test_rerun_with_another_config_is_refused_and_changes_nothing(tmp_path, capsys):
+    train.run(_toy(tmp_path))
+    saved = (tmp_path / "run" / "config.yaml").read_text()
+    line = _error_line(capsys, _toy(tmp_path, "OPTIM.LR", "0.1"))
+    assert "holds a run with another configuration (OPTIM.LR: saved 0.05, now 0.1)" in line
+    assert "another --output-dir" in line
+    assert (tmp_path / "run" / "config.yaml").read_text() == saved  # not rewritten to claim the new LR
+    train.run(_toy(tmp_path, "TRAIN.PRINT_FREQ", "7"))  # a key that changes no result: resumes
+    assert "Previous epoch: 2" in capsys.readouterr().out
+
+
+def test_second_run_into_a_busy_folder_is_refused(tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", (
+        f"import sys, time; sys.path.insert(0, {ROOT!r}); from engine.locking import acquire; "
+        f"acquire({str(out / train.RUN_LOCK)!r}, 'train.py --trainer ToyTrainer --seed 2', wait=False); "
+        "print('held', flush=True); time.sleep(60)")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        line = _error_line(capsys, _toy(tmp_path))
+        assert f"held by process {holder.pid}" in line and "--seed 2" in line and "another --output-dir" in line
+        assert not (out / "config.yaml").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    train.run(_toy(tmp_path))  # the holder is gone: its lock is taken over
+    assert "Taking over the stale lock" in capsys.readouterr().out
+    assert not (out / train.RUN_LOCK).exists()
+
+
+def test_leftover_temporary_files_of_a_killed_run_are_removed(tmp_path, capsys):
+    train.run(_toy(tmp_path, "OPTIM.MAX_EPOCH", "1"))
+    leftover = tmp_path / "run" / "model" / "model.pth.tar-2.tmp-99999"
+    leftover.write_bytes(b"torn")
+    train.run(_toy(tmp_path, "OPTIM.MAX_EPOCH", "1"))
+    assert not leftover.exists()
+    assert "Removed 1 unfinished temporary file(s)" in capsys.readouterr().out
+
+
+def test_full_disk_and_read_only_folder_are_one_line(tmp_path, capsys, monkeypatch):
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "run" / "model"))
+
+    monkeypatch.setattr(engine.embedded.checkpoint.torch, "save", full)
+    line = _error_line(capsys, _toy(tmp_path))
+    assert "No space left on device" in line and "free disk space or choose another --output-dir" in line
+    assert not (tmp_path / "run" / train.RUN_LOCK).exists()  # released on the way out
+
+    def read_only(path, what):
+        raise OSError(errno.EROFS, "Read-only file system", path)
+
+    monkeypatch.setattr("engine.locking._try_create", read_only)
+    line = _error_line(capsys, _toy(tmp_path, out="ro"))
+    assert "Read-only file system" in line and "choose another --output-dir" in line
+
+
+def test_bad_input_is_one_message_not_a_traceback(tmp_path, capsys):
+    argv = ["--trainer", "ZeroshotCLIP", "--root", str(tmp_path), "--output-dir", str(tmp_path / "o"),
+            "--dataset-config-file", "configs/datasets/fdrd_dtd.yaml", "TEST.EVALUATOR", "Retrieval"]
+    assert "ERROR: DTD: not present: no caption file in" in _error_line(capsys, argv)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("dassl") is not None, reason="Dassl is installed here")
+def test_dassl_engine_requested_without_dassl_is_one_line():
+    res = subprocess.run([sys.executable, "train.py", "--trainer", "DCAR"], cwd=ROOT, capture_output=True, text=True,
+                         env=dict(os.environ, DCAR_ENGINE="dassl"), timeout=120)
+    assert res.returncode == 2 and res.stderr == ""
+    assert res.stdout.startswith("ERROR: DCAR_ENGINE=dassl but Dassl cannot be imported") and res.stdout.count("\n") == 1
+    assert "README" in res.stdout
+
+
+@pytest.mark.slow
+def test_dcar_run_folder_identity_eval_only_and_results_last(tmp_path, tiny_clip_files, capsys, monkeypatch):
+    ckpt = tiny_clip_files["state_dict"]
+    # a crash while drawing the final pictures leaves no results.json: the rerun is not "finished"
+    monkeypatch.setattr("trainers.retrieval.plot_gallery", lambda *a: (_ for _ in ()).throw(OSError(errno.EIO, "boom")))
+    _error_line(capsys, _dcar(tmp_path, ckpt))
+    assert (tmp_path / "dcar" / "curves.png").is_file() and not (tmp_path / "dcar" / "results.json").exists()
+    monkeypatch.undo()
+    train.run(_dcar(tmp_path, ckpt))  # resumes (same config), evaluates, draws, then writes results.json
+    run = tmp_path / "dcar"
+    assert (run / "gallery.png").stat().st_mtime_ns <= (run / "results.json").stat().st_mtime_ns
+    res = json.loads((run / "results.json").read_text())
+    assert res["config"]["TRAINER.DCAR.CAA.TYPE"] == "adapter" and res["eval_only"] is False and res["group"]
+    assert res["skipped_domains"] == {} and res["not_evaluated_domains"] == {}
+    # resuming with the CAA switched off: one line naming the key, not a state-dict traceback
+    line = _error_line(capsys, _dcar(tmp_path, ckpt, "TRAINER.DCAR.CAA.TYPE", "none"))
+    assert "TRAINER.DCAR.CAA.TYPE: saved 'adapter', now 'none'" in line
+    # evaluating untrained prompts is refused; a model from another config names the differences
+    assert "--eval-only without --model-dir" in _error_line(capsys, _dcar(tmp_path, ckpt, flags=["--eval-only"], out="ev0"))
+    line = _error_line(capsys, _dcar(tmp_path, ckpt, "TRAINER.DCAR.CAA.TYPE", "none",
+                                     flags=["--eval-only", "--model-dir", str(run)], out="ev1"))
+    assert "does not match the model" in line and "TRAINER.DCAR.CAA.TYPE: saved 'adapter', now 'none'" in line
+    train.run(_dcar(tmp_path, ckpt, flags=["--eval-only", "--model-dir", str(run)], out="ev2"))
+    again = json.loads((tmp_path / "ev2" / "results.json").read_text())
+    assert again["eval_only"] is True and again["model_dir"] == str(run) and again["metrics"] == res["metrics"]
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    assert saved["TRAINER"]["DCAR"]["CAA"]["TYPE"] == "adapter"
+
+
+@pytest.mark.slow
+def test_finished_run_is_left_alone_and_an_ablation_into_it_refused(tmp_path, tiny_clip_files, capsys):
+    ckpt = tiny_clip_files["state_dict"]
+    train.run(_dcar(tmp_path, ckpt))
+    before = (tmp_path / "dcar" / "results.json").read_bytes()
+    capsys.readouterr()
+    train.run(_dcar(tmp_path, ckpt))
+    assert capsys.readouterr().out.startswith("Finished: ")
+    line = _error_line(capsys, _dcar(tmp_path, ckpt, "TRAINER.DCAR.CATE.LAMBDA", "0.0"))  # an ablation row
+    assert "TRAINER.DCAR.CATE.LAMBDA: saved 1.0, now 0.0" in line
+    assert (tmp_path / "dcar" / "results.json").read_bytes() == before
