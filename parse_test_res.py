@@ -244,12 +244,32 @@ def _order(names, preferred) -> list[str]:
     return [n for n in preferred if n in names] + sorted(n for n in names if n not in preferred)
 
 
+def ordered_groups(groups: dict[tuple, list[Run]]) -> tuple[list[tuple], dict[tuple, str]]:
+    """The groups in the published column order, and their column names."""
+    names = column_names(groups)
+    order = {m: i for i, m in enumerate(METHOD_ORDER)}
+    return sorted(groups, key=lambda g: (order.get(g[0], len(order)), g[0], names[g])), names
+
+
+def fine_grained_table(groups: dict[tuple, list[Run]]) -> tuple[list[str], list[list]]:
+    """Negative discrimination and twin accuracy (the runs' averages over domains), one column per group."""
+    idents, names = ordered_groups(groups)
+    keys = sorted({k for g in groups.values() for r in g for k in r.metrics
+                   if "/" not in k and k.startswith(("negdisc_", "twin_"))}, key=lambda k: (not k.startswith("negdisc"), k))
+    rows = []
+    for key in keys:
+        row = [key]
+        for g in idents:
+            vals = [r.metrics[key] for r in groups[g] if key in r.metrics]
+            row.append(sum(vals) / len(vals) if vals else None)
+        rows.append(row)
+    return ["measure (%)"] + [names[g] for g in idents], rows
+
+
 def build_table(root: str, ks: list[int]) -> tuple[list[str], list[list], list[str]]:
     """(headers, rows, legend): one column per group of runs; the legend lists each column's runs."""
     groups = collect(root)
-    names = column_names(groups)
-    order = {m: i for i, m in enumerate(METHOD_ORDER)}
-    idents = sorted(groups, key=lambda g: (order.get(g[0], len(order)), g[0], names[g]))
+    idents, names = ordered_groups(groups)
     domains = _order({d for g in groups.values() for r in g for d in r.per_domain}, DOMAIN_ORDER)
 
     def value(ident: tuple, domain: str, key: str) -> float | None:
@@ -285,13 +305,22 @@ def build_table(root: str, ks: list[int]) -> tuple[list[str], list[list], list[s
     return headers, rows, legend
 
 
+def _format(rows: list[list]) -> list[list]:
+    return [[f"{v:.2f}" if isinstance(v, float) else ("-" if v is None else v) for v in row] for row in rows]
+
+
 def write_table(root: str, ks: list[int], out: str) -> int:
     headers, rows, legend = build_table(root, ks)
     if len(headers) == 2:
         print(f"No results.json found under {root}")
         return 1
-    fmt = [[f"{v:.2f}" if isinstance(v, float) else ("-" if v is None else v) for v in row] for row in rows]
+    fmt = _format(rows)
     md = tabulate(fmt, headers=headers, tablefmt="github", disable_numparse=True)
+    fine_headers, fine_rows = fine_grained_table(collect(root))
+    if fine_rows:
+        md += ("\n\nNegative discrimination (caption above every negative of a kind) and twin accuracy, AVG over "
+               "domains:\n\n" + tabulate(_format(fine_rows), headers=fine_headers, tablefmt="github",
+                                          disable_numparse=True))
     listing = "Columns (runs averaged in each):\n" + "\n".join(f"- {line}" for line in legend)
     print(md + "\n\n" + listing)
     os.makedirs(out, exist_ok=True)

@@ -48,16 +48,10 @@ from benchmarks.common import report, run_child  # noqa: E402
 ARCHS = {  # clip.model.CLIP arguments
     "vit_b32": dict(embed_dim=512, image_resolution=224, vision_layers=12, vision_width=768, vision_patch_size=32,
                     context_length=77, vocab_size=49408, transformer_width=512, transformer_heads=8, transformer_layers=12),
-    "tiny": dict(embed_dim=32, image_resolution=32, vision_layers=2, vision_width=64, vision_patch_size=8,
-                 context_length=77, vocab_size=49408, transformer_width=64, transformer_heads=1, transformer_layers=2),
+    "tiny": dict(embed_dim=32, image_resolution=32, vision_layers=3, vision_width=64, vision_patch_size=8,
+                 context_length=77, vocab_size=49408, transformer_width=64, transformer_heads=1, transformer_layers=3),
 }
-CONFIGS = {
-    "DCAR": "DCAR/tiny_ep5_batch16_2ctx.yaml",
-    "MaPLe": "MaPLe/tiny_ep5_batch16_2ctx.yaml",
-    "CoOp": "CoOp/tiny_ep5_batch16_4ctx.yaml",
-    "CLIP_Adapter": "CLIP_Adapter/tiny_ep5_batch16.yaml",
-    "ZeroshotCLIP": "ZeroshotCLIP/tiny.yaml",
-}
+CONFIGS = {t: f"{t}/synth.yaml" for t in ("DCAR", "MaPLe", "CoOp", "CLIP_Adapter", "ZeroshotCLIP")}
 BEFORE = ["TRAINER.TEXT_TRIM", "False", "TRAINER.FEATURE_CACHE", "False"]
 
 

@@ -1,90 +1,339 @@
-"""The synthetic benchmark: the five-method table and DCAR's ablation grid (METHOD.md §10) on
-FDRDSynth with the small pretrained CLIP, 3 seeds, mean ± std, written to docs/.
+"""The synthetic benchmark: an instrument that can tell the methods apart, in one command.
 
-    python benchmarks/synthetic_benchmark.py [--shots 16] [--seeds 1 2 3] [--out docs/synthetic_benchmark.md]
+    python benchmarks/synthetic_benchmark.py                      # 5 seeds, data seed 0 -> docs/
+    python benchmarks/synthetic_benchmark.py --data-seed 7        # the whole table on a fresh draw of the data
+    python benchmarks/synthetic_benchmark.py --quick --backbone tiny.pt --out /tmp/q.md --json /tmp/q.json
+
+What it does, on FDRDSynth (test galleries of >= 1,000 images per domain, in controlled twins)
+with the small pretrained CLIP:
+
+1. **what the frozen backbone knows** (:mod:`benchmarks.testbed`): per factor, linear probes on
+   the pooled image and the caption embeddings, the cosine between one-factor caption variants,
+   zero-shot one-factor discrimination, each with its chance level; the gates the testbed must
+   pass before any method is worth running; oracle retrievers that show where the room is;
+2. **every method and DCAR's ablation rows** for each seed (``train.py`` runs in parallel worker
+   processes, one thread each; finished runs are reused), with zero-shot CLIP and full
+   fine-tuning (the upper bound) beside them;
+3. **paired differences**: each method against MaPLe and each ablation row against full DCAR, in
+   i2t R@1, t2i R@1 and RSUM, with 95% intervals over seeds (t) and over test items (bootstrap)
+   (:func:`reporting.stats.paired_difference`); a difference is called significant only when the
+   hull of both intervals excludes 0;
+4. **fine-grained measures** per row: negative discrimination by kind, and twin accuracy per
+   factor (:mod:`evaluation.discrimination`);
+
+and writes ``docs/synthetic_benchmark.md`` and ``docs/bench_synthetic.json``. Every choice
+(epochs, augmentation) was made on the val split (``benchmarks/synthetic_selection.py``); nothing
+here is selected on test.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-import parse_test_res  # noqa: E402
+from reporting.stats import mean_std, paired_difference  # noqa: E402
+from trainers.small_clip.recipe import POSITIVE_CONTROL  # noqa: E402  (docs/synthetic_testbed.md)
 
-CFG = "tiny_ep5_batch16_2ctx"
-ABLATIONS = [  # (name, DCAR options), METHOD.md §10
-    ("1 prompts only (L_con)", ["TRAINER.DCAR.DTR.ENABLED", "False", "TRAINER.DCAR.CATE.LAMBDA", "0.0"]),
-    ("2 + DTR", ["TRAINER.DCAR.CATE.LAMBDA", "0.0"]),
-    ("3 + L_cate, category negatives, alpha 0", ["DATASET.FDRD.NUM_ATTRIBUTE_NEGATIVES", "0", "TRAINER.DCAR.CATE.ALPHA", "0.0"]),
-    ("4 + attribute negatives, alpha 0", ["TRAINER.DCAR.CATE.ALPHA", "0.0"]),
-    ("5 + category-matching weight (full DCAR)", []),
-    ("6 full, text-only prompts", ["TRAINER.DCAR.VISUAL_PROMPTS", "False"]),
-    ("7 full, CAA = identity", ["TRAINER.DCAR.CAA.TYPE", "none"]),
-]
-KEYS = ["i2t_R@1", "i2t_R@5", "i2t_R@10", "t2i_R@1", "t2i_R@5", "t2i_R@10", "rsum"]
+DATASET_CONFIG = "configs/datasets/fdrd_synth.yaml"
+KEYS = ("i2t_R@1", "i2t_R@5", "t2i_R@1", "t2i_R@5", "rsum")
+DIFF_METRICS = ("i2t_R@1", "t2i_R@1", "rsum")
+GATES = {"image_probe": 0.90, "variant_cosine": 0.95, "zero_shot": (0.40, 0.80), "upper_bound_gap": 20.0}
 
 
-def run(cmd: list[str], env: dict) -> None:
-    print("+", " ".join(cmd), flush=True)
-    subprocess.run(cmd, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+@dataclass(frozen=True)
+class Row:
+    """One line of the table: a trainer with a config and options."""
+
+    name: str
+    trainer: str
+    config: str
+    opts: tuple[str, ...] = ()
+    role: str = "method"  # reference | method | ablation
+    seeded: bool = True  # False: deterministic (zero-shot), run once and paired with every seed
+
+    @property
+    def slug(self) -> str:
+        return "".join(ch if ch.isalnum() else "_" for ch in self.name).strip("_").lower()
 
 
-def summary_row(name: str, directory: str, seeds: list[int]) -> list[str]:
-    summary, warnings, _ = parse_test_res.parse_directory(directory, seeds, ci95=False)
-    for w in warnings:
-        print(f"WARNING {name}: {w}")
-    return [name] + [f"{summary[k][0]:.2f} ± {summary[k][1]:.2f}" if k in summary else "-" for k in KEYS]
+CFG = "synth"  # the synthetic configs: configs/trainers/<trainer>/synth.yaml (equal budgets, chosen on val)
+ROWS = (
+    Row("zero-shot CLIP", "ZeroshotCLIP", CFG, role="reference", seeded=False),
+    Row("full fine-tuning (upper bound)", "FullFineTune", CFG, role="reference"),
+    Row("CoOp", "CoOp", CFG),
+    Row("CLIP-Adapter", "CLIP_Adapter", CFG),
+    Row("MaPLe", "MaPLe", CFG),
+    Row("DCAR", "DCAR", CFG),
+    Row("2 + DTR (no L_cate)", "DCAR", CFG, ("TRAINER.DCAR.CATE.LAMBDA", "0.0"), "ablation"),
+    Row("3 + L_cate, category negatives, alpha 0", "DCAR", CFG,
+        ("DATASET.FDRD.NUM_ATTRIBUTE_NEGATIVES", "0", "TRAINER.DCAR.CATE.ALPHA", "0.0"), "ablation"),
+    Row("4 + attribute negatives, alpha 0", "DCAR", CFG, ("TRAINER.DCAR.CATE.ALPHA", "0.0"), "ablation"),
+    Row("6 full, text-only prompts", "DCAR", CFG, ("TRAINER.DCAR.VISUAL_PROMPTS", "False"), "ablation"),
+    Row("7 full, CAA = identity", "DCAR", CFG, ("TRAINER.DCAR.CAA.TYPE", "none"), "ablation"),
+)
+REFERENCE_METHOD, REFERENCE_ABLATION = "MaPLe", "DCAR"  # MaPLe is ablation row 1 (prompts only, L_con)
+COMPARISONS = ([(r.name, REFERENCE_METHOD) for r in ROWS if r.role != "ablation" and r.name != REFERENCE_METHOD]
+               + [(REFERENCE_METHOD, REFERENCE_ABLATION)]
+               + [(r.name, REFERENCE_ABLATION) for r in ROWS if r.role == "ablation"])
+
+
+def run_jobs(jobs: list[tuple[str, list[str]]], workers: int, env: dict) -> int:
+    """Run ``train.py`` jobs, ``workers`` at a time; return how many were already finished."""
+    pending, running, reused = list(jobs), [], 0
+    while pending or running:
+        while pending and len(running) < workers:
+            out_dir, argv = pending.pop(0)
+            os.makedirs(out_dir, exist_ok=True)
+            log = open(os.path.join(out_dir, "benchmark_stdout.txt"), "w", encoding="utf-8")
+            proc = subprocess.Popen([sys.executable, "train.py", *argv], cwd=ROOT, env=env, stdout=log,
+                                    stderr=subprocess.STDOUT)
+            running.append((proc, out_dir, log))
+        time.sleep(0.5)
+        for entry in list(running):
+            proc, out_dir, log = entry
+            if proc.poll() is None:
+                continue
+            running.remove(entry)
+            log.close()
+            text = open(os.path.join(out_dir, "benchmark_stdout.txt"), encoding="utf-8").read()
+            if proc.returncode:
+                raise SystemExit(f"run {out_dir} failed (exit {proc.returncode}):\n{text[-3000:]}")
+            reused += text.startswith("Finished: ")
+            print(f"done {os.path.relpath(out_dir, ROOT)} ({len(pending)} waiting, {len(running)} running)", flush=True)
+    return reused
+
+
+def job(row: Row, seed: int, a: argparse.Namespace, common: list[str]) -> tuple[str, list[str]]:
+    out = os.path.join(a.runs, f"data{a.data_seed}", row.slug, f"seed{seed}")
+    argv = ["--root", a.data, "--seed", str(seed), "--trainer", row.trainer, "--dataset-config-file", DATASET_CONFIG,
+            "--config-file", f"configs/trainers/{row.trainer}/{row.config}.yaml", "--output-dir", out,
+            *common, *row.opts]
+    return out, argv
+
+
+def load(out: str) -> dict:
+    with open(os.path.join(out, "results.json"), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def row_results(row: Row, seeds: list[int], a: argparse.Namespace) -> list[dict]:
+    """One results.json per seed (the single zero-shot run stands for every seed)."""
+    outs = [os.path.join(a.runs, f"data{a.data_seed}", row.slug, f"seed{s if row.seeded else seeds[0]}") for s in seeds]
+    return [load(o) for o in outs]
+
+
+def fmt(mean: float, sd: float | None = None) -> str:
+    return f"{mean:.2f}" if sd is None else f"{mean:.2f} ± {sd:.2f}"
+
+
+def gate_checks(probe: dict, gap: dict) -> dict[str, dict]:
+    """Each gate of the testbed with its measured values and whether it holds."""
+    factors = [f for f in probe if f != POSITIVE_CONTROL]
+    lo, hi = GATES["zero_shot"]
+    return {
+        "image probe >= 0.90 for every factor": {
+            "values": {f: probe[f]["image_probe"] for f in probe},
+            "holds": all(probe[f]["image_probe"] >= GATES["image_probe"] for f in probe)},
+        "one-factor caption variants at cosine <= 0.95": {
+            "values": {f: probe[f]["variant_cosine"] for f in probe},
+            "holds": all(probe[f]["variant_cosine"] <= GATES["variant_cosine"] for f in probe)},
+        f"zero-shot one-factor discrimination in [0.40, 0.80] (positive control {POSITIVE_CONTROL} excepted)": {
+            "values": {f: probe[f]["zero_shot"] for f in probe},
+            "holds": all(lo <= probe[f]["zero_shot"] <= hi for f in factors)},
+        "upper bound beats zero-shot by >= 20 R@1 points in both directions": {
+            "values": gap, "holds": all(v >= GATES["upper_bound_gap"] for v in gap.values())},
+    }
+
+
+def probe_section(a: argparse.Namespace, folder: str) -> tuple[dict, dict]:
+    from benchmarks.testbed import Frozen, oracle_table, probe_table, read_split
+    from trainers.backbone import load_clip
+
+    frozen = Frozen(load_clip(a.backbone))
+    test = read_split(folder, "test")
+    return probe_table(frozen, read_split(folder, "train"), test, a.text_sample), oracle_table(test)
+
+
+def markdown(report: dict) -> str:
+    from tabulate import tabulate
+
+    s = report["settings"]
+    lines = [
+        "# Synthetic benchmark (FDRDSynth, small pretrained CLIP) — not FDRD",
+        "",
+        "Generated by `" + report["command"] + "` "
+        f"in {report['runtime_s'] / 60:.1f} min on {s['machine']} ({report['runs_reused']} of {report['runs']} runs reused). "
+        "Numbers on synthetic data: they test the implementation and the method's mechanisms, and say nothing about "
+        "real FDRD.",
+        "",
+        f"Data: FDRDSynth, data seed {report['data_seed']}, {s['domains']} domains x {s['classes_per_domain']} "
+        f"subcategories, {s['shots']} shots per class for training; test galleries of "
+        + ", ".join(f"{d} {n:,}" for d, n in report["test_images_per_domain"].items())
+        + f" images (twin groups). Seeds {', '.join(map(str, report['seeds']))}. Backbone `{s['backbone']}`. "
+        f"Every trainable method: {s['budget']}.",
+        "",
+        "## 1. What the frozen backbone knows",
+        "",
+        tabulate([[f, f"{r['image_probe']:.3f}", f"{r['text_probe']:.3f}", f"{r['chance']:.3f}",
+                   f"{r['variant_cosine']:.3f}", f"{r['zero_shot']:.3f}", f"{r['zero_shot_chance']:.3f}"]
+                  for f, r in report["probe"].items()],
+                 headers=["factor", "image probe", "text probe", "chance", "variant cosine", "zero-shot", "chance"],
+                 tablefmt="github"),
+        "",
+        "Probes: a linear classifier on the pooled image embedding or the caption embedding, fit on the train split "
+        "and scored on test. Variant cosine: between a test caption and its variants in which only that factor's "
+        "words differ. Zero-shot: how often the image scores its own caption above all those variants.",
+        "",
+        "Gates:",
+        "",
+    ]
+    for name, g in report["gates"].items():
+        vals = ", ".join(f"{k} {v:.2f}" for k, v in g["values"].items())
+        lines.append(f"- {'holds' if g['holds'] else '**fails**'}: {name} ({vals})")
+    lines += ["", "Oracle retrievers (R@1 of a retriever matching exactly these factors, ties at random):", "",
+              tabulate([[k, f"{v:.1f}"] for k, v in report["oracle"].items()], headers=["factors matched", "R@1"],
+                       tablefmt="github"), "", "## 2. Rows (mean ± std over seeds, AVG over domains)", ""]
+    table = []
+    for name, r in report["rows"].items():
+        table.append([name] + [fmt(*r["summary"][k]) for k in KEYS])
+    lines += [tabulate(table, headers=["row"] + list(KEYS), tablefmt="github"), ""]
+    kinds = sorted({k for r in report["negative_discrimination"].values() for k in r})
+    lines += ["## 3. Negative discrimination (share of test images whose caption beats every negative of a kind, %)", "",
+              tabulate([[n] + [fmt(*r[k]) if k in r else "-" for k in kinds]
+                        for n, r in report["negative_discrimination"].items()],
+                       headers=["row"] + [k.replace("negdisc_", "") for k in kinds], tablefmt="github"), ""]
+    factors = sorted({k.split("_", 2)[2] for r in report["twins"].values() for k in r})
+    lines += ["## 4. Twin accuracy per factor (i2t / t2i, %)", "",
+              tabulate([[n] + [f"{r.get('twin_i2t_' + f, (0,))[0]:.1f} / {r.get('twin_t2i_' + f, (0,))[0]:.1f}"
+                               for f in factors] for n, r in report["twins"].items()],
+                       headers=["row"] + factors, tablefmt="github"), ""]
+    lines += ["## 5. Paired differences (95% intervals: over seeds (t), over test items (bootstrap); "
+              "significant when their hull excludes 0)", ""]
+    diff_rows = []
+    for d in report["differences"]:
+        diff_rows.append([f"{d['row']} − {d['reference']}", d["metric"], f"{d['mean']:+.2f}",
+                          "[{:+.2f}, {:+.2f}]".format(*d["ci95_seeds"]), "[{:+.2f}, {:+.2f}]".format(*d["ci95_items"]),
+                          "yes" if d["significant"] else "no"])
+    lines += [tabulate(diff_rows, headers=["comparison", "metric", "mean", "seeds", "items", "significant"],
+                       tablefmt="github"), ""]
+    lines += ["## 6. What the numbers say (generated)", ""] + [f"- {s}" for s in report["verdicts"]] + [""]
+    return "\n".join(lines)
+
+
+def verdicts(report: dict) -> list[str]:
+    """Plain sentences from the differences (who wins where, with the interval) and the positive
+    control (does every trained method learn the factor zero-shot CLIP cannot read?)."""
+    out = []
+    zs = report["twins"]["zero-shot CLIP"]
+    for direction in ("i2t", "t2i"):
+        key = f"twin_{direction}_{POSITIVE_CONTROL}"
+        if key not in zs:
+            continue
+        trained = {n: r[key][0] for n, r in report["twins"].items() if n != "zero-shot CLIP"}
+        missing = [n for n, v in trained.items() if v <= zs[key][0] + 5]
+        out.append(f"Positive control ({POSITIVE_CONTROL} twins, {direction}): zero-shot {zs[key][0]:.1f}%; "
+                   + ("every trained row learns it (+5 points or more)" if not missing
+                      else f"not learned by {', '.join(missing)}") + ".")
+    for d in report["differences"]:
+        if d["metric"] != "rsum" and d["row"] not in ("DCAR",):
+            continue
+        word = ("better than" if d["mean"] > 0 else "worse than") if d["significant"] else "not distinguishable from"
+        out.append(f"{d['row']} is {word} {d['reference']} in {d['metric']}: {d['mean']:+.2f} "
+                   f"(95% interval {d['ci95'][0]:+.2f} to {d['ci95'][1]:+.2f}).")
+    return out
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
+    p.add_argument("--data-seed", type=int, default=0, help="FDRDSynth generator seed (a fresh draw of the data)")
     p.add_argument("--shots", type=int, default=16)
-    p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    p.add_argument("--workers", type=int, default=2, help="train.py processes at once (one CPU thread each)")
+    p.add_argument("--backbone", default="synth-small")
     p.add_argument("--data", default=os.path.join(ROOT, "data"))
+    p.add_argument("--runs", default=os.path.join(ROOT, "output", "bench_synthetic"))
     p.add_argument("--out", default=os.path.join(ROOT, "docs", "synthetic_benchmark.md"))
+    p.add_argument("--json", default=os.path.join(ROOT, "docs", "bench_synthetic.json"))
+    p.add_argument("--text-sample", type=int, default=300, help="test items for the text gates")
+    p.add_argument("--quick", action="store_true", help="a tiny setting (a few minutes; what CI exercises)")
+    p.add_argument("--opts", nargs="*", default=[], help="KEY VALUE pairs for every run")
     a = p.parse_args()
-    path = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])  # scripts call python
-    env = dict(os.environ, PATH=path, DATA=a.data, SEEDS=" ".join(map(str, a.seeds)), SHOTS=str(a.shots))
     start = time.time()
-    run(["bash", "scripts/reproduce_table.sh", "fdrd_synth"], env)
-    table_time = time.time() - start
-    methods_root = f"output/table_tiny_{a.shots}shots"
-    table = open(os.path.join(ROOT, methods_root, "table.md"), encoding="utf-8").read()
-    methods = [summary_row(m, os.path.join(ROOT, methods_root, "fdrd_synth", m, c), a.seeds) for m, c in (
-        ("ZeroshotCLIP", "tiny"), ("CoOp", f"tiny_ep5_batch16_4ctx_{a.shots}shots"),
-        ("CLIP_Adapter", f"tiny_ep5_batch16_{a.shots}shots"), ("MaPLe", f"tiny_ep5_batch16_2ctx_{a.shots}shots"),
-        ("DCAR", f"{CFG}_{a.shots}shots"))]
-    rows = []
-    for i, (name, opts) in enumerate(ABLATIONS, 1):
-        root = f"output/ablation_{a.shots}shots/{i}"
-        run(["bash", "scripts/common/main.sh", "DCAR", "fdrd_synth", str(a.shots), *opts],
-            dict(env, CFG=CFG, OUTPUT_ROOT=root))
-        rows.append(summary_row(name, os.path.join(ROOT, root, "fdrd_synth", "DCAR", f"{CFG}_{a.shots}shots"), a.seeds))
-    total = time.time() - start
-    from tabulate import tabulate
+    from datasets.fdrd.synth import SynthSpec, ensure_generated
+    from engine.plugins import default_cfg
+    from trainers.backbone import load_clip
 
-    seeds = " ".join(map(str, a.seeds))
-    text = (
-        "# Synthetic benchmark (FDRDSynth, small pretrained CLIP) — not FDRD\n\n"
-        "Numbers on the synthetic FDRDSynth domains with the project's small pretrained CLIP "
-        "(`synth-small`); they say nothing about real FDRD.\n\n"
-        f"Command: `python benchmarks/synthetic_benchmark.py --shots {a.shots} --seeds {seeds}` "
-        f"(2-core CPU; {table_time / 60:.1f} min for the five-method table, {total / 60:.1f} min in all).\n\n"
-        f"## Five methods ({a.shots} shots per class, seeds {seeds}; mean ± std over seeds, AVG over the 3 domains)\n\n"
-        + tabulate(methods, headers=["method"] + KEYS, tablefmt="github")
-        + "\n\nPer domain (mean over seeds):\n\n" + table
-        + f"\n## DCAR ablation grid (METHOD.md §10; mean ± std over seeds {seeds})\n\n"
-        + tabulate(rows, headers=["variant"] + KEYS, tablefmt="github") + "\n"
-    )
-    os.makedirs(os.path.dirname(a.out), exist_ok=True)
-    with open(a.out, "w", encoding="utf-8") as f:
-        f.write(text)
-    print(text)
+    resolution = load_clip(a.backbone).visual.input_resolution
+    c = default_cfg().DATASET.FDRD_SYNTH
+    spec_keys = {"SEED": a.data_seed, "IMAGE_SIZE": resolution}
+    if a.quick:
+        spec_keys.update(NUM_DOMAINS=2, CLASSES_PER_DOMAIN=4, TRAIN_PER_CLASS=5, TEST_IMAGES_PER_DOMAIN=24)
+        a.text_sample, a.shots = 12, 3
+    for k, v in spec_keys.items():
+        c[k] = v
+    spec = SynthSpec.from_cfg(c)
+    folder = os.path.join(a.data, ensure_generated(os.path.abspath(a.data), c.DIR, spec))
+    common = ["MODEL.BACKBONE.NAME", a.backbone, "INPUT.SIZE", f"({resolution}, {resolution})", "DATASET.NUM_SHOTS",
+              str(a.shots), *[x for k, v in spec_keys.items() for x in (f"DATASET.FDRD_SYNTH.{k}", str(v))], *a.opts]
+    if a.quick:
+        common += ["OPTIM.MAX_EPOCH", "1"]
+    probe, oracle = probe_section(a, folder)
+    print(json.dumps(probe, indent=1), flush=True)
+    jobs = [job(row, s, a, common) for row in ROWS for s in (a.seeds if row.seeded else a.seeds[:1])]
+    env = dict(os.environ, OMP_NUM_THREADS="1" if a.workers > 1 else os.environ.get("OMP_NUM_THREADS", ""))
+    reused = run_jobs(jobs, a.workers, {k: v for k, v in env.items() if v != ""})
+    results = {row.name: row_results(row, a.seeds, a) for row in ROWS}
+    report = summarise(a, results, probe, oracle, spec)
+    report.update(runtime_s=time.time() - start, runs=len(jobs), runs_reused=reused,
+                  command="python benchmarks/synthetic_benchmark.py " + " ".join(sys.argv[1:]))
+    report["verdicts"] = verdicts(report)
+    for path, text in ((a.json, json.dumps(report, indent=1)), (a.out, markdown(report))):
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text + "\n")
+    print(markdown(report))
+
+
+def summarise(a: argparse.Namespace, results: dict[str, list[dict]], probe: dict, oracle: dict, spec) -> dict:
+    """The report: rows per seed and summarised, fine-grained measures, paired differences, gates."""
+    rows, negdisc, twins = {}, {}, {}
+    by_name = {row.name: row for row in ROWS}
+    for name, runs in results.items():
+        metrics = [r["metrics"] for r in runs]
+        keys = [k for k in metrics[0] if "/" not in k]
+        summary = {k: mean_std([m[k] for m in metrics]) for k in keys}
+        row = by_name[name]
+        rows[name] = {"trainer": row.trainer, "config": row.config, "opts": list(row.opts), "role": row.role,
+                      "per_seed": {str(s): {k: m[k] for k in keys} for s, m in zip(a.seeds, metrics)},
+                      "summary": summary}
+        negdisc[name] = {k: v for k, v in summary.items() if k.startswith("negdisc_")}
+        twins[name] = {k: v for k, v in summary.items() if k.startswith("twin_")}
+    ranks = {name: [r["item_ranks"] for r in runs] for name, runs in results.items()}
+    differences = []
+    for left, right in COMPARISONS:
+        label = "1 prompts only (= MaPLe)" if (left, right) == (REFERENCE_METHOD, REFERENCE_ABLATION) else left
+        for metric in DIFF_METRICS:
+            differences.append({"row": label, "reference": right, **paired_difference(ranks[left], ranks[right], metric)})
+    zs, ub = rows["zero-shot CLIP"]["summary"], rows["full fine-tuning (upper bound)"]["summary"]
+    gap = {d: ub[f"{d}_R@1"][0] - zs[f"{d}_R@1"][0] for d in ("i2t", "t2i")}
+    sizes = results["zero-shot CLIP"][0]["sizes"]
+    return {
+        "seeds": a.seeds, "data_seed": a.data_seed,
+        "test_images_per_domain": {d: s["images"] for d, s in sizes.items()},
+        "probe": {f: {**r} for f, r in probe.items()}, "oracle": oracle,
+        "gates": gate_checks(probe, gap), "upper_bound_gap": gap, "positive_control": POSITIVE_CONTROL,
+        "rows": rows, "negative_discrimination": negdisc, "twins": twins, "differences": differences,
+        "settings": {"domains": spec.num_domains, "classes_per_domain": spec.classes_per_domain, "shots": a.shots,
+                     "backbone": a.backbone, "machine": f"{os.cpu_count()} CPU cores, {a.workers} worker(s)",
+                     "budget": "the same epochs, batch and LR schedule (configs/trainers/*/synth.yaml)"},
+    }
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from engine import EVALUATOR_REGISTRY, EvaluatorBase
 from engine import distributed as dist
 
 from reporting.metric_names import format_metric
+from .discrimination import negative_discrimination, negatives_by_kind, twin_accuracy
 from .ranking import ranks, recall_metrics
 
 
@@ -50,8 +51,9 @@ def _csr(groups: Sequence[Sequence[int]], device: torch.device) -> tuple[torch.T
 
 
 def domain_metrics(image_feats: torch.Tensor, image_captions: Sequence[Sequence[str]], caption_feats: dict[str, torch.Tensor],
-                   ks: Sequence[int], chunk: int) -> tuple[dict[str, float], dict[str, int]]:
-    """Metrics of one gallery. ``image_captions[i]`` are image i's captions; ``caption_feats`` maps
+                   ks: Sequence[int], chunk: int) -> tuple[dict[str, float], dict[str, int], dict[str, list[int]]]:
+    """Metrics of one gallery, its sizes, and each query's 0-based rank (``i2t`` per image,
+    ``t2i`` per caption). ``image_captions[i]`` are image i's captions; ``caption_feats`` maps
     each caption string to its feature."""
     texts = [c for caps in image_captions for c in caps]
     strings = list(dict.fromkeys(texts))
@@ -82,7 +84,7 @@ def domain_metrics(image_feats: torch.Tensor, image_captions: Sequence[Sequence[
     shared = sum(len(pos_of[s]) for s in strings if len(images_of[s]) > 1)
     sizes = {"images": len(image_captions), "captions": len(texts), "unique_captions": len(strings),
              "duplicate_captions": shared}
-    return ordered, sizes
+    return ordered, sizes, {"i2t": i2t.tolist(), "t2i": t2i.tolist()}
 
 
 @EVALUATOR_REGISTRY.register()
@@ -125,8 +127,11 @@ class Retrieval(EvaluatorBase):
             done, feats = dist.gather_objects(done), dist.gather_rows(feats)
         return dict(zip(done, feats))
 
-    def evaluate(self, encode_text: Callable[[list[str]], torch.Tensor] | None = None) -> OrderedDict:
-        """Metrics per domain (``<Domain>/<metric>``) and their unweighted mean (plain names).
+    def evaluate(self, encode_text: Callable[[list[str]], torch.Tensor] | None = None,
+                 fine_grained: bool = True) -> OrderedDict:
+        """Metrics per domain (``<Domain>/<metric>``) and their unweighted mean (plain names);
+        with ``fine_grained`` also negative discrimination and twin accuracy
+        (:mod:`evaluation.discrimination`), which encode every item's negatives too.
         What the pictures and ``results.json`` need is kept in ``last``."""
         if not self._items:
             raise ValueError("Retrieval.evaluate: no images were processed")
@@ -135,22 +140,30 @@ class Retrieval(EvaluatorBase):
         features = torch.cat(self._features)
         captions = [tuple(getattr(it, "captions", None) or (it.caption,)) for it in self._items]
         domains = list(dict.fromkeys(getattr(it, "domain_name", "") or "all" for it in self._items))
-        caption_feats = self.encode_captions(list(dict.fromkeys(c for caps in captions for c in caps)), encode_text)
-        per_domain, sizes = OrderedDict(), {}
+        strings = [c for caps in captions for c in caps]
+        if fine_grained:
+            strings += [c for it in self._items for c in negatives_by_kind(it).get("all", ())]
+        caption_feats = self.encode_captions(list(dict.fromkeys(strings)), encode_text)
+        per_domain, sizes, item_ranks = OrderedDict(), {}, {}
         for dom in domains:
             idx = [i for i, it in enumerate(self._items) if (getattr(it, "domain_name", "") or "all") == dom]
-            per_domain[dom], sizes[dom] = domain_metrics(
+            per_domain[dom], sizes[dom], item_ranks[dom] = domain_metrics(
                 features[idx], [captions[i] for i in idx], caption_feats, self.ks, self.chunk)
+            if fine_grained:
+                items = [self._items[i] for i in idx]
+                per_domain[dom].update(negative_discrimination(features[idx], items, caption_feats))
+                per_domain[dom].update(twin_accuracy(features[idx], torch.stack([caption_feats[captions[i][0]] for i in idx]),
+                                                     items))
         results = OrderedDict()
         if len(domains) > 1:
             for dom, m in per_domain.items():
                 results.update((f"{dom}/{k}", v) for k, v in m.items())
-        first = next(iter(per_domain.values()))
-        for key in first:  # unweighted mean over domains (the single domain's value when one)
-            results[key] = sum(m[key] for m in per_domain.values()) / len(per_domain)
+        for key in dict.fromkeys(k for m in per_domain.values() for k in m):  # unweighted mean over the domains
+            values = [m[key] for m in per_domain.values() if key in m]  # that have the metric
+            results[key] = sum(values) / len(values)
         self._print(results, sizes)
         self.last = {"features": features, "items": self._items, "caption_features": caption_feats,
-                     "metrics": results, "per_domain": per_domain, "sizes": sizes}
+                     "metrics": results, "per_domain": per_domain, "sizes": sizes, "item_ranks": item_ranks}
         return results
 
     def _print(self, results: OrderedDict, sizes: dict) -> None:
@@ -176,6 +189,7 @@ class Retrieval(EvaluatorBase):
             "num_shots": cfg.DATASET.NUM_SHOTS,
             "seed": cfg.SEED,
             "ks": list(self.ks),
+            "item_ranks": last["item_ranks"],
             **extra,
         }
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)

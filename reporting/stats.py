@@ -1,4 +1,5 @@
-"""Small-sample statistics without SciPy: Student's t quantiles and confidence intervals of a mean.
+"""Small-sample statistics without SciPy: Student's t quantiles, confidence intervals of a mean,
+and paired differences between methods (over seeds, and bootstrapped over test items).
 
 With 3-5 seeds the normal approximation (1.96 sigma / sqrt(n)) is far too narrow: the 95%
 two-sided t quantile is 4.30 for n = 3 and 2.78 for n = 5. Quantiles come from the exact CDF
@@ -8,7 +9,7 @@ bisection.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Any, Sequence
 
 
 def t_central_probability(t: float, df: int) -> float:
@@ -58,3 +59,69 @@ def mean_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, f
         return mean, float("nan")
     sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
     return mean, t_quantile(confidence, n - 1) * sd / math.sqrt(n)
+
+
+ItemRanks = dict[str, dict[str, list[int]]]  # domain -> {"i2t": rank per image, "t2i": rank per caption}
+
+
+def item_scores(ranks: ItemRanks, metric: str, ks: Sequence[int] = (1, 5, 10)) -> dict[str, tuple[Any, Any]]:
+    """Per domain, each query's contribution to ``metric`` (``i2t_R@K``, ``t2i_R@K`` or ``rsum``):
+    arrays over image queries and over caption queries, such that the metric is the mean over
+    domains of (mean of the first + mean of the second)."""
+    import numpy as np
+
+    out = {}
+    for domain, r in ranks.items():
+        i2t, t2i = np.asarray(r["i2t"]), np.asarray(r["t2i"])
+        if metric == "rsum":
+            out[domain] = (100.0 * sum(i2t < k for k in ks), 100.0 * sum(t2i < k for k in ks))
+        else:
+            direction, k = metric.split("_R@")
+            hits = 100.0 * ((i2t if direction == "i2t" else t2i) < int(k))
+            zeros = np.zeros(len(t2i if direction == "i2t" else i2t))
+            out[domain] = (hits, zeros) if direction == "i2t" else (zeros, hits)
+    return out
+
+
+def _value(scores: dict[str, tuple[Any, Any]]) -> float:
+    return sum(a.mean() + b.mean() for a, b in scores.values()) / len(scores)
+
+
+def paired_difference(a: Sequence[ItemRanks], b: Sequence[ItemRanks], metric: str, resamples: int = 2000,
+                      seed: int = 0) -> dict[str, Any]:
+    """Mean difference ``a - b`` in ``metric`` over paired runs (the same seeds, the same test
+    galleries), with two 95% intervals:
+
+    * ``ci95_seeds``: Student t over the per-seed differences (training randomness);
+    * ``ci95_items``: percentile bootstrap over test queries, resampled within each domain, of the
+      difference averaged over seeds (which test items happened to be drawn);
+
+    and ``ci95``, the hull of both: ``significant`` only when it excludes 0.
+    """
+    import numpy as np
+
+    if len(a) != len(b) or not a:
+        raise ValueError(f"paired difference needs the same number of runs on both sides, got {len(a)} and {len(b)}")
+    per_seed = [_value(item_scores(x, metric)) - _value(item_scores(y, metric)) for x, y in zip(a, b)]
+    mean, half = mean_ci(per_seed)
+    diffs: dict[str, tuple[Any, Any]] = {}
+    for x, y in zip(a, b):
+        sx, sy = item_scores(x, metric), item_scores(y, metric)
+        for d in sx:
+            da, db = sx[d][0] - sy[d][0], sx[d][1] - sy[d][1]
+            prev = diffs.get(d)
+            diffs[d] = (da, db) if prev is None else (prev[0] + da, prev[1] + db)
+    diffs = {d: (u / len(a), v / len(a)) for d, (u, v) in diffs.items()}
+    rng = np.random.default_rng(seed)
+    boot = np.zeros(resamples)
+    for u, v in diffs.values():
+        iu = rng.integers(0, len(u), (resamples, len(u)))
+        iv = iu if len(u) == len(v) else rng.integers(0, len(v), (resamples, len(v)))  # one caption per image: joint
+        boot += u[iu].mean(1) + (v[iv].mean(1) if len(v) else 0.0)
+    boot /= len(diffs)
+    items = (float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5)))
+    seeds = (mean - half, mean + half) if len(a) > 1 else (float("nan"), float("nan"))
+    lo = min(items[0], seeds[0]) if len(a) > 1 else items[0]
+    hi = max(items[1], seeds[1]) if len(a) > 1 else items[1]
+    return {"metric": metric, "mean": mean, "per_seed": per_seed, "ci95_seeds": list(seeds), "ci95_items": list(items),
+            "ci95": [lo, hi], "significant": bool(lo > 0 or hi < 0)}

@@ -66,14 +66,14 @@ def apply_overrides(cfg, overrides: dict):
 TINY_CLIP = dict(
     embed_dim=32,
     image_resolution=32,
-    vision_layers=2,
+    vision_layers=3,
     vision_width=64,
     vision_patch_size=8,
     context_length=77,
     vocab_size=49408,
     transformer_width=64,
     transformer_heads=1,
-    transformer_layers=2,
+    transformer_layers=3,
 )
 
 

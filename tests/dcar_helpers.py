@@ -1,11 +1,26 @@
-"""Configs for DCAR tests: the tiny config on a small FDRDSynth with a tiny CLIP."""
+"""Configs for trainer tests: a trainer's synth config on a small FDRDSynth with the tiny CLIP
+(32-px input, 3 layers) the tests build."""
 from __future__ import annotations
 
 import engine
 from engine.plugins import default_cfg
 from tests.conftest import apply_overrides
 
-TINY_DCAR = "configs/trainers/DCAR/tiny_ep5_batch16_2ctx.yaml"
+TINY_DCAR = "configs/trainers/DCAR/synth.yaml"
+# A small FDRDSynth and the tiny CLIP's input size, as trailing train.py options.
+SMALL_SYNTH = {"DATASET.FDRD_SYNTH.NUM_DOMAINS": 1, "DATASET.FDRD_SYNTH.CLASSES_PER_DOMAIN": 8,
+               "DATASET.FDRD_SYNTH.TRAIN_PER_CLASS": 4, "DATASET.FDRD_SYNTH.TEST_IMAGES_PER_DOMAIN": 16,
+               "DATASET.FDRD_SYNTH.IMAGE_SIZE": 32, "INPUT.SIZE": (32, 32), "DATALOADER.TRAIN_X.BATCH_SIZE": 8}
+
+
+def config_file(trainer: str) -> str:
+    return f"configs/trainers/{trainer}/synth.yaml"
+
+
+def small_synth_opts(**more) -> list[str]:
+    """``SMALL_SYNTH`` (and ``more``, with ``__`` for dots) as ``KEY VALUE`` strings."""
+    items = {**SMALL_SYNTH, **{k.replace("__", "."): v for k, v in more.items()}}
+    return [x for k, v in items.items() for x in (k, str(v))]
 
 
 def dcar_cfg(tmp_path, ckpt, trainer="DCAR", config=TINY_DCAR, **opts):
@@ -17,11 +32,8 @@ def dcar_cfg(tmp_path, ckpt, trainer="DCAR", config=TINY_DCAR, **opts):
     cfg.OUTPUT_DIR = str(tmp_path / "out")
     cfg.SEED = 1
     cfg.MODEL.BACKBONE.NAME = ckpt
-    s = cfg.DATASET.FDRD_SYNTH
-    s.NUM_DOMAINS, s.CLASSES_PER_DOMAIN, s.TRAIN_PER_CLASS, s.TEST_PER_CLASS, s.IMAGE_SIZE = 1, 8, 4, 2, 32
-    cfg.DATALOADER.TRAIN_X.BATCH_SIZE = 8
     cfg.VERBOSE = False
-    return apply_overrides(cfg, opts)
+    return apply_overrides(cfg, {**SMALL_SYNTH, **opts})
 
 
 def build(cfg, seed=1):

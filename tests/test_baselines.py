@@ -4,18 +4,13 @@ import copy
 import pytest
 import torch
 
-from tests.dcar_helpers import build, dcar_cfg
+from tests.dcar_helpers import build, config_file, dcar_cfg
 
-CONFIGS = {
-    "CoOp": "configs/trainers/CoOp/tiny_ep5_batch16_4ctx.yaml",
-    "MaPLe": "configs/trainers/MaPLe/tiny_ep5_batch16_2ctx.yaml",
-    "CLIP_Adapter": "configs/trainers/CLIP_Adapter/tiny_ep5_batch16.yaml",
-    "DCAR": "configs/trainers/DCAR/tiny_ep5_batch16_2ctx.yaml",
-}
+CONFIGS = {t: config_file(t) for t in ("CoOp", "MaPLe", "CLIP_Adapter", "DCAR")}
 OWN_PARAMS = {
     "CoOp": {"prompts.ctx"},
-    "MaPLe": {"prompts.ctx", "prompts.deep_text.0", "prompts.couplings.0.weight", "prompts.couplings.0.bias",
-              "prompts.couplings.1.weight", "prompts.couplings.1.bias"},
+    "MaPLe": {"prompts.ctx", "prompts.deep_text.0", "prompts.deep_text.1"}
+             | {f"prompts.couplings.{i}.{w}" for i in range(3) for w in ("weight", "bias")},
     "CLIP_Adapter": {"image.fc1.weight", "image.fc2.weight"},
 }
 
@@ -64,8 +59,7 @@ def test_reloads_to_identical_metrics(tmp_path, ckpt, name):
 
 def test_maple_equals_dcar_with_its_extra_components_off(tmp_path, ckpt):
     maple = build(_cfg(tmp_path, ckpt, "MaPLe"))
-    dcar = build(_cfg(tmp_path, ckpt, "DCAR", TRAINER__DCAR__DTR__ENABLED=False, TRAINER__DCAR__CATE__LAMBDA=0.0,
-                      TRAINER__DCAR__PROMPT_DEPTH=2))
+    dcar = build(_cfg(tmp_path, ckpt, "DCAR", TRAINER__DCAR__DTR__ENABLED=False, TRAINER__DCAR__CATE__LAMBDA=0.0))
     assert _step(maple, 3) == _step(dcar, 3)
     for (n1, p1), (n2, p2) in zip(maple.learner.named_parameters(), dcar.learner.named_parameters()):
         assert n1 == n2 and torch.equal(p1, p2)

@@ -9,14 +9,12 @@ import pytest
 import torch
 
 from engine.embedded.checkpoint import epoch_file, write_pointer
+from tests.dcar_helpers import config_file, small_synth_opts
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SMALL = ["DATASET.FDRD_SYNTH.NUM_DOMAINS", "1", "DATASET.FDRD_SYNTH.CLASSES_PER_DOMAIN", "8",
-         "DATASET.FDRD_SYNTH.TRAIN_PER_CLASS", "4", "DATASET.FDRD_SYNTH.TEST_PER_CLASS", "2",
-         "DATASET.FDRD_SYNTH.IMAGE_SIZE", "32", "DATALOADER.TRAIN_X.BATCH_SIZE", "8", "DATALOADER.NUM_WORKERS", "0",
-         "OPTIM.MAX_EPOCH", "2", "TRAIN.CHECKPOINT_FREQ", "1", "INPUT.TRANSFORMS", "['normalize']"]
-CONFIGS = {"DCAR": "configs/trainers/DCAR/tiny_ep5_batch16_2ctx.yaml",
-           "CoOp": "configs/trainers/CoOp/tiny_ep5_batch16_4ctx.yaml"}
+SMALL = small_synth_opts(DATALOADER__NUM_WORKERS=0, OPTIM__MAX_EPOCH=2, TRAIN__CHECKPOINT_FREQ=1,
+                         INPUT__TRANSFORMS="['normalize']")
+CONFIGS = {t: config_file(t) for t in ("DCAR", "CoOp")}
 
 
 def _run(tmp_path, ckpt, trainer, out, procs):

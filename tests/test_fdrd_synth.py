@@ -13,7 +13,8 @@ from datasets.fdrd.synth import SynthSpec, generate
 from datasets.fdrd.synth_folder import SynthFolderError
 from tests.fdrd_helpers import fdrd_cfg
 
-SMALL = SynthSpec(num_domains=3, classes_per_domain=20, train_per_class=2, test_per_class=1, image_size=32, seed=0)
+SMALL = SynthSpec(num_domains=3, classes_per_domain=16, train_per_class=2, test_images_per_domain=12, image_size=32,
+                  seed=0)
 
 
 def _digest(folder):
@@ -38,24 +39,24 @@ def test_schemas_and_attributes(tmp_path):
     train = json.load(open(tmp_path / "captions" / "inter_emblem_train.json"))
     test = json.load(open(tmp_path / "captions" / "emblem_test.json"))
     entry = next(iter(train.values()))
-    assert set(entry) == {"file_name", "class_name", "file_path", "positive", "negative"}  # schema C
+    assert set(entry) == {"file_name", "class_name", "file_path", "positive", "negative", "factors"}  # schema C + truth
     assert entry["file_path"] == "YOUR_IMAGE_PATH" and entry["negative"] == []
     assert entry["positive"].startswith(f"This is a photo of {entry['class_name']}.")
     a = next(iter(test.values()))
-    assert set(a) == {"file_name", "class_name", "number", "file_path", "positive", "negative"}  # schema A
+    assert {"file_name", "class_name", "number", "file_path", "positive", "negative"} <= set(a)  # schema A
     assert a["positive"].startswith(f"This is a {a['class_name']}.") and len(a["negative"]) == 4
     names = {e["class_name"] for e in train.values()}
-    assert len(names) == 20
+    assert len(names) == 16
 
 
 def test_loads_through_fdrd_loader(tmp_path):
     cfg = fdrd_cfg(tmp_path, ("all",), name="FDRDSynth")
     cfg.DATASET.FDRD_SYNTH.TRAIN_PER_CLASS = 3
-    cfg.DATASET.FDRD_SYNTH.TEST_PER_CLASS = 2
+    cfg.DATASET.FDRD_SYNTH.TEST_IMAGES_PER_DOMAIN = 40  # 14 twin groups of 3
     cfg.DATASET.FDRD_SYNTH.IMAGE_SIZE = 32
     ds = engine.build_dataset(cfg)
     assert ds.domain_names == ["SynthEmblem", "SynthBloom", "SynthBadge"]
-    assert ds.num_classes == 60 and len(ds.test) == 120
+    assert ds.num_classes == 48 and len(ds.test) == 126
     assert all(d.caption.startswith(f"This is a {d.classname}.") for d in ds.test)
     assert all(d.negatives_category and d.negatives_attribute for d in ds.test)
     one = engine.build_dataset(fdrd_cfg(tmp_path, ("SynthBloom",), name="FDRDSynth", **{}))  # other settings: own folder
@@ -74,7 +75,8 @@ def _user_files(root):
 
 def _synth_cfg(root, **synth):
     cfg = fdrd_cfg(root, ("all",), name="FDRDSynth")
-    for k, v in {"TRAIN_PER_CLASS": 1, "TEST_PER_CLASS": 1, "IMAGE_SIZE": 16, "CLASSES_PER_DOMAIN": 2, **synth}.items():
+    for k, v in {"TRAIN_PER_CLASS": 1, "TEST_IMAGES_PER_DOMAIN": 3, "IMAGE_SIZE": 16, "CLASSES_PER_DOMAIN": 2,
+                 **synth}.items():
         cfg.DATASET.FDRD_SYNTH[k] = v
     return cfg
 
@@ -138,6 +140,40 @@ def test_concurrent_first_use_generates_once(tmp_path):
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], [o[1][-2000:] for o in outs]
-    assert all(o[0].strip().splitlines()[-1] == "18" for o in outs)  # 3 domains x 6 classes x 1 test image
+    assert all(o[0].strip().splitlines()[-1] == "9" for o in outs)  # 3 domains x 1 twin group of 3
     assert sum("Generating FDRDSynth" in o[0] for o in outs) == 1
     assert [h for h in os.listdir(root / "fdrd_synth") if not h.startswith(("seed", ".fdrd_synth"))] == []
+
+
+def test_test_gallery_is_twin_groups_differing_in_one_factor(tmp_path):
+    spec = SynthSpec(num_domains=1, classes_per_domain=8, train_per_class=2, test_images_per_domain=31, image_size=32)
+    generate(str(tmp_path), spec, progress=False)
+    test = json.load(open(tmp_path / "captions" / "emblem_test.json"))
+    assert len(test) == 33  # rounded up to 11 groups of 3
+    roles = []
+    for key, e in test.items():
+        for other, factor in e.get("twins", {}).items():
+            a, b = e["factors"], test[other]["factors"]
+            assert [f for f in a if a[f] != b[f]] == [factor]  # exactly the named factor differs
+            assert test[other]["twins"][key] == factor
+            old, new = (a[factor], b[factor])
+            if factor == "subcategory":
+                assert e["positive"].replace(old, new) == test[other]["positive"]
+            roles.append(factor)
+    assert roles.count("subcategory") == 2 * 11  # every group has a sibling-subcategory twin
+    assert {"colour", "background", "size", "position", "pattern"} <= set(roles)
+    by_group = {}
+    for e in test.values():
+        by_group.setdefault(e["group"], []).append(e)
+    assert all(len(g) == 3 for g in by_group.values())
+    captions = [e["positive"] for e in by_group[0]]
+    assert len(set(captions)) == 3 and len({c.split(".", 1)[1].count(" ") for c in captions}) <= 2  # same template
+
+
+def test_the_world_is_fixed_across_data_seeds(tmp_path):
+    a = SynthSpec(num_domains=1, classes_per_domain=4, train_per_class=1, test_images_per_domain=3, image_size=32)
+    generate(str(tmp_path / "a"), a, progress=False)
+    generate(str(tmp_path / "b"), SynthSpec(**{**a.__dict__, "seed": 5}), progress=False)
+    names = [{e["class_name"] for e in json.load(open(tmp_path / d / "captions" / "inter_emblem_train.json")).values()}
+             for d in ("a", "b")]
+    assert names[0] == names[1]  # the same subcategory names: the pretrained backbone's world

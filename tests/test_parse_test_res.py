@@ -132,3 +132,12 @@ def test_help_does_not_import_torch():
     res = subprocess.run([sys.executable, "-X", "importtime", "parse_test_res.py", "--help"], cwd=ROOT,
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == 0 and "torch" not in res.stderr
+
+
+def test_table_lists_negative_discrimination(tmp_path):
+    for seed, v in ((1, 60.0), (2, 70.0)):
+        _results(tmp_path / "DCAR" / f"seed{seed}", {"X": {"i2t_R@1": 1.0, "negdisc_category": v, "twin_i2t_colour": 80.0}},
+                 seed=seed)
+    assert ptr.main(["--table", str(tmp_path), "--ks", "1"]) == 0
+    text = (tmp_path / "table.md").read_text()
+    assert "| negdisc_category | 65.00  |" in text and "| twin_i2t_colour  | 80.00  |" in text

@@ -6,9 +6,12 @@ import sys
 
 import pytest
 
+from tests.dcar_helpers import small_synth_opts
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SMALL = ("DATASET.FDRD_SYNTH.CLASSES_PER_DOMAIN 4 DATASET.FDRD_SYNTH.TRAIN_PER_CLASS 3 "
-         "DATASET.FDRD_SYNTH.TEST_PER_CLASS 2 DATASET.FDRD_SYNTH.IMAGE_SIZE 32 OPTIM.MAX_EPOCH 1")
+SMALL = " ".join(small_synth_opts(DATASET__FDRD_SYNTH__NUM_DOMAINS=3, DATASET__FDRD_SYNTH__CLASSES_PER_DOMAIN=4,
+                                  DATASET__FDRD_SYNTH__TRAIN_PER_CLASS=3, DATASET__FDRD_SYNTH__TEST_IMAGES_PER_DOMAIN=9,
+                                  OPTIM__MAX_EPOCH=1)).replace("(32, 32)", "(32,32)")
 
 
 def _env(tmp_path, **extra):
@@ -20,20 +23,21 @@ def _env(tmp_path, **extra):
 def test_reproduce_table_tiny(tmp_path, tiny_clip_files):
     work = tmp_path / "repo"
     subprocess.run(["cp", "-r", ROOT, str(work)], check=True)  # outputs stay out of the checkout
-    env = _env(tmp_path, PRESET="tiny", SHOTS="1", SEEDS="1 2",
+    env = _env(tmp_path, PRESET="synth", SHOTS="1", SEEDS="1 2",
                OPTS=f"MODEL.BACKBONE.NAME {tiny_clip_files['state_dict']} {SMALL}")
     res = subprocess.run(["bash", "scripts/reproduce_table.sh", "fdrd_synth"], cwd=work, env=env,
                          capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    table = (work / "output" / "table_tiny_1shots" / "table.md").read_text().splitlines()
+    table = (work / "output" / "table_synth_1shots" / "table.md").read_text().splitlines()
     header = [c.strip() for c in table[0].split("|")[1:-1]]
     methods = ["ZeroshotCLIP", "CoOp", "CLIP_Adapter", "MaPLe", "DCAR"]
     assert header == ["domain", "K"] + [f"i2t {m}" for m in methods] + [f"t2i {m}" for m in methods]
-    assert sum(line.startswith("| AVG") for line in table) == 3
-    assert "-" not in [c.strip() for c in table[-1].split("|")[3:-1]]  # every method has every domain
+    assert sum(line.startswith("| AVG") for line in table) == 3 and "Columns (runs averaged in each)" in "\n".join(table)
+    last_avg = [line for line in table if line.startswith("| AVG")][-1]
+    assert "-" not in [c.strip() for c in last_avg.split("|")[3:-1]]  # every method has every domain
 
     again = subprocess.run(["bash", "scripts/common/main.sh", "DCAR", "fdrd_synth", "1",
                             "MODEL.BACKBONE.NAME", tiny_clip_files["state_dict"], *SMALL.split()],
-                           cwd=work, env=dict(env, CFG="tiny_ep5_batch16_2ctx", OUTPUT_ROOT="output/table_tiny_1shots"),
+                           cwd=work, env=dict(env, CFG="synth", OUTPUT_ROOT="output/table_synth_1shots"),
                            capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and again.stdout.count("Finished: ") == 2, again.stdout[-2000:]

@@ -1,5 +1,8 @@
 """The committed small pretrained CLIP (synth-small): loading, recipe determinism, zero-shot level."""
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -20,8 +23,21 @@ def test_recipe_is_deterministic(tmp_path):
         pretrain(steps=2, batch=8, corpus=32, seed=0, lr=1e-3, out=str(out), threads=2)
     sa, sb = torch.load(a, weights_only=True), torch.load(b, weights_only=True)
     assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
-    images, captions = build_corpus(16, seed=0)
-    assert images.shape == (16, 3, 32, 32) and all(not c.startswith("This is") for c in captions)
+    images, captions, labels = build_corpus(16, seed=0)
+    assert images.shape == (16, 3, 64, 64) and images.dtype == torch.uint8 and labels.shape == (16, 8)
+    assert all(not c.startswith("This is") for c in captions)
+
+
+def test_corpus_does_not_depend_on_the_hash_seed():
+    """Two processes with different string-hash seeds build the same corpus (iterating over a
+    ``set`` of factor names, as an earlier recipe did, fails this)."""
+    code = ("import hashlib; from trainers.small_clip.recipe import build_corpus; "
+            "i, c, l = build_corpus(240, 0); "
+            "print(hashlib.sha256('|'.join(c).encode() + i.numpy().tobytes() + l.numpy().tobytes()).hexdigest())")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    digests = {subprocess.run([sys.executable, "-c", code], cwd=root, env=dict(os.environ, PYTHONHASHSEED=str(h)),
+                              capture_output=True, text=True, check=True).stdout for h in (1, 2, 3)}
+    assert len(digests) == 1
 
 
 @pytest.mark.slow
@@ -30,7 +46,7 @@ def test_zero_shot_on_synth_is_far_from_chance_and_from_perfect(tmp_path):
 
     out = tmp_path / "zs"
     argv = ["--root", str(tmp_path / "data"), "--trainer", "ZeroshotCLIP", "--dataset-config-file",
-            "configs/datasets/fdrd_synth.yaml", "--config-file", "configs/trainers/ZeroshotCLIP/tiny.yaml",
+            "configs/datasets/fdrd_synth.yaml", "--config-file", "configs/trainers/ZeroshotCLIP/synth.yaml",
             "--output-dir", str(out), "--eval-only"]
     train.main(train.build_parser().parse_args(argv))
     metrics = json.loads((out / "results.json").read_text())["metrics"]

@@ -5,16 +5,11 @@ from torch.utils.data import RandomSampler
 
 from datasets.text import encode, tokenize
 from evaluation.retrieval import Retrieval
-from tests.dcar_helpers import build, dcar_cfg
+from tests.dcar_helpers import build, config_file, dcar_cfg
 from trainers.loaders import GlobalBatchSampler
 from trainers.prompting import assemble_text, encode_text, length_groups
 
-CONFIGS = {
-    "CoOp": "configs/trainers/CoOp/tiny_ep5_batch16_4ctx.yaml",
-    "CLIP_Adapter": "configs/trainers/CLIP_Adapter/tiny_ep5_batch16.yaml",
-    "DCAR": "configs/trainers/DCAR/tiny_ep5_batch16_2ctx.yaml",
-    "ZeroshotCLIP": "configs/trainers/ZeroshotCLIP/tiny.yaml",
-}
+CONFIGS = {t: config_file(t) for t in ("CoOp", "CLIP_Adapter", "DCAR", "ZeroshotCLIP")}
 CAPTIONS = ["a red emblem.", "This is a photo of Migal. A small red emblem with a thin white border, drawn at the "
             "centre of a square canvas, with a pale background.", "x"]
 
@@ -114,8 +109,9 @@ def test_cached_training_features_are_exact(tmp_path, ckpt, name):
 
 
 def test_no_training_cache_with_random_augmentation_or_prompted_images(tmp_path, ckpt, capsys):
-    assert build(_cfg(tmp_path, ckpt, "CLIP_Adapter")).train_cache is None  # random_resized_crop
-    assert "recomputed every step: INPUT.TRANSFORMS ['random_resized_crop', 'normalize'] is random" in capsys.readouterr().out
+    random_crop = {"INPUT__TRANSFORMS": ("random_crop", "normalize")}
+    assert build(_cfg(tmp_path, ckpt, "CLIP_Adapter", **random_crop)).train_cache is None
+    assert "recomputed every step: INPUT.TRANSFORMS ['random_crop', 'normalize'] is random" in capsys.readouterr().out
     dcar = build(_cfg(tmp_path, ckpt, "DCAR", INPUT__TRANSFORMS=("normalize",)))
     assert dcar.train_cache is None and not dcar.caching()  # the image tower carries visual prompts
 

@@ -13,14 +13,12 @@ import yaml
 
 import engine
 import train
-from tests.dcar_helpers import TINY_DCAR
+from tests.dcar_helpers import TINY_DCAR, small_synth_opts
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOY = ["DATASET.NAME", "ToyColours", "INPUT.SIZE", "(8, 8)", "DATALOADER.NUM_WORKERS", "0", "OPTIM.MAX_EPOCH", "2",
        "OPTIM.NAME", "sgd", "OPTIM.LR", "0.05"]
-SYNTH = ["DATASET.FDRD_SYNTH.NUM_DOMAINS", "1", "DATASET.FDRD_SYNTH.CLASSES_PER_DOMAIN", "8",
-         "DATASET.FDRD_SYNTH.TRAIN_PER_CLASS", "4", "DATASET.FDRD_SYNTH.TEST_PER_CLASS", "2",
-         "DATASET.FDRD_SYNTH.IMAGE_SIZE", "32", "DATALOADER.TRAIN_X.BATCH_SIZE", "8", "OPTIM.MAX_EPOCH", "1"]
+SYNTH = small_synth_opts(OPTIM__MAX_EPOCH=1)
 
 
 def _toy(tmp_path, *opts, out="run"):

@@ -5,17 +5,17 @@ import pytest
 
 import parse_test_res
 import train
+from tests.dcar_helpers import small_synth_opts
 
-SYNTH_SMALL = ["DATASET.FDRD_SYNTH.TRAIN_PER_CLASS", "2", "DATASET.FDRD_SYNTH.TEST_PER_CLASS", "2",
-               "DATASET.FDRD_SYNTH.IMAGE_SIZE", "32"]
+SYNTH_SMALL = small_synth_opts(DATASET__FDRD_SYNTH__NUM_DOMAINS=3, DATASET__FDRD_SYNTH__TEST_IMAGES_PER_DOMAIN=39)
 
 
-def _run(tmp_path, ckpt, seed, extra=()):
-    out = tmp_path / "out" / "fdrd_synth" / "ZeroshotCLIP" / "tiny" / f"seed{seed}"
+def _run(tmp_path, ckpt, seed, flags=(), opts=()):
+    out = tmp_path / "out" / "fdrd_synth" / "ZeroshotCLIP" / "synth" / f"seed{seed}"
     argv = ["--root", str(tmp_path / "data"), "--trainer", "ZeroshotCLIP", "--seed", str(seed),
             "--dataset-config-file", "configs/datasets/fdrd_synth.yaml",
-            "--config-file", "configs/trainers/ZeroshotCLIP/tiny.yaml", "--output-dir", str(out), *extra,
-            "MODEL.BACKBONE.NAME", ckpt, *SYNTH_SMALL]
+            "--config-file", "configs/trainers/ZeroshotCLIP/synth.yaml", "--output-dir", str(out), *flags,
+            "MODEL.BACKBONE.NAME", ckpt, *SYNTH_SMALL, *opts]
     train.main(train.build_parser().parse_args(argv))
     return out
 
@@ -27,7 +27,7 @@ def test_zeroshot_on_synth_writes_results_and_aggregates(tmp_path, tiny_clip_fil
     outs.append(_run(tmp_path, ckpt, 3))  # train() of a zero-shot model evaluates too
     res = json.loads((outs[0] / "results.json").read_text())
     assert res["domains"] == ["SynthEmblem", "SynthBloom", "SynthBadge"]
-    assert res["sizes"]["SynthBloom"]["images"] == res["sizes"]["SynthBloom"]["captions"] == 40  # 20 classes x 2
+    assert res["sizes"]["SynthBloom"]["images"] == res["sizes"]["SynthBloom"]["captions"] == 39  # 13 twin groups
     assert 0 <= res["metrics"]["i2t_R@1"] <= 100 and res["trainer"] == "ZeroshotCLIP" and res["seed"] == 1
     log = (outs[0] / "log.txt").read_text()
     assert "* i2t_R@1:" in log and "* SynthBloom/t2i_R@10:" in log
@@ -39,9 +39,9 @@ def test_zeroshot_on_synth_writes_results_and_aggregates(tmp_path, tiny_clip_fil
 
 def test_input_size_must_match_backbone(tmp_path, tiny_clip_files):
     with pytest.raises(ValueError, match=r"INPUT.SIZE \(48, 48\) does not match the backbone's input resolution 32"):
-        _run(tmp_path, tiny_clip_files["state_dict"], 1, ["--eval-only", "INPUT.SIZE", "(48, 48)"])
+        _run(tmp_path, tiny_clip_files["state_dict"], 1, ["--eval-only"], ["INPUT.SIZE", "(48, 48)"])
 
 
 def test_retrieval_trainer_requires_retrieval_evaluator(tmp_path, tiny_clip_files):
     with pytest.raises(ValueError, match="set TEST.EVALUATOR Retrieval"):
-        _run(tmp_path, tiny_clip_files["state_dict"], 1, ["--eval-only", "TEST.EVALUATOR", "Classification"])
+        _run(tmp_path, tiny_clip_files["state_dict"], 1, ["--eval-only"], ["TEST.EVALUATOR", "Classification"])

@@ -266,6 +266,10 @@ class RetrievalTrainer(BaseTrainer):
 
     @torch.no_grad()
     def test(self, split: str | None = None) -> float:
+        """Evaluate on ``split``; without one, this is the run's final evaluation (after training or
+        with ``--eval-only``) on ``TEST.SPLIT``: with the fine-grained measures, the gallery
+        picture and ``results.json``."""
+        final = split is None
         split = split or self.cfg.TEST.SPLIT
         if split == "val" and self.val_loader is not None:
             loader = self.val_loader
@@ -277,17 +281,17 @@ class RetrievalTrainer(BaseTrainer):
         print(f"Evaluate on the *{split}* set")
         items = loader.dataset.data_source
         self.evaluator.process(self.eval_image_features(split, items, loader.dataset.transform), items)
-        results = self.evaluator.evaluate(self.encode_texts)
+        results = self.evaluator.evaluate(self.encode_texts, fine_grained=final)
         truncated = sum(dist.per_rank(self.truncated_captions))
         if truncated:
             print(f"{truncated} captions were longer than the text context and truncated (end-of-text kept)")
         for k, v in results.items():
             self.write_scalar(f"{split}/{k}", v, self.epoch)
         self.last_results[split] = results
-        if split == "test" and dist.is_main():
+        if final and dist.is_main():
             os.makedirs(self.output_dir, exist_ok=True)
             path = os.path.join(self.output_dir, "gallery.png")
             plot_gallery(self.evaluator.last, path)
             print(f"Retrieval gallery drawn to {path}")
-            self.evaluator.write(os.path.join(self.output_dir, "results.json"), self.result_info())
+            self.evaluator.write(os.path.join(self.output_dir, "results.json"), {**self.result_info(), "split": split})
         return results["rsum"]

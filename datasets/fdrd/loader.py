@@ -26,17 +26,22 @@ class FDRDDataError(ValueError):
 
 
 class FDRDDatum(Datum):
-    """A Datum with its caption, negatives and source key (Dassl's loaders see a plain Datum)."""
+    """A Datum with its caption, negatives (attribute swaps with the kind of word changed), source
+    key and controlled twins (other keys of the domain and the factor in which each differs, for
+    per-factor accuracy; synthetic data has them). Dassl's loaders see a plain Datum."""
 
     def __init__(self, impath: str, label: int, domain: int, classname: str, caption: str,
                  negatives_category: tuple[str, ...] = (), negatives_attribute: tuple[str, ...] = (),
-                 key: str = "", domain_name: str = "") -> None:
+                 key: str = "", domain_name: str = "", negatives_attribute_kinds: tuple[str, ...] = (),
+                 twins: tuple[tuple[str, str], ...] = ()) -> None:
         super().__init__(impath=impath, label=label, domain=domain, classname=classname)
         self._caption = caption
         self._negatives_category = tuple(negatives_category)
         self._negatives_attribute = tuple(negatives_attribute)
+        self._negatives_attribute_kinds = tuple(negatives_attribute_kinds)
         self._key = key
         self._domain_name = domain_name
+        self._twins = tuple(twins)
 
     @property
     def caption(self) -> str:
@@ -49,6 +54,14 @@ class FDRDDatum(Datum):
     @property
     def negatives_attribute(self) -> tuple[str, ...]:
         return self._negatives_attribute
+
+    @property
+    def negatives_attribute_kinds(self) -> tuple[str, ...]:
+        return self._negatives_attribute_kinds
+
+    @property
+    def twins(self) -> tuple[tuple[str, str], ...]:
+        return self._twins
 
     @property
     def key(self) -> str:
@@ -134,6 +147,7 @@ class _Row:
     split: str  # train / val / test
     caption: str
     released: tuple[str, ...]
+    twins: tuple[tuple[str, str], ...] = ()
 
 
 def image_path_in_domain(domain: Domain, key: str, fields: dict, index: SplitIndex | None) -> tuple[str, bool]:
@@ -229,7 +243,9 @@ def _rows(domain: Domain, parsed: dict[str, CaptionFile], root: str, opts: LoadO
             if role == "test" and split == "train":
                 report.train_in_test_split += 1
                 continue
-            rows.append(_Row(e.key, path, label, classname, role, e.positive, e.negatives))
+            twins = e.fields.get("twins")
+            twins = tuple((str(k), str(f)) for k, f in twins.items()) if isinstance(twins, dict) else ()
+            rows.append(_Row(e.key, path, label, classname, role, e.positive, e.negatives, twins))
     if "test" not in parsed and opts.holdout_test > 0:
         n = _hold_out(rows, ("train", "val"), "test", opts.holdout_test, f"fdrd-test|{domain.name}")
         report.notes.append(f"no test file: {n:,} train-file items ({opts.holdout_test:.0%} of each class) held out "
@@ -360,4 +376,4 @@ def _datum(r: _Row, domain: Domain, domain_index: int, label_offset: int, domain
     report.released_negatives_dropped += negs.released_dropped
     report.no_class_name += not negs.class_found
     return FDRDDatum(os.path.join(domain_root, r.path), r.label + label_offset, domain_index, r.classname, r.caption,
-                     negs.category, negs.attribute, r.key, domain.name)
+                     negs.category, negs.attribute, r.key, domain.name, negs.attribute_kinds, r.twins)

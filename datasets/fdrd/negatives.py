@@ -88,8 +88,9 @@ def _cased_like(word: str, original: str) -> str:
 
 
 def attribute_swaps(caption: str, protected: list[tuple[int, int]], k: int, rng: random.Random,
-                    exclude: set[str]) -> list[str]:
-    """Up to ``k`` captions each with one attribute word changed to another of its kind."""
+                    exclude: set[str]) -> list[tuple[str, str]]:
+    """Up to ``k`` (caption, kind) pairs, each caption with one attribute word changed to another
+    of its kind."""
     spots = [m for m in _ATTR_RE.finditer(caption)
              if not any(s < m.end() and m.start() < e for s, e in protected)]
     choices = []
@@ -101,14 +102,14 @@ def attribute_swaps(caption: str, protected: list[tuple[int, int]], k: int, rng:
         else:
             choices.extend((m, w) for w in ATTRIBUTE_KINDS[kind] if w != word and {w, word} != {"gray", "grey"})
     rng.shuffle(choices)
-    out: list[str] = []
+    out: list[tuple[str, str]] = []
     for m, new in choices:
         if len(out) == k:
             break
         swapped = caption[: m.start()] + _cased_like(new, m.group(0)) + caption[m.end():]
         if swapped in exclude or swapped == caption:
             continue
-        out.append(swapped)
+        out.append((swapped, _WORD_KIND[m.group(0).lower()]))
         exclude.add(swapped)
     return out
 
@@ -117,6 +118,7 @@ def attribute_swaps(caption: str, protected: list[tuple[int, int]], k: int, rng:
 class Negatives:
     category: tuple[str, ...]
     attribute: tuple[str, ...]
+    attribute_kinds: tuple[str, ...]  # the kind of word each attribute swap changed (colour, size, ...)
     class_found: bool
     released_dropped: int
 
@@ -135,4 +137,5 @@ def build_negatives(caption: str, released: tuple[str, ...], true: ClassForm, ot
     generated = category_swaps(caption, true, others, num_category - len(kept), rng, exclude)
     protected = [m.span() for m in pattern.finditer(caption)]
     attribute = attribute_swaps(caption, protected, num_attribute, rng, exclude)
-    return Negatives(tuple(kept + generated), tuple(attribute), bool(protected), len(released) - len(kept))
+    return Negatives(tuple(kept + generated), tuple(a for a, _ in attribute), tuple(k for _, k in attribute),
+                     bool(protected), len(released) - len(kept))

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Train MaPLe (retrieval) over few-shot seeds 1 2 3:  bash scripts/maple/main.sh DATASET SHOTS [KEY VALUE ...]
-# DATA, CFG (default vit_b32_ep5_batch32_2ctx; tiny_ep5_batch16_2ctx for fdrd_synth) and SEEDS from the environment; see scripts/common/main.sh.
-case "${1:-}" in fdrd_synth*) DEFAULT_CFG=tiny_ep5_batch16_2ctx ;; *) DEFAULT_CFG=vit_b32_ep5_batch32_2ctx ;; esac
+# DATA, CFG (default vit_b32_ep10_batch32_2ctx; synth for fdrd_synth) and SEEDS from the environment; see scripts/common/main.sh.
+case "${1:-}" in fdrd_synth*) DEFAULT_CFG=synth ;; *) DEFAULT_CFG=vit_b32_ep10_batch32_2ctx ;; esac
 export CFG=${CFG:-${DEFAULT_CFG}}
 exec bash "$(dirname "$0")/../common/main.sh" MaPLe "$@"

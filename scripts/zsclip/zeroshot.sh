@@ -2,12 +2,12 @@
 # Zero-shot CLIP retrieval (the CLIP column of the table) on a dataset config.
 #   bash scripts/zsclip/zeroshot.sh DATASET [CFG] [KEY VALUE ...]
 #   e.g. DATA=/data bash scripts/zsclip/zeroshot.sh fdrd_caltech101
-#        bash scripts/zsclip/zeroshot.sh fdrd_synth              # tiny config, synth-small backbone
+#        bash scripts/zsclip/zeroshot.sh fdrd_synth              # synth config, synth-small backbone
 # DATA: dataset root (default ./data). OUTPUT_ROOT: default output. SEEDS: seeds to run (default "1"; zero-shot is deterministic).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DATASET=${1:?usage: zeroshot.sh DATASET [CFG] [KEY VALUE ...]}
-case "${DATASET}" in fdrd_synth*) DEFAULT_CFG=tiny ;; *) DEFAULT_CFG=vit_b32 ;; esac
+case "${DATASET}" in fdrd_synth*) DEFAULT_CFG=synth ;; *) DEFAULT_CFG=vit_b32 ;; esac
 CFG=${2:-${DEFAULT_CFG}}
 shift $(( $# >= 2 ? 2 : 1 ))
 DATA=${DATA:-./data}

@@ -1,0 +1,41 @@
+"""benchmarks/synthetic_benchmark.py end to end in its --quick setting (a tiny FDRDSynth, the
+tiny CLIP, one epoch): every section of the report is produced from real runs."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.mark.slow
+def test_quick_benchmark_writes_the_whole_report(tmp_path, tiny_clip_files):
+    out, js = tmp_path / "bench.md", tmp_path / "bench.json"
+    cmd = [sys.executable, "benchmarks/synthetic_benchmark.py", "--quick", "--seeds", "1", "2", "--workers", "2",
+           "--backbone", tiny_clip_files["state_dict"], "--data", str(tmp_path / "data"), "--runs", str(tmp_path / "runs"),
+           "--out", str(out), "--json", str(js)]
+    res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    report = json.loads(js.read_text())
+    assert {"seeds", "data_seed", "test_images_per_domain", "probe", "rows", "differences", "negative_discrimination",
+            "runtime_s"} <= set(report)
+    assert report["seeds"] == [1, 2] and report["data_seed"] == 0
+    assert report["test_images_per_domain"] == {"SynthEmblem": 24, "SynthBloom": 24}
+    assert set(report["probe"]) == {"subcategory", "colour", "background", "size", "position", "pattern"}
+    assert all({"image_probe", "text_probe", "chance", "zero_shot", "zero_shot_chance"} <= set(r)
+               for r in report["probe"].values())
+    rows = report["rows"]
+    assert "zero-shot CLIP" in rows and "full fine-tuning (upper bound)" in rows and len(rows) == 11
+    assert all(set(r["per_seed"]) == {"1", "2"} for r in rows.values())
+    compared = {(d["row"], d["reference"]) for d in report["differences"]}
+    assert ("DCAR", "MaPLe") in compared and ("CoOp", "MaPLe") in compared
+    assert ("1 prompts only (= MaPLe)", "DCAR") in compared and ("7 full, CAA = identity", "DCAR") in compared
+    assert all(len(d["ci95"]) == 2 and len(d["ci95_seeds"]) == 2 for d in report["differences"])
+    assert all("negdisc_category" in v for v in report["negative_discrimination"].values())
+    text = out.read_text()
+    for section in ("## 1. What the frozen backbone knows", "Gates:", "Oracle retrievers", "## 5. Paired differences"):
+        assert section in text
+    again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)  # finished runs are reused
+    assert again.returncode == 0 and json.loads(js.read_text())["runs_reused"] == report["runs"]
