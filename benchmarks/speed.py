@@ -1,4 +1,4 @@
-"""Speed and memory of every trainer, in one command (issue: speed and scale).
+"""Speed and memory of every trainer, in one command.
 
     python benchmarks/speed.py [--archs vit_b32 tiny] [--trainers DCAR MaPLe CoOp CLIP_Adapter ZeroshotCLIP]
                                [--batch 32] [--steps 3] [--before] [--breakdown] [--text] [--fdrd DIR]

@@ -12,8 +12,8 @@ with the small pretrained CLIP:
    zero-shot one-factor discrimination, each with its chance level; the gates the testbed must
    pass before any method is worth running; oracle retrievers that show where the room is;
 2. **every method and DCAR's ablation rows** for each seed (``train.py`` runs in parallel worker
-   processes, one thread each; finished runs are reused), with zero-shot CLIP and full
-   fine-tuning (the upper bound) beside them;
+   processes, one thread each; finished runs of the same data seed and backbone weights are
+   reused), with zero-shot CLIP and full fine-tuning (the upper bound) beside them;
 3. **paired differences**: each method against MaPLe and each ablation row against full DCAR, in
    i2t R@1, t2i R@1 and RSUM, with 95% intervals over seeds (t) and over test items (bootstrap)
    (:func:`reporting.stats.paired_difference`); a difference is called significant only when the
@@ -110,8 +110,24 @@ def run_jobs(jobs: list[tuple[str, list[str]]], workers: int, env: dict) -> int:
     return reused
 
 
+def backbone_tag(name: str) -> str:
+    """A short digest of the backbone's weights file: runs made with other weights under the same
+    name (a rebuilt ``synth-small``) are never reused."""
+    import hashlib
+
+    from trainers.backbone import resolve_backbone
+
+    path, _ = resolve_backbone(name)
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()[:10]
+
+
+def run_folder(a: argparse.Namespace, row: Row, seed: int) -> str:
+    return os.path.join(a.runs, f"data{a.data_seed}-{a.backbone_tag}", row.slug, f"seed{seed}")
+
+
 def job(row: Row, seed: int, a: argparse.Namespace, common: list[str]) -> tuple[str, list[str]]:
-    out = os.path.join(a.runs, f"data{a.data_seed}", row.slug, f"seed{seed}")
+    out = run_folder(a, row, seed)
     argv = ["--root", a.data, "--seed", str(seed), "--trainer", row.trainer, "--dataset-config-file", DATASET_CONFIG,
             "--config-file", f"configs/trainers/{row.trainer}/{row.config}.yaml", "--output-dir", out,
             *common, *row.opts]
@@ -125,7 +141,7 @@ def load(out: str) -> dict:
 
 def row_results(row: Row, seeds: list[int], a: argparse.Namespace) -> list[dict]:
     """One results.json per seed (the single zero-shot run stands for every seed)."""
-    outs = [os.path.join(a.runs, f"data{a.data_seed}", row.slug, f"seed{s if row.seeded else seeds[0]}") for s in seeds]
+    outs = [run_folder(a, row, s if row.seeded else seeds[0]) for s in seeds]
     return [load(o) for o in outs]
 
 
@@ -271,6 +287,7 @@ def main() -> None:
     from trainers.backbone import load_clip
 
     resolution = load_clip(a.backbone).visual.input_resolution
+    a.backbone_tag = backbone_tag(a.backbone)
     c = default_cfg().DATASET.FDRD_SYNTH
     spec_keys = {"SEED": a.data_seed, "IMAGE_SIZE": resolution}
     if a.quick:

@@ -6,7 +6,7 @@ API. Set ``DCAR_ENGINE=embedded`` to force the embedded engine, ``DCAR_ENGINE=da
 Dassl (default ``auto``).
 
 Pieces of Dassl that are broken on current PyTorch are always the project's own (same
-semantics, fixed; DASSL_API.md §9): ``build_lr_scheduler``, checkpoint saving/loading and
+semantics, fixed; docs/engine.md §9): ``build_lr_scheduler``, checkpoint saving/loading and
 resume (``CheckpointMixin``, placed in front of Dassl's trainer classes), and ``setup_logger``.
 """
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""torchrun with 2 gloo processes on CPU against one process with the same global batch
-(issue: multi-GPU): same weights, losses and metrics; rank 0 alone writes; resume works."""
+"""torchrun with 2 gloo processes on CPU against one process with the same global batch:
+same weights, losses and metrics; rank 0 alone writes; resume works."""
 import json
 import os
 import subprocess

@@ -29,7 +29,7 @@ def _lrs(optim_cfg, epochs):
 
 
 def test_maple_cosine_constant_warmup_matches_dassl_table():
-    # DASSL_API.md §6.2, MaPLe vit_b16_c2_ep5_batch4_2ctx: verified Dassl values.
+    # docs/engine.md §6, MaPLe vit_b16_c2_ep5_batch4_2ctx: verified Dassl values.
     cfg = _optim_cfg(LR=0.0035, MAX_EPOCH=5, LR_SCHEDULER="cosine", WARMUP_EPOCH=1, WARMUP_TYPE="constant", WARMUP_CONS_LR=1e-5)
     assert _lrs(cfg, 5) == pytest.approx([1e-5, 0.0035, 0.0031658, 0.0022908, 0.0012092], abs=5e-8)
 

@@ -1,4 +1,4 @@
-"""No compute on padding, cached frozen image features, the global-batch sampler (issue: speed and scale)."""
+"""No compute on padding, cached frozen image features, the global-batch sampler."""
 import pytest
 import torch
 from torch.utils.data import RandomSampler

@@ -1,4 +1,4 @@
-"""The residual bottleneck adapter (CLIP-Adapter; also METHOD.md §4.2's CAA adapter):
+"""The residual bottleneck adapter (CLIP-Adapter; also docs/method.md §4.2's CAA adapter):
 y = ratio * A(x) + (1 - ratio) * x,  A(x) = ReLU(W2 ReLU(W1 x)),  W1: D -> hidden, W2: hidden -> D, no bias."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""CLIP backbone loading with the ``clip`` package (PyPI ``clip-anytorch``; METHOD.md §2.1).
+"""CLIP backbone loading with the ``clip`` package (PyPI ``clip-anytorch``; docs/method.md §2.1).
 
 ``MODEL.BACKBONE.NAME`` is an OpenAI model name (``ViT-B/32``, ``ViT-B/16``, ``RN50`` ...),
 the project's small pretrained ``synth-small`` (:mod:`trainers.small_clip`),

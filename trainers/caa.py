@@ -1,5 +1,5 @@
 """The CAA module: a trainable transform of candidate text embeddings in the category branch
-(METHOD.md §4.2). Used only for L_cate; retrieval bypasses it.
+(docs/method.md §4.2). Used only for L_cate; retrieval bypasses it.
 
 * ``adapter`` (default): t~ = normalize(rho * A(t) + (1 - rho) * t), the residual bottleneck
   adapter of :mod:`trainers.adapters` (D -> hidden -> D, no bias, rho = 0.2).

@@ -1,7 +1,7 @@
-"""The DCAR trainer (METHOD.md §2-§5): dual prompts, dynamic token re-weighting, category-aware
+"""The DCAR trainer (docs/method.md §2-§5): dual prompts, dynamic token re-weighting, category-aware
 augmentation with category-matching weights; L = L_con + lambda * L_cate.
 
-Every component is a switch (``TRAINER.DCAR.*``), so each ablation of METHOD.md §10 is one
+Every component is a switch (``TRAINER.DCAR.*``), so each ablation of docs/method.md §10 is one
 config change: ``DTR.ENABLED``, ``CATE.LAMBDA`` (0 = no L_cate branch), ``CATE.ALPHA`` (0 = no
 category-matching weight), ``CAA.TYPE`` (``none`` = identity), ``VISUAL_PROMPTS`` (text-only
 prompts), ``PROMPT_DEPTH``/``N_CTX``; the negatives per image are the dataset's

@@ -1,4 +1,4 @@
-"""Dynamic token re-weighting, DTR (METHOD.md §3).
+"""Dynamic token re-weighting, DTR (docs/method.md §3).
 
 For token j of a positive caption paired with image I:
 

@@ -1,4 +1,4 @@
-"""Training batches for the retrieval trainers, the same on one process or many (issue: multi-GPU).
+"""Training batches for the retrieval trainers, the same on one process or many.
 
 ``DATALOADER.TRAIN_X.BATCH_SIZE`` is the *global* batch: with N processes each takes its
 contiguous 1/N of every batch, so a run on N GPUs sees exactly the batches of a one-process run

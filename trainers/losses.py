@@ -1,4 +1,4 @@
-"""Training objectives (METHOD.md §4.3-4.4 and §5): L = L_con + lambda * L_cate.
+"""Training objectives (docs/method.md §4.3-4.4 and §5): L = L_con + lambda * L_cate.
 
 Similarities and losses are computed in fp32 even inside an autocast region (autocast would
 otherwise run their matmuls in bf16/fp16).

@@ -1,5 +1,5 @@
 """MaPLe for caption retrieval: coupled deep vision-language prompts trained with L_con only,
-i.e. DCAR without token re-weighting and category-aware augmentation (METHOD.md §11)."""
+i.e. DCAR without token re-weighting and category-aware augmentation (docs/method.md §11)."""
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,4 @@
-"""Device and precision policy, in one place (DEVELOPERS.md; issue: device and precision).
+"""Device and precision policy, in one place (docs/method.md §8).
 
 ``PREC`` takes CoOp's values plus ``bf16``:
 

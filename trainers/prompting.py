@@ -1,4 +1,4 @@
-"""Deep coupled vision-language prompts on the ``clip`` package's models (METHOD.md §2.2-2.3).
+"""Deep coupled vision-language prompts on the ``clip`` package's models (docs/method.md §2.2-2.3).
 
 CLIP's own transformer blocks are driven layer by layer; nothing of CLIP is edited or copied.
 

@@ -1,5 +1,5 @@
 """The base of the project's trainers: retrieval evaluation, frozen CLIP, the training loader,
-cached frozen image features and multi-process training (METHOD.md §7; issue: speed and scale).
+cached frozen image features and multi-process training (docs/method.md §7).
 
 An image goes through the trainer's ``image_tower`` (the part that does not train: the frozen
 CLIP image encoder, or the prompted one) and then its ``image_head`` (a trainable adapter, or

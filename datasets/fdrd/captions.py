@@ -1,5 +1,5 @@
 """Reading FDRD caption files: the three released schemas, with errors that name the file,
-the entry and the fix (FDRD.md, "The three schemas seen in the released files")."""
+the entry and the fix (docs/fdrd.md, "The three schemas")."""
 from __future__ import annotations
 
 import json

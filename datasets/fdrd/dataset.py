@@ -1,5 +1,5 @@
 """The ``FDRD`` dataset: any subset of the nine domains (and a custom one) from the released
-caption files and CoOp's image layout under ``DATASET.ROOT`` (FDRD.md; METHOD.md §6)."""
+caption files and CoOp's image layout under ``DATASET.ROOT`` (docs/fdrd.md)."""
 from __future__ import annotations
 
 import os

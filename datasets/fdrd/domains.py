@@ -1,5 +1,5 @@
 """The nine FDRD domains: where their images live in CoOp's ``$DATA`` layout and how a caption
-file's key maps to an image and a class (FDRD.md, "The nine domains" and "The three schemas")."""
+file's key maps to an image and a class (docs/fdrd.md, "The nine domains" and "The three schemas")."""
 from __future__ import annotations
 
 import os

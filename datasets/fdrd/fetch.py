@@ -16,7 +16,7 @@ CAPTION_FILES = (
     "inter_car_train.json", "inter_dtd_train.json", "inter_dtd_test.json", "inter_sun397_train.json",
     "inter_sun397_test.json", "inter_ucf101_train.json", "inter_ucf101_test.json", "inter_food_test.json",
 )
-# CoOp's split files on Google Drive (file ids from CoOp's DATASETS.md).
+# CoOp's split files on Google Drive (file ids from https://github.com/KaiyangZhou/CoOp/blob/main/DATASETS.md).
 SPLIT_FILE_IDS = {
     "Caltech101": "1hyarUivQE36mY6jSomru6Fjd-JzwcCzN",
     "OxfordPets": "1501r8Ber4nNKvmlFVQZ8SeUHTcdTTEqs",

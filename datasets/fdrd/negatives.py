@@ -1,4 +1,4 @@
-"""Negative captions for category-aware augmentation (METHOD.md §4.1, "Negative Caption Generator").
+"""Negative captions for category-aware augmentation (docs/method.md §4.1, "Negative Caption Generator").
 
 Two kinds, made from an image's positive caption:
 

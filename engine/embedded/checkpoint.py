@@ -1,4 +1,4 @@
-"""Checkpoints in Dassl's file naming and dict layout, written atomically (DASSL_API.md §3.6-3.8).
+"""Checkpoints in Dassl's file naming and dict layout, written atomically (docs/engine.md §3).
 
 Layout: ``{dir}/{model_name}/model.pth.tar-{epoch}`` holding ``state_dict``, ``epoch``,
 ``optimizer``, ``scheduler`` and ``val_result`` (Dassl's keys) plus ``rng_state`` and

@@ -1,4 +1,4 @@
-"""Evaluators (DASSL_API.md §5): the registry, the base class and Dassl's Classification."""
+"""Evaluators (docs/engine.md §5): the registry, the base class and Dassl's Classification."""
 from __future__ import annotations
 
 import os

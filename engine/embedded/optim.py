@@ -1,9 +1,9 @@
-"""Optimisers and learning-rate schedules with Dassl's semantics (DASSL_API.md §6).
+"""Optimisers and learning-rate schedules with Dassl's semantics (docs/engine.md §6).
 
 ``build_lr_scheduler`` is the project's fixed version of Dassl's: the warm-up wrapper
 works on torch >= 2.7, its state dict holds only plain values (loads with
 ``torch.load(weights_only=True)``), and resuming steps the live optimiser instead of a
-stale copy (DASSL_API.md §9, items 1, 2 and 4). The project uses it under real Dassl too.
+stale copy (docs/engine.md §9, items 1-3). The project uses it under real Dassl too.
 """
 from __future__ import annotations
 

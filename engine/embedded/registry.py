@@ -1,4 +1,4 @@
-"""Name -> object registries (the ``Registry`` of the Dassl API, DASSL_API.md §3.1)."""
+"""Name -> object registries (the ``Registry`` of the Dassl API, docs/engine.md §3)."""
 from __future__ import annotations
 
 import difflib

@@ -1,4 +1,4 @@
-"""Trainer classes with the Dassl API (DASSL_API.md §3): TrainerBase, SimpleTrainer, TrainerX."""
+"""Trainer classes with the Dassl API (docs/engine.md §3): TrainerBase, SimpleTrainer, TrainerX."""
 from __future__ import annotations
 
 import datetime
@@ -232,7 +232,7 @@ class SimpleTrainer(TrainerBase):
 
 
 class TrainerX(SimpleTrainer):
-    """Training loop over labelled data (the loop CoOp/MaPLe rely on, DASSL_API.md §3.5)."""
+    """Training loop over labelled data (the loop CoOp/MaPLe rely on, docs/engine.md §3)."""
 
     def run_epoch(self) -> None:
         self.set_model_mode("train")

@@ -1,4 +1,4 @@
-"""Small helpers of the Dassl API (DASSL_API.md §7): logging, seeding, files, meters."""
+"""Small helpers of the Dassl API (docs/engine.md §7): logging, seeding, files, meters."""
 from __future__ import annotations
 
 import errno
@@ -20,7 +20,7 @@ class _Tee:
     """stdout replacement writing to the terminal and a log file.
 
     Unlike Dassl's Logger it forwards ``isatty``/``fileno``/``encoding`` to the real stream,
-    so libraries that query ``sys.stdout`` keep working (DASSL_API.md §9, item 10).
+    so libraries that query ``sys.stdout`` keep working (docs/engine.md §9, item 5).
     """
 
     def __init__(self, stream: TextIO, fpath: str) -> None:

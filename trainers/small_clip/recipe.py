@@ -237,7 +237,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1, help="CPU threads (the committed checkpoint: 1)")
     p.add_argument("--out", default=CHECKPOINT)
     p.add_argument("--aux", type=float, default=1.0, help="weight of the image-side factor classification task")
-    p.add_argument("--warm", type=int, default=700, help="image-tower-only steps before the contrastive stage")
+    p.add_argument("--warm", type=int, default=900, help="image-tower-only steps before the contrastive stage")
     rates = {k: v for k, v in asdict(Style()).items() if k not in ("known", "swapped")}
     for name, value in rates.items():
         p.add_argument(f"--{name}", type=float, default=value, help=f"caption style: {name} rate")

@@ -1,4 +1,4 @@
-"""Dataset items and the dataset base class (DASSL_API.md §4.1-4.2)."""
+"""Dataset items and the dataset base class (docs/engine.md §4)."""
 from __future__ import annotations
 
 import os
