@@ -295,7 +295,8 @@ def build_table(root: str, ks: list[int]) -> tuple[list[str], list[list], list[s
     for same in by_trainer.values():
         differ = how_groups_differ(same)
         for g, runs in same.items():
-            extra = f"; differs from {names[next(iter(same))]} in {differ[g]}" if len(same) > 1 and differ[g] != "reference" else ""
+            differs = len(same) > 1 and differ[g] != "reference"
+            extra = f"; differs from {names[next(iter(same))]} in {differ[g]}" if differs else ""
             seeds = [r.seed for r in runs if r.seed is not None]
             repeated = sorted({s for s in seeds if seeds.count(s) > 1})
             if repeated:

@@ -35,7 +35,7 @@ import torch
 from engine import CheckpointMismatchError
 from engine import distributed as dist
 from engine.locking import locked
-from engine.plugins import default_cfg
+from plugins import default_cfg
 from reporting.identity import differences, flatten
 
 RUN_LOCK = ".run.lock"
@@ -94,7 +94,7 @@ def setup_cfg(args: argparse.Namespace) -> Any:
         if path:
             if not os.path.isfile(path):
                 raise SystemExit(f"Config file not found: {path}")
-            merge_checked(lambda: cfg.merge_from_file(path), path)
+            merge_checked(lambda path=path: cfg.merge_from_file(path), path)
     reset_cfg(cfg, args)
     if args.opts:
         if len(args.opts) % 2:

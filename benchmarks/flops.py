@@ -1,5 +1,6 @@
 """Model FLOPs of a training step or an evaluation pass, counted analytically from the calls a
-trainer makes to CLIP's encoders (recorded by :class:`FlopRecorder`).
+trainer makes to CLIP's encoders (recorded by :class:`FlopRecorder` through the encoders'
+observer hook, :func:`trainers.prompting.observe_encoders`).
 
 A transformer layer of width W on a sequence of L tokens costs, counting a multiply-add as 2:
 forward ``2 L 12 W^2`` (qkv, output projection, 4x MLP) plus ``4 L^2 W`` (scores and weighted
@@ -14,14 +15,12 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Iterator, Sequence
 
 import torch
 from torch import nn
 
-import trainers.dcar
-import trainers.retrieval
-from trainers.prompting import length_groups
+from trainers.prompting import EncoderCall, length_groups, observe_encoders
 
 
 def layer_flops(tokens: int, width: int, backward: bool) -> float:
@@ -37,7 +36,7 @@ def tower_flops(lengths: Sequence[int], width: int, layers: int, out_dim: int, b
 
 @dataclass
 class FlopRecorder:
-    """Patches the encoder entry points a trainer uses and adds up their FLOPs."""
+    """Adds up the FLOPs of the encoder calls it observes (of the CLIP model ``clip``)."""
 
     clip: nn.Module
     useful: float = 0.0
@@ -69,33 +68,17 @@ class FlopRecorder:
         self.executed += flops
         self.calls.append(f"image x{len(images)}{' +grad' if back else ''}")
 
+    def _observe(self, call: EncoderCall) -> None:
+        if call.kind == "text":
+            self._text(call.inputs, call.eot, call.trim, call.group_overhead, call.output)
+        else:
+            self._image(call.inputs, call.prompts, call.output)
+
     @contextlib.contextmanager
     def recording(self) -> Iterator["FlopRecorder"]:
-        text_fn, image_fn, frozen_image = trainers.retrieval.encode_text, trainers.dcar.encode_image, self.clip.encode_image
-
-        def text(clip_model: nn.Module, x: torch.Tensor, eot: torch.Tensor, deep: Any = (), trim: bool = True,
-                 all_tokens: bool = False, group_overhead: int | None = None) -> torch.Tensor:
-            out = text_fn(clip_model, x, eot, deep, trim=trim, all_tokens=all_tokens, group_overhead=group_overhead)
-            self._text(x, eot, trim, group_overhead, out)
-            return out
-
-        def image(clip_model: nn.Module, images: torch.Tensor, shallow: Any = None, deep: Any = ()) -> torch.Tensor:
-            out = image_fn(clip_model, images, shallow, deep)
-            self._image(images, 0 if shallow is None else len(shallow), out)
-            return out
-
-        def plain_image(images: torch.Tensor) -> torch.Tensor:
-            out = frozen_image(images)
-            self._image(images, 0, out)
-            return out
-
-        trainers.retrieval.encode_text, trainers.dcar.encode_image = text, image
-        self.clip.encode_image = plain_image
-        try:
+        """Count every encoder call made inside the ``with`` block."""
+        with observe_encoders(self._observe):
             yield self
-        finally:
-            trainers.retrieval.encode_text, trainers.dcar.encode_image = text_fn, image_fn
-            del self.clip.encode_image
 
 
 def matmul_flops_per_s(device: torch.device, dtype: torch.dtype, n: int, repeats: int = 3) -> float:

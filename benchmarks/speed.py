@@ -69,7 +69,7 @@ def make_checkpoint(arch: str, folder: str) -> str:
 
 def build_trainer(args: argparse.Namespace, trainer: str, opts: list[str]) -> Any:
     import engine
-    from engine.plugins import default_cfg
+    from plugins import default_cfg
 
     cfg = default_cfg()
     cfg.merge_from_file(os.path.join(ROOT, "configs/datasets/fdrd_synth.yaml"))
@@ -255,7 +255,7 @@ def text_rows(args: argparse.Namespace) -> list[dict]:
     rows = []
     for mode, batches, grad in (("training (fwd+bwd)", train_batches, True), ("evaluation (fwd)", eval_batches, False)):
         for name, kw in policies.items():
-            def run(kw: dict = kw) -> None:
+            def run(kw: dict = kw, batches: list = batches, grad: bool = grad) -> None:
                 for ids in batches if not grad else batches[1:]:
                     with torch.set_grad_enabled(grad), trainer.precision.autocast():
                         prompts = trainer.learner()

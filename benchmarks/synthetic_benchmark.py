@@ -310,7 +310,7 @@ def main() -> None:
     a = p.parse_args()
     start = time.time()
     from datasets.fdrd.synth import SynthSpec, ensure_generated
-    from engine.plugins import default_cfg
+    from plugins import default_cfg
     from trainers.backbone import load_clip
 
     resolution = load_clip(a.backbone).visual.input_resolution

@@ -6,7 +6,8 @@ Each trainable method (CoOp, CLIP-Adapter, MaPLe, DCAR) runs with every candidat
 augmentation (none, or a caption-safe translation of at most ``INPUT.CROP_PADDING`` px) -- and is
 scored by its validation RSUM after the last epoch (``TEST.SPLIT val``: the final evaluation is
 on val and the test split is never read). The epochs are capped at 10 by the benchmark's budget
-(46 runs in at most 45 minutes on 2 CPU cores), a limit fixed before any candidate was run. The candidate with the best mean val RSUM over the methods is the recipe of every
+(46 runs in at most 45 minutes on 2 CPU cores), a limit fixed before any candidate was run.
+The candidate with the best mean val RSUM over the methods is the recipe of every
 ``configs/trainers/*/synth.yaml``; the table is written to ``docs/synthetic_selection.md``.
 """
 from __future__ import annotations

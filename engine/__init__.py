@@ -15,7 +15,13 @@ import importlib
 import os
 from types import ModuleType
 
-from .embedded.checkpoint import CheckpointMismatchError, CheckpointMixin, load_checkpoint, load_pretrained_weights, save_checkpoint
+from .embedded.checkpoint import (
+    CheckpointMismatchError,
+    CheckpointMixin,
+    load_checkpoint,
+    load_pretrained_weights,
+    save_checkpoint,
+)
 from .embedded.optim import build_lr_scheduler
 from .embedded.registry import check_registered
 from .embedded.utils import (

@@ -1,13 +1,13 @@
-"""Registration by import: every module of a plugin package is imported (its decorators
-register trainers/datasets/evaluators) and may contribute config keys via ``extend_cfg(cfg)``."""
+"""Registration by import, for any plugin package: every module of the package is imported (its
+decorators register trainers/datasets/evaluators) and may contribute config keys via
+``extend_cfg(cfg)``. Which packages are the project's plugins is said outside the engine
+(``plugins.py`` at the repository root)."""
 from __future__ import annotations
 
 import importlib
 import pkgutil
 from types import ModuleType
 from typing import Any, Iterable
-
-PLUGIN_PACKAGES = ("datasets", "evaluation", "trainers")
 
 
 def import_submodules(package: str) -> list[ModuleType]:
@@ -25,15 +25,10 @@ def extend_cfg(cfg: Any, modules: Iterable[ModuleType]) -> None:
             hook(cfg)
 
 
-def load_plugins() -> list[ModuleType]:
-    """Import (and so register) every trainer, dataset and evaluator module."""
-    return [m for package in PLUGIN_PACKAGES for m in importlib.import_module(package).MODULES]
-
-
-def default_cfg() -> Any:
-    """Engine defaults plus every plugin's keys: the base that config files are merged into."""
+def cfg_with(modules: Iterable[ModuleType]) -> Any:
+    """The engine's defaults plus the keys of ``modules``."""
     from engine import get_cfg_default
 
     cfg = get_cfg_default()
-    extend_cfg(cfg, load_plugins())
+    extend_cfg(cfg, modules)
     return cfg

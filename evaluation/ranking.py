@@ -24,7 +24,8 @@ def normalize(features: torch.Tensor, dtype: torch.dtype = torch.float32) -> tor
     return features / features.norm(dim=-1, keepdim=True).clamp_min(1e-12)
 
 
-def _target(queries: torch.Tensor, gallery: torch.Tensor, ptr: torch.Tensor, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _target(queries: torch.Tensor, gallery: torch.Tensor, ptr: torch.Tensor,
+            idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """fp64 score and index of each query's best correct item (ties: lowest index).
 
     ``queries``/``gallery`` are the fp64 unit features; ``ptr``/``idx`` describe these queries'

@@ -27,11 +27,10 @@ from yacs.config import CfgNode as CN
 from datasets.text import encode
 from engine import EVALUATOR_REGISTRY, EvaluatorBase
 from engine import distributed as dist
-
 from reporting.metric_names import format_metric
+
 from .discrimination import negative_discrimination, negatives_by_kind, twin_accuracy
 from .ranking import ranks, recall_metrics
-
 
 
 def extend_cfg(cfg: Any) -> None:

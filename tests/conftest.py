@@ -12,7 +12,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from engine.plugins import default_cfg, load_plugins  # noqa: E402
+from plugins import default_cfg, load_plugins  # noqa: E402
 
 load_plugins()
 from tests import toy  # noqa: E402,F401  (registers ToyColours / ToyTrainer)

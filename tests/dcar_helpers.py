@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import engine
-from engine.plugins import default_cfg
+from plugins import default_cfg
 from tests.conftest import apply_overrides
 
 TINY_DCAR = "configs/trainers/DCAR/synth.yaml"

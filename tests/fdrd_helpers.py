@@ -10,7 +10,7 @@ from PIL import Image
 
 from datasets.fdrd.domains import domain_for_file
 from datasets.fdrd.loader import image_path_in_domain
-from engine.plugins import default_cfg
+from plugins import default_cfg
 
 _buf = io.BytesIO()
 Image.new("RGB", (4, 4), (200, 10, 10)).save(_buf, "PNG")

@@ -7,8 +7,8 @@ import urllib.error
 import pytest
 import torch
 
-from trainers import backbone
 from tests.conftest import TINY_CLIP
+from trainers import backbone
 
 
 def _same_outputs(model, ref, image, text):

@@ -49,7 +49,8 @@ def test_reduces_to_coop_style_prompting(tmp_path, ckpt):
         x = clip_model.ln_final(clip_model.transformer(x.permute(1, 0, 2)).permute(1, 0, 2))
         ref = x[torch.arange(2), ids.argmax(-1) + 2] @ clip_model.text_projection
         assert torch.allclose(t.encode_texts(captions), ref, atol=1e-5)
-        assert torch.allclose(t.encode_images(torch.ones(1, 3, 32, 32)), clip_model.encode_image(torch.ones(1, 3, 32, 32)), atol=1e-5)
+        ones = torch.ones(1, 3, 32, 32)
+        assert torch.allclose(t.encode_images(ones), clip_model.encode_image(ones), atol=1e-5)
 
 
 def test_only_prompts_coupling_and_caa_train_and_clip_stays_frozen(tmp_path, ckpt):

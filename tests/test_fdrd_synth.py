@@ -132,7 +132,7 @@ def test_legacy_folder_is_adopted_untouched(tmp_path):
 def test_concurrent_first_use_generates_once(tmp_path):
     """Two runs preparing the same fresh folder at once: one generates, the other waits for it."""
     root = tmp_path / "data"
-    code = ("import sys; sys.path.insert(0, {repo!r}); import engine; from engine.plugins import default_cfg, load_plugins; "
+    code = ("import sys; sys.path.insert(0, {repo!r}); import engine; from plugins import default_cfg, load_plugins; "
             "load_plugins(); from tests.test_fdrd_synth import _synth_cfg; import pathlib; "
             "ds = engine.build_dataset(_synth_cfg(pathlib.Path({root!r}), CLASSES_PER_DOMAIN=6)); print(len(ds.test))")
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

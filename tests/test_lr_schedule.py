@@ -66,8 +66,10 @@ def test_no_recount_starts_successor_at_warmup_epoch():
 
 
 def test_single_and_multi_step():
-    assert _lrs(_optim_cfg(LR=1.0, MAX_EPOCH=4, LR_SCHEDULER="single_step", STEPSIZE=(2,), GAMMA=0.1), 4) == pytest.approx([1, 1, 0.1, 0.1])
-    assert _lrs(_optim_cfg(LR=1.0, LR_SCHEDULER="multi_step", STEPSIZE=(1, 3), GAMMA=0.5), 4) == pytest.approx([1, 0.5, 0.5, 0.25])
+    single = _optim_cfg(LR=1.0, MAX_EPOCH=4, LR_SCHEDULER="single_step", STEPSIZE=(2,), GAMMA=0.1)
+    assert _lrs(single, 4) == pytest.approx([1, 1, 0.1, 0.1])
+    multi = _optim_cfg(LR=1.0, LR_SCHEDULER="multi_step", STEPSIZE=(1, 3), GAMMA=0.5)
+    assert _lrs(multi, 4) == pytest.approx([1, 0.5, 0.5, 0.25])
 
 
 def test_unknown_names_raise():

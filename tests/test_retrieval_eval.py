@@ -5,9 +5,9 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from engine.plugins import default_cfg
 from evaluation.ranking import normalize, ranks
 from evaluation.retrieval import Retrieval
+from plugins import default_cfg
 
 
 def naive_ranks(queries, gallery, correct):

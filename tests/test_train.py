@@ -105,15 +105,6 @@ def test_train_py_end_to_end_writes_log_config_env(tmp_path):
     assert (out / "model" / "model.pth.tar-2").is_file()
 
 
-def test_bad_input_is_one_message_not_a_traceback(tmp_path, capsys):
-    argv = ["--trainer", "ZeroshotCLIP", "--root", str(tmp_path), "--output-dir", str(tmp_path / "o"),
-            "--dataset-config-file", "configs/datasets/fdrd_dtd.yaml", "TEST.EVALUATOR", "Retrieval"]
-    with pytest.raises(SystemExit) as exit_info:
-        train.run(argv)
-    assert exit_info.value.code == 2
-    assert "ERROR: DTD: not present: no caption file in" in capsys.readouterr().out
-
-
 def test_rerun_with_another_config_is_refused_and_changes_nothing(tmp_path, capsys):
     train.run(_toy(tmp_path))
     saved = (tmp_path / "run" / "config.yaml").read_text()

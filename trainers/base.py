@@ -19,24 +19,28 @@ from .precision import Precision, check_prec, resolve_device, resolve_precision
 class BaseTrainer(TrainerX):
     """TrainerX with the project's device/precision policy and resumable checkpoints.
 
-    ``PREC_NODE`` names the trainer's config node holding ``PREC`` (e.g. ``"DCAR"`` reads
-    ``TRAINER.DCAR.PREC``); without one the trainer runs in fp32.
+    ``CONFIG_NODE`` names the trainer's own config node (``"DCAR"``: ``TRAINER.DCAR``), read
+    through :meth:`node`; its ``PREC`` sets the precision. Without one the trainer runs in fp32.
     """
 
-    PREC_NODE: str = ""
+    CONFIG_NODE: str = ""
     step_losses: list[float] | None = None  # the current epoch's losses, while an epoch runs
     progress: Any = None  # the current epoch's progress bar, while an epoch runs
 
-    def prec_of(self, cfg: Any) -> str:
-        return cfg.TRAINER[self.PREC_NODE].PREC if self.PREC_NODE else "fp32"
+    def node(self, cfg: Any = None) -> Any:
+        """This trainer's config node (of ``cfg``, default the trainer's config)."""
+        return (self.cfg if cfg is None else cfg).TRAINER[self.CONFIG_NODE]
+
+    def precision_name(self, cfg: Any) -> str:
+        return self.node(cfg).PREC if self.CONFIG_NODE else "fp32"
 
     def check_cfg(self, cfg: Any) -> None:
-        check_prec(self.prec_of(cfg), f"TRAINER.{self.PREC_NODE}.PREC")
+        check_prec(self.precision_name(cfg), f"TRAINER.{self.CONFIG_NODE}.PREC")
 
     def build_precision(self) -> Precision:
         """Resolve device and precision once; every module and batch follows ``self.precision``."""
         self.device = resolve_device(self.cfg.USE_CUDA)
-        self.precision = resolve_precision(self.prec_of(self.cfg), self.device)
+        self.precision = resolve_precision(self.precision_name(self.cfg), self.device)
         self.scaler = self.precision.scaler
         print(f"Running on {self.precision.describe()}")
         return self.precision

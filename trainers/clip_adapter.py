@@ -45,11 +45,11 @@ class CLIP_Adapter(RetrievalTrainer):  # noqa: N801 - CLIP-Adapter's registry na
     """The image tower is the frozen CLIP image encoder (its features are cached when exact);
     the adapter is the image head."""
 
-    PREC_NODE = "CLIP_ADAPTER"
+    CONFIG_NODE = "CLIP_ADAPTER"
 
     def build_model(self) -> None:
         clip_model = self.build_frozen_clip()
-        self.learner = AdapterLearner(clip_model.text_projection.shape[1], self.cfg.TRAINER.CLIP_ADAPTER).to(self.device)
+        self.learner = AdapterLearner(clip_model.text_projection.shape[1], self.node()).to(self.device)
         self.register_trainable("adapter", self.learner)
         self.train_learner = self.parallel(self.learner)
 
@@ -63,8 +63,9 @@ class CLIP_Adapter(RetrievalTrainer):  # noqa: N801 - CLIP-Adapter's registry na
         """L_con over the global batch (see :meth:`trainers.dcar.DCAR.forward_backward`)."""
         data = self.train_loader_x.dataset.data_source
         idx = batch["index"].tolist()
-        img, txt = self.train_learner(self.train_image_tower(batch), self.frozen_text(self.tokenize([data[i].caption for i in idx])))
-        loss, _ = self.global_contrastive_loss(img, txt, idx, self.cfg.TRAINER.CLIP_ADAPTER.LOSS)
+        captions = self.frozen_text(self.tokenize([data[i].caption for i in idx]))
+        img, txt = self.train_learner(self.train_image_tower(batch), captions)
+        loss, _ = self.global_contrastive_loss(img, txt, idx, self.node().LOSS)
         self.model_backward_and_update(loss * dist.world_size(), logged=loss.item())
         if self.batch_idx + 1 == self.num_batches:
             self.update_lr()

@@ -9,7 +9,7 @@ from yacs.config import CfgNode as CN
 from datasets.text import encode
 from engine import TRAINER_REGISTRY
 
-from .dcar import DCAR, prompt_only_settings
+from .prompted import PromptedRetrievalTrainer
 
 
 def extend_cfg(cfg: Any) -> None:
@@ -24,16 +24,20 @@ def extend_cfg(cfg: Any) -> None:
 
 
 @TRAINER_REGISTRY.register()
-class CoOp(DCAR):
-    PREC_NODE = "COOP"
+class CoOp(PromptedRetrievalTrainer):
+    CONFIG_NODE = "COOP"
 
-    def settings(self, cfg: Any) -> Any:
-        c = cfg.TRAINER.COOP
+    def check_cfg(self, cfg: Any) -> None:
+        super().check_cfg(cfg)
+        c = self.node(cfg)
         if c.CSC:
             raise ValueError("TRAINER.COOP.CSC True (class-specific contexts) has no meaning for caption retrieval: "
                              "a caption is not a class. Remove it; one context shared by all captions is learned.")
         if c.CLASS_TOKEN_POSITION != "end":
             raise ValueError(f"TRAINER.COOP.CLASS_TOKEN_POSITION {c.CLASS_TOKEN_POSITION!r} has no meaning for caption "
                              "retrieval: the context is always prepended to the caption. Remove it.")
-        n_ctx = len(encode(c.CTX_INIT.replace("_", " "))) if c.CTX_INIT else c.N_CTX
-        return prompt_only_settings(cfg, n_ctx, c.CTX_INIT, 1, False, c.LOSS)
+
+    def prompt_shape(self) -> tuple[int, int, bool]:
+        """The context (the tokens of ``CTX_INIT`` when given), at the input only, text side only."""
+        c = self.node()
+        return (len(encode(c.CTX_INIT.replace("_", " "))) if c.CTX_INIT else c.N_CTX), 1, False

@@ -16,15 +16,14 @@ from PIL import Image
 from torch import nn
 from yacs.config import CfgNode as CN
 
-from datasets.text import tokenize
 from engine import TRAINER_REGISTRY
 from engine import distributed as dist
 
 from .caa import CAA
 from .dtr import BLANKS, TokenReweighter
 from .losses import category_loss, category_weights
-from .prompting import DualPromptLearner, Prompts, assemble_text, encode_image
-from .retrieval import RetrievalTrainer
+from .prompted import PromptedLearner, PromptedRetrievalTrainer
+from .prompting import Prompts
 
 
 def extend_cfg(cfg: Any) -> None:
@@ -53,72 +52,42 @@ def extend_cfg(cfg: Any) -> None:
     cfg.TRAINER.DCAR = c
 
 
-class DCARLearner(nn.Module):
+class DCARLearner(PromptedLearner):
     """Everything DCAR trains: the dual prompts (with coupling functions) and the CAA module."""
 
     def __init__(self, clip_model: nn.Module, c: Any) -> None:
-        super().__init__()
-        self.prompts = DualPromptLearner(clip_model, c.N_CTX, c.PROMPT_DEPTH, c.CTX_INIT, c.VISUAL_PROMPTS)
+        super().__init__(clip_model, c.N_CTX, c.PROMPT_DEPTH, c.CTX_INIT, c.VISUAL_PROMPTS)
         dim = clip_model.text_projection.shape[1]
         self.caa = None if c.CAA.TYPE == "none" or c.CATE.LAMBDA == 0 else CAA(dim, c.CAA.TYPE, c.CAA.HIDDEN, c.CAA.RATIO)
 
-    def forward(self) -> Prompts:
-        """The step's prompts (the CAA module is applied later, to the candidates)."""
-        return self.prompts()
-
-
-def prompt_only_settings(cfg: Any, n_ctx: int, ctx_init: str, depth: int, visual: bool, loss: str) -> Any:
-    """DCAR's switches with DTR, L_cate and CAA off: the prompt-learning baselines (CoOp, MaPLe)."""
-    s = cfg.TRAINER.DCAR.clone()
-    s.defrost()
-    s.N_CTX, s.CTX_INIT, s.PROMPT_DEPTH, s.VISUAL_PROMPTS, s.LOSS = n_ctx, ctx_init, depth, visual, loss
-    s.DTR.ENABLED = False
-    s.CATE.LAMBDA = 0.0
-    s.CAA.TYPE = "none"
-    s.freeze()
-    return s
-
 
 @TRAINER_REGISTRY.register()
-class DCAR(RetrievalTrainer):
-    PREC_NODE = "DCAR"
+class DCAR(PromptedRetrievalTrainer):
+    """MaPLe's prompted step plus DTR on the positives and the category branch (L_cate)."""
 
-    def settings(self, cfg: Any) -> Any:
-        """The DCAR switches this trainer runs with (baselines derive theirs from their own node)."""
-        return cfg.TRAINER.DCAR
-
-    def node(self) -> Any:
-        return self._settings
+    CONFIG_NODE = "DCAR"
 
     def check_cfg(self, cfg: Any) -> None:
         super().check_cfg(cfg)
-        self._settings = self.settings(cfg)
-        if self._settings.DTR.BLANK not in BLANKS:
-            raise ValueError(f"TRAINER.DCAR.DTR.BLANK must be one of {BLANKS}, got {self._settings.DTR.BLANK!r}")
+        if self.node(cfg).DTR.BLANK not in BLANKS:
+            raise ValueError(f"TRAINER.DCAR.DTR.BLANK must be one of {BLANKS}, got {self.node(cfg).DTR.BLANK!r}")
 
-    def build_model(self) -> None:
-        clip_model = self.build_frozen_clip()
-        self.learner = self.build_learner(clip_model, self.node()).to(self.device)
-        self.register_trainable("prompt_learner", self.learner)
-        self.train_learner = self.parallel(self.learner)
-        self.prepare_training_data()
+    def prompt_shape(self) -> tuple[int, int, bool]:
+        c = self.node()
+        return c.N_CTX, c.PROMPT_DEPTH, c.VISUAL_PROMPTS
 
-    def build_learner(self, clip_model: nn.Module, c: Any) -> nn.Module:
-        return DCARLearner(clip_model, c)
+    def build_learner(self, clip_model: nn.Module) -> DCARLearner:
+        return DCARLearner(clip_model, self.node())
 
     # ---------------------------------------------------------------- data prepared once
+    def training_strings(self, item: Any) -> tuple[str, ...]:
+        return (item.caption, *self.negatives_of(item))
+
     def prepare_training_data(self) -> None:
-        """Token ids of every training caption and negative, candidates per item, and DTR weights."""
-        c = self.node()
+        """Token ids of every training caption and negative, and the DTR weights."""
+        super().prepare_training_data()
         items = self.train_loader_x.dataset.data_source
-        self.k = c.N_CTX
-        strings = list(dict.fromkeys(s for it in items for s in (it.caption, *self.negatives_of(it))))
-        ids, truncated = tokenize(strings, reserved=self.k)
-        self.row_of = {s: i for i, s in enumerate(strings)}
-        self.train_ids = ids
-        print(f"Training captions and negatives: {len(strings):,} unique strings ({truncated} truncated to fit "
-              f"{77 - 2 - self.k} tokens, end-of-text kept)")
-        self.dtr_weights = self.compute_dtr_weights(items) if c.DTR.ENABLED else None
+        self.dtr_weights = self.compute_dtr_weights(items) if self.node().DTR.ENABLED else None
 
     def negatives_of(self, item: Any) -> tuple[str, ...]:
         if self.node().CATE.LAMBDA == 0:
@@ -127,10 +96,11 @@ class DCAR(RetrievalTrainer):
 
     @torch.no_grad()
     def compute_dtr_weights(self, items: list) -> torch.Tensor:
-        """[N, 77] token weights of each training pair from the frozen CLIP (§3.2), computed once."""
+        """[N, 77] token weights of each training pair from the frozen CLIP (§3), computed once."""
         c = self.node().DTR
         tfm = self.test_loader.dataset.transform
-        image_feats = nn.functional.normalize(self.encode_items(items, tfm, self.frozen_image, "DTR: frozen image features"), dim=-1)
+        feats = self.encode_items(items, tfm, self.frozen_image, "DTR: frozen image features")
+        image_feats = nn.functional.normalize(feats, dim=-1)
         size = tuple(self.cfg.INPUT.SIZE)
         if c.BLANK == "white":
             blank = tfm(Image.new("RGB", (size[1], size[0]), (255, 255, 255)))[None]
@@ -144,28 +114,7 @@ class DCAR(RetrievalTrainer):
               f"mean {weights[:, 1:][changed].mean().item() if changed.any() else 1.0:.3f} over re-weighted tokens")
         return weights
 
-    # ---------------------------------------------------------------- encoders
-    def prompted_text(self, prompts: Prompts, ids: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
-        return self.text_transformer(*assemble_text(self.clip, ids, prompts.ctx, weights), prompts.deep_text)
-
-    def prompted_image(self, prompts: Prompts, images: torch.Tensor) -> torch.Tensor:
-        return encode_image(self.clip, images, prompts.shallow_visual, prompts.deep_visual)
-
-    def image_tower_is_frozen(self) -> bool:
-        return not self.node().VISUAL_PROMPTS
-
-    def image_tower(self, images: torch.Tensor) -> torch.Tensor:
-        with self.precision.autocast():
-            return self.prompted_image(self.learner(), images).float()
-
-    def encode_texts(self, captions: list[str]) -> torch.Tensor:
-        with self.precision.autocast():
-            return self.prompted_text(self.learner(), self.tokenize(captions, reserved=self.k)).float()
-
     # ---------------------------------------------------------------- training step
-    def ids_for(self, strings: list[str]) -> torch.Tensor:
-        return self.train_ids[[self.row_of[s] for s in strings]].to(self.device)
-
     def forward_backward(self, batch: dict) -> dict[str, float]:
         """One step on this process's part of the global batch. L_con is computed over the global
         batch (:meth:`global_contrastive_loss`); L_cate is per image, so its local mean is weighted
@@ -177,8 +126,7 @@ class DCAR(RetrievalTrainer):
         labels = batch["label"].to(self.device)
         with self.precision.autocast():
             prompts = self.train_learner()
-            img = self.train_image_tower(batch) if self.image_tower_is_frozen() else \
-                self.prompted_image(prompts, batch["img"].to(self.device))
+            img = self.step_image_features(prompts, batch)
             weights = self.dtr_weights[idx].to(self.device) if self.dtr_weights is not None else None
             pos = self.prompted_text(prompts, self.ids_for([it.caption for it in items]), weights)
             loss_con, global_batch = self.global_contrastive_loss(img, pos, idx, c.LOSS)

@@ -40,7 +40,7 @@ class Towers(nn.Module):
 class FullFineTune(RetrievalTrainer):
     """Every CLIP weight trains, except the temperature (CLIP's, frozen as in the prompt methods)."""
 
-    PREC_NODE = "FINETUNE"
+    CONFIG_NODE = "FINETUNE"
 
     def build_model(self) -> None:
         self.build_precision()
@@ -70,7 +70,7 @@ class FullFineTune(RetrievalTrainer):
         idx = batch["index"].tolist()
         with self.precision.autocast():
             img, txt = self.train_towers(batch["img"].to(self.device), self.tokenize([data[i].caption for i in idx]))
-            loss, _ = self.global_contrastive_loss(img, txt, idx, self.cfg.TRAINER.FINETUNE.LOSS)
+            loss, _ = self.global_contrastive_loss(img, txt, idx, self.node().LOSS)
         self.model_backward_and_update(loss * dist.world_size(), logged=loss.item())
         if self.batch_idx + 1 == self.num_batches:
             self.update_lr()

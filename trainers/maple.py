@@ -1,5 +1,6 @@
-"""MaPLe for caption retrieval: coupled deep vision-language prompts trained with L_con only,
-i.e. DCAR without token re-weighting and category-aware augmentation (docs/method.md §11)."""
+"""MaPLe for caption retrieval: coupled deep vision-language prompts trained with L_con only
+(docs/method.md §11) -- the prompts DCAR builds on, without its token re-weighting and
+category-aware augmentation."""
 from __future__ import annotations
 
 from typing import Any
@@ -8,7 +9,7 @@ from yacs.config import CfgNode as CN
 
 from engine import TRAINER_REGISTRY
 
-from .dcar import DCAR, prompt_only_settings
+from .prompted import PromptedRetrievalTrainer
 
 
 def extend_cfg(cfg: Any) -> None:
@@ -22,9 +23,5 @@ def extend_cfg(cfg: Any) -> None:
 
 
 @TRAINER_REGISTRY.register()
-class MaPLe(DCAR):
-    PREC_NODE = "MAPLE"
-
-    def settings(self, cfg: Any) -> Any:
-        m = cfg.TRAINER.MAPLE
-        return prompt_only_settings(cfg, m.N_CTX, m.CTX_INIT, m.PROMPT_DEPTH, True, m.LOSS)
+class MaPLe(PromptedRetrievalTrainer):
+    CONFIG_NODE = "MAPLE"

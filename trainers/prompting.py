@@ -11,12 +11,18 @@ CLIP's own transformer blocks are driven layer by layer; nothing of CLIP is edit
 
 The text encoder runs only up to the longest caption of the batch (causal attention makes the
 EOS feature independent of later padding), which saves most of the 77-token context.
+
+**Observing the encoders.** Code that needs to see every encoder call (the FLOP count of
+``benchmarks/flops.py``) registers a callback with :func:`observe_encoders`; each top-level call of
+:func:`encode_text` and :func:`encode_image`, and each frozen image pass of a trainer, reports an
+:class:`EncoderCall`.
 """
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from itertools import accumulate
-from typing import NamedTuple, Sequence
+from typing import Callable, Iterator, NamedTuple, Sequence
 
 import torch
 from torch import nn
@@ -116,6 +122,37 @@ def length_groups(lengths: Sequence[int], overhead: int) -> list[list[int]]:
     return [groups[b] for b in sorted(groups)]
 
 
+class EncoderCall(NamedTuple):
+    """One encoder call as observers see it."""
+
+    kind: str  # "text" | "image"
+    inputs: torch.Tensor  # assembled text embeddings [B, L, W] | images [B, 3, H, W]
+    output: torch.Tensor
+    eot: torch.Tensor | None = None  # text: end-of-text positions
+    trim: bool = True  # text: run only up to the longest row
+    group_overhead: int | None = None  # text: length groups (see encode_text)
+    prompts: int = 0  # image: visual prompt tokens appended
+
+
+_observers: list[Callable[[EncoderCall], None]] = []
+
+
+@contextlib.contextmanager
+def observe_encoders(observer: Callable[[EncoderCall], None]) -> Iterator[None]:
+    """Call ``observer`` with every :class:`EncoderCall` made inside the ``with`` block."""
+    _observers.append(observer)
+    try:
+        yield
+    finally:
+        _observers.remove(observer)
+
+
+def report(call: EncoderCall) -> None:
+    """Tell the observers about an encoder call (encoders outside this module call it too)."""
+    for observer in list(_observers):
+        observer(call)
+
+
 def encode_text(clip_model: nn.Module, x: torch.Tensor, eot: torch.Tensor, deep: Sequence[torch.Tensor] = (),
                 trim: bool = True, all_tokens: bool = False, group_overhead: int | None = None) -> torch.Tensor:
     """Run the text transformer over assembled embeddings ``x`` [B, L, W]; deep prompts replace
@@ -124,11 +161,18 @@ def encode_text(clip_model: nn.Module, x: torch.Tensor, eot: torch.Tensor, deep:
 
     ``trim``: run only up to the longest row's EOS; with ``group_overhead`` the rows are further
     split into length groups (:func:`length_groups`), each run up to its own longest row."""
+    out = _encode_text(clip_model, x, eot, deep, trim, all_tokens, group_overhead)
+    report(EncoderCall("text", x, out, eot, trim, group_overhead))
+    return out
+
+
+def _encode_text(clip_model: nn.Module, x: torch.Tensor, eot: torch.Tensor, deep: Sequence[torch.Tensor],
+                 trim: bool, all_tokens: bool, group_overhead: int | None) -> torch.Tensor:
     if trim and group_overhead is not None and not all_tokens and len(x) > 1:
         groups = length_groups((eot + 1).tolist(), group_overhead)
         if len(groups) > 1:
             rows = [torch.tensor(g, device=x.device) for g in groups]
-            parts = [encode_text(clip_model, x[r], eot[r], deep) for r in rows]
+            parts = [_encode_text(clip_model, x[r], eot[r], deep, True, False, None) for r in rows]
             return torch.cat(parts)[torch.argsort(torch.cat(rows))]
     if trim:
         x = x[:, : int(eot.max()) + 1]
@@ -162,5 +206,6 @@ def encode_image(clip_model: nn.Module, images: torch.Tensor, shallow: torch.Ten
             p = deep[i - 1].to(x.dtype)
             x = torch.cat([x[: -len(p)], p[:, None].expand(-1, x.shape[1], -1)])
         x = block(x)
-    x = v.ln_post(x.permute(1, 0, 2)[:, 0, :])
-    return x @ v.proj
+    out = v.ln_post(x.permute(1, 0, 2)[:, 0, :]) @ v.proj
+    report(EncoderCall("image", images, out, prompts=0 if shallow is None else len(shallow)))
+    return out

@@ -35,7 +35,7 @@ from .backbone import load_clip_from_cfg
 from .base import BaseTrainer
 from .loaders import deterministic_train_transform, train_loader
 from .losses import contrastive_loss
-from .prompting import assemble_text, encode_text
+from .prompting import EncoderCall, assemble_text, encode_text, report
 
 
 def extend_cfg(cfg: Any) -> None:
@@ -112,7 +112,9 @@ class RetrievalTrainer(BaseTrainer):
     def frozen_image(self, images: torch.Tensor) -> torch.Tensor:
         """fp32 features of the frozen, unprompted CLIP image encoder."""
         with torch.no_grad(), self.precision.autocast():
-            return self.clip.encode_image(images.to(self.device).to(self.precision.frozen_dtype)).float()
+            out = self.clip.encode_image(images.to(self.device).to(self.precision.frozen_dtype))
+        report(EncoderCall("image", images, out))
+        return out.float()
 
     def frozen_text(self, ids: torch.Tensor) -> torch.Tensor:
         """fp32 features of the frozen, unprompted CLIP text encoder (up to the longest caption)."""
@@ -123,7 +125,8 @@ class RetrievalTrainer(BaseTrainer):
         """CLIP's text transformer over assembled embeddings with the run's padding policy:
         ``TRAINER.TEXT_TRIM`` runs length groups each up to its longest caption, else all 77 tokens."""
         trim = self.cfg.TRAINER.TEXT_TRIM
-        return encode_text(self.clip, x, eot, deep, trim=trim, group_overhead=self.precision.text_group_overhead if trim else None)
+        overhead = self.precision.text_group_overhead if trim else None
+        return encode_text(self.clip, x, eot, deep, trim=trim, group_overhead=overhead)
 
     def image_tower_is_frozen(self) -> bool:
         """Whether :meth:`image_tower` has no trainable part (its features can then be cached)."""

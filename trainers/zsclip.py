@@ -20,7 +20,7 @@ def extend_cfg(cfg: Any) -> None:
 class ZeroshotCLIP(RetrievalTrainer):
     """Nothing is trained: ``train()`` and ``--eval-only`` both evaluate the frozen model."""
 
-    PREC_NODE = "ZSCLIP"
+    CONFIG_NODE = "ZSCLIP"
 
     def build_model(self) -> None:
         self.build_frozen_clip()

@@ -115,9 +115,10 @@ def download(args: argparse.Namespace) -> int:
 
 
 def synth(args: argparse.Namespace) -> int:
-    from engine.plugins import default_cfg
+    import datasets
+    from engine.plugins import cfg_with
 
-    c = default_cfg().DATASET.FDRD_SYNTH
+    c = cfg_with(datasets.MODULES).DATASET.FDRD_SYNTH
     c.DIR = args.dir
     rel = ensure_generated(os.path.abspath(args.root), c.DIR, SynthSpec.from_cfg(c))
     print(f"FDRDSynth is in {os.path.join(args.root, rel)}")

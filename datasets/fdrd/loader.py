@@ -118,7 +118,8 @@ class DomainReport:
                    + "; pairs used " + ", ".join(f"{s} {n:,}" for s, n in self.pairs.items()))
         counted = [
             ("entries with released negatives", self.with_released_negatives),
-            ("released negatives dropped (equal to the positive, repeated, or naming the true class)", self.released_negatives_dropped),
+            ("released negatives dropped (equal to the positive, repeated, or naming the true class)",
+             self.released_negatives_dropped),
             ("captions with no findable class name (attribute negatives only)", self.no_class_name),
             ("duplicate keys (last occurrence kept)", self.duplicate_keys),
             ("exact duplicate captions (kept; see the retrieval evaluator)", self.duplicate_captions),
@@ -347,7 +348,8 @@ def load_domain(domain: Domain, domain_index: int, label_offset: int, files: dic
     return items, names, report
 
 
-def _choose(rows: list[_Row], domain: Domain, files: dict[str, str], opts: LoadOptions, report: DomainReport) -> dict[str, set[str]]:
+def _choose(rows: list[_Row], domain: Domain, files: dict[str, str], opts: LoadOptions,
+            report: DomainReport) -> dict[str, set[str]]:
     """Keys of the train/val items used: all, or the seeded few-shot subsets."""
     train = [(r.key, r.label) for r in rows if r.split == "train"]
     val = [(r.key, r.label) for r in rows if r.split == "val"]
@@ -357,7 +359,8 @@ def _choose(rows: list[_Row], domain: Domain, files: dict[str, str], opts: LoadO
     if opts.seed >= 0 and opts.cache_dir:
         sources = [files["train"], *report.split_files]
         pool = f"-holdout_{opts.holdout_test:g}" if opts.holdout_test and "test" not in files else ""  # another train pool
-        cache = os.path.join(opts.cache_dir, f"{domain.name}_shot_{opts.shots}-seed_{opts.seed}{pool}-{content_hash(sources)}.json")
+        name = f"{domain.name}_shot_{opts.shots}-seed_{opts.seed}{pool}-{content_hash(sources)}.json"
+        cache = os.path.join(opts.cache_dir, name)
     seed = opts.seed if opts.seed >= 0 else random.randrange(2**31)
     train_keys, val_keys, note = fewshot_keys(_unzip(train), _unzip(val), opts.shots, seed, cache)
     print(f"[{domain.name}] {note}")

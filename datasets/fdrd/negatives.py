@@ -73,7 +73,7 @@ def category_swaps(caption: str, true: ClassForm, others: list[ClassForm], k: in
             break
         if other.normalized == true.normalized:
             continue
-        swapped = pattern.sub(lambda m: other.written_like(m.group(0)), caption)
+        swapped = pattern.sub(lambda m, other=other: other.written_like(m.group(0)), caption)
         if swapped in exclude or swapped == caption or pattern.search(swapped):
             continue
         out.append(swapped)

@@ -38,8 +38,19 @@ from engine import DATASET_REGISTRY
 from .dataset import CaptionDataset
 from .domains import Domain, _before_last_underscore, _split_image, stem_of
 from .synth_folder import MANIFEST, SynthFolderError, ensure
-from .synth_world import (FACTOR, FACTORS, FILLER, INKS, KINDS, MARKS, Subcategory, draw_attributes, render,
-                          siblings, subcategories)
+from .synth_world import (
+    FACTOR,
+    FACTORS,
+    FILLER,
+    INKS,
+    KINDS,
+    MARKS,
+    Subcategory,
+    draw_attributes,
+    render,
+    siblings,
+    subcategories,
+)
 
 GENERATOR_VERSION = 5  # bump whenever the generated files change for the same settings
 TEMPLATES = (

@@ -141,7 +141,8 @@ def _load_state(model: torch.nn.Module, state_dict: dict[str, Any], path: str) -
         missing, unexpected = model.load_state_dict(state_dict, strict=False)
     except RuntimeError as e:  # shape mismatches
         detail = " ".join(str(e).split())
-        raise CheckpointMismatchError(f'Checkpoint "{path}" does not match the model built from this config: {detail}. {hint}') from None
+        raise CheckpointMismatchError(
+            f'Checkpoint "{path}" does not match the model built from this config: {detail}. {hint}') from None
     if missing or unexpected:
         raise CheckpointMismatchError(
             f'Checkpoint "{path}" does not match the model built from this config '

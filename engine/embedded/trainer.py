@@ -89,7 +89,7 @@ class TrainerBase(CheckpointMixin):
         self.start_epoch = start_epoch
         self.max_epoch = max_epoch
         self.before_train()
-        for self.epoch in range(self.start_epoch, self.max_epoch):
+        for self.epoch in range(self.start_epoch, self.max_epoch):  # noqa: B020 - Dassl keeps the loop state on self
             self.before_epoch()
             self.run_epoch()
             self.after_epoch()
@@ -240,7 +240,7 @@ class TrainerX(SimpleTrainer):
         batch_time, data_time = AverageMeter(), AverageMeter()
         self.num_batches = len(self.train_loader_x)
         end = time.time()
-        for self.batch_idx, batch in enumerate(self.train_loader_x):
+        for self.batch_idx, batch in enumerate(self.train_loader_x):  # noqa: B020 - as in Dassl
             data_time.update(time.time() - end)
             loss_summary = self.forward_backward(batch)
             batch_time.update(time.time() - end)

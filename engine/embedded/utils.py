@@ -73,9 +73,8 @@ def set_random_seed(seed: int) -> None:
 
 def collect_env_info() -> str:
     """torch's environment report plus the Pillow version."""
-    from torch.utils.collect_env import get_pretty_env_info
-
     import PIL
+    from torch.utils.collect_env import get_pretty_env_info
 
     return get_pretty_env_info() + f"\n        Pillow ({PIL.__version__})"
 
@@ -93,7 +92,7 @@ def mkdir_if_missing(dirname: str) -> None:
 def check_isfile(fpath: str) -> bool:
     isfile = os.path.isfile(fpath)
     if not isfile:
-        warnings.warn(f'No file found at "{fpath}"')
+        warnings.warn(f'No file found at "{fpath}"', stacklevel=2)
     return isfile
 
 

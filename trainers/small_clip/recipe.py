@@ -7,9 +7,10 @@ Pretraining captions speak differently from FDRDSynth's, as web text differs fro
 domain: short and partial (each attribute is mentioned with probability ``Style.mention``), mostly
 in synonyms (FDRDSynth's own phrase is used, in a share ``Style.share`` of the mentions, for the
 values in ``Style.known``; ``Style.swapped`` pairs are said in each other's FDRDSynth phrase, and
-the rest never are: see docs/synthetic_testbed.md), the subcategory's cues described in words ("with six petals and a ring") and its
-name given rarely (``Style.name``). So the image features come to carry every factor, while the downstream
-wording is known only partly: the alignment is what prompt learning must add.
+the rest never are: see docs/synthetic_testbed.md), the subcategory's cues described in words
+("with a cyan ring") and its name given rarely (``Style.name``). So the image features come to
+carry every factor, while the downstream wording is known only partly: the alignment is what
+prompt learning must add.
 
 Deterministic for a seed and a thread count.
 """
@@ -25,8 +26,19 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from datasets.fdrd.synth_world import (FACTOR, FACTORS, INKS, KINDS, MARKS, PRETRAINING_FILLER, WORLD, Subcategory,
-                                       draw_attributes, render, siblings)
+from datasets.fdrd.synth_world import (
+    FACTOR,
+    FACTORS,
+    INKS,
+    KINDS,
+    MARKS,
+    PRETRAINING_FILLER,
+    WORLD,
+    Subcategory,
+    draw_attributes,
+    render,
+    siblings,
+)
 from datasets.text import tokenize
 
 from ..losses import contrastive_loss
