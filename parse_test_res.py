@@ -1,6 +1,6 @@
 """Aggregate test results over seeds, and build the comparison table.
 
-    python parse_test_res.py output/fdrd_synth/DCAR/tiny_ep5_batch16_2ctx_16shots   # mean +- std over seed*/
+    python parse_test_res.py output/fdrd_synth/DCAR/synth_16shots   # mean +- std over seed*/
     python parse_test_res.py DIR --ci95                                            # 95% t confidence interval
     python parse_test_res.py --table output                                        # published layout, all runs
 

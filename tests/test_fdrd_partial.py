@@ -129,12 +129,12 @@ def test_main_sh_fdrd_runs_the_domains_present(tmp_path, tiny_clip_files):
 
     data = tmp_path / "data"
     mini_dtd(str(data))
-    env = dict(os.environ, DATA=str(data), CFG="tiny", SEEDS="1", OUTPUT_ROOT=str(tmp_path / "out"),
+    env = dict(os.environ, DATA=str(data), CFG="synth", SEEDS="1", OUTPUT_ROOT=str(tmp_path / "out"),
                PATH=os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")]))
     res = subprocess.run(["bash", "scripts/common/main.sh", "ZeroshotCLIP", "fdrd", "-1",
-                          "MODEL.BACKBONE.NAME", tiny_clip_files["state_dict"]], cwd=ROOT, env=env,
+                          "MODEL.BACKBONE.NAME", tiny_clip_files["state_dict"], "INPUT.SIZE", "(32, 32)"], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     assert "Skipping fdrd_caltech101: Caltech101: not present" in res.stdout
-    assert (tmp_path / "out" / "fdrd_dtd" / "ZeroshotCLIP" / "tiny_-1shots" / "seed1" / "results.json").is_file()
+    assert (tmp_path / "out" / "fdrd_dtd" / "ZeroshotCLIP" / "synth_-1shots" / "seed1" / "results.json").is_file()
     assert json.loads((tmp_path / "out" / "fdrd_skipped.json").read_text())["fdrd_sun397"] == "SUN397: not present"

@@ -50,4 +50,5 @@ def test_zero_shot_on_synth_is_far_from_chance_and_from_perfect(tmp_path):
             "--output-dir", str(out), "--eval-only"]
     train.main(train.build_parser().parse_args(argv))
     metrics = json.loads((out / "results.json").read_text())["metrics"]
-    assert 10.0 < metrics["i2t_R@1"] < 80.0 and 10.0 < metrics["t2i_R@1"] < 80.0  # chance: 1%
+    # chance: 0.1% (1,002 images per domain); full fine-tuning reaches about 50% (docs/synthetic_benchmark.md)
+    assert 2.0 < metrics["i2t_R@1"] < 30.0 and 2.0 < metrics["t2i_R@1"] < 30.0
