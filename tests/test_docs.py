@@ -33,6 +33,6 @@ def test_every_named_markdown_file_is_in_the_repository():
 
 def test_a_reference_to_a_page_outside_the_repository_is_caught(tmp_path):
     page = tmp_path / "x.py"
-    page.write_text('"""See METHOD.md §3, docs/method.md §3, docs/gone.md and README.md; writes table.md.\n'
+    page.write_text('"""See SPEC_NOTES.md §3, docs/method.md §3, docs/gone.md and README.md; writes table.md.\n'
                     'https://github.com/a/b/blob/main/DATASETS.md"""\n')
-    assert missing_references(str(page)) == ["METHOD.md", "docs/gone.md"]
+    assert missing_references(str(page)) == ["SPEC_NOTES.md", "docs/gone.md"]
