@@ -1,4 +1,5 @@
-"""Shared fixtures: configs for the toy trainer and tiny CLIP checkpoints in both formats."""
+"""Shared fixtures (tiny CLIP checkpoints in both formats; stdout restored after each test) and
+the plugins and toy modules registered once; helpers live in tests/helpers.py."""
 from __future__ import annotations
 
 import os
@@ -12,12 +13,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from plugins import default_cfg, load_plugins  # noqa: E402
+from plugins import load_plugins  # noqa: E402
 
 load_plugins()
 from tests import toy  # noqa: E402,F401  (registers ToyColours / ToyTrainer)
-
-SHARED = os.path.join(os.path.dirname(ROOT), "shared")
+from tests.helpers import tiny_clip_model  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -28,60 +28,6 @@ def _restore_stdout():
     if sys.stdout is not saved:
         sys.stdout.close()
         sys.stdout = saved
-
-
-def toy_cfg(tmp_path, **overrides):
-    cfg = default_cfg()
-    cfg.DATASET.NAME = "ToyColours"
-    cfg.DATASET.ROOT = str(tmp_path / "data")
-    cfg.TRAINER.NAME = "ToyTrainer"
-    cfg.OUTPUT_DIR = str(tmp_path / "out")
-    cfg.INPUT.SIZE = (8, 8)
-    cfg.INPUT.TRANSFORMS = ("random_resized_crop", "random_flip", "normalize")
-    cfg.DATALOADER.NUM_WORKERS = 0
-    cfg.DATALOADER.TRAIN_X.BATCH_SIZE = 4
-    cfg.DATALOADER.TEST.BATCH_SIZE = 4
-    cfg.OPTIM.NAME = "sgd"
-    cfg.OPTIM.LR = 0.05
-    cfg.OPTIM.MAX_EPOCH = 4
-    cfg.OPTIM.LR_SCHEDULER = "cosine"
-    cfg.OPTIM.WARMUP_EPOCH = 1
-    cfg.OPTIM.WARMUP_TYPE = "constant"
-    cfg.TRAIN.PRINT_FREQ = 100
-    cfg.TEST.FINAL_MODEL = "last_step"
-    return apply_overrides(cfg, overrides)
-
-
-def apply_overrides(cfg, overrides: dict):
-    """Set config keys given as ``A.B.C`` or ``A__B__C`` (usable as keyword arguments)."""
-    for key, value in overrides.items():
-        node = cfg
-        *parents, leaf = key.replace("__", ".").split(".")
-        for p in parents:
-            node = node[p]
-        node[leaf] = value
-    return cfg
-
-
-TINY_CLIP = dict(
-    embed_dim=32,
-    image_resolution=32,
-    vision_layers=3,
-    vision_width=64,
-    vision_patch_size=8,
-    context_length=77,
-    vocab_size=49408,
-    transformer_width=64,
-    transformer_heads=1,
-    transformer_layers=3,
-)
-
-
-def tiny_clip_model(seed: int = 0):
-    from clip.model import CLIP
-
-    torch.manual_seed(seed)
-    return CLIP(**TINY_CLIP).eval()
 
 
 @pytest.fixture(scope="session")

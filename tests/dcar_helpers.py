@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import engine
 from plugins import default_cfg
-from tests.conftest import apply_overrides
+from tests.helpers import apply_overrides
 
 TINY_DCAR = "configs/trainers/DCAR/synth.yaml"
 # A small FDRDSynth and the tiny CLIP's input size, as trailing train.py options.

@@ -7,7 +7,7 @@ import urllib.error
 import pytest
 import torch
 
-from tests.conftest import TINY_CLIP
+from tests.helpers import TINY_CLIP
 from trainers import backbone
 
 

@@ -7,7 +7,7 @@ import torch
 
 import engine
 from engine.embedded import checkpoint as ckpt
-from tests.conftest import toy_cfg
+from tests.helpers import toy_cfg
 
 
 def _train(cfg, seed=1):

@@ -8,8 +8,8 @@ import engine
 from datasets.fdrd.domains import DOMAINS, find_domain, normalize_class
 from datasets.fdrd.loader import image_path_in_domain
 from datasets.fdrd.negatives import class_pattern
-from tests.conftest import SHARED
 from tests.fdrd_helpers import fdrd_cfg, layout_from
+from tests.helpers import SHARED
 
 RELEASED = os.path.join(SHARED, "fdrd")
 FILES = sorted(os.listdir(RELEASED)) if os.path.isdir(RELEASED) else []
