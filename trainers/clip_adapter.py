@@ -60,13 +60,11 @@ class CLIP_Adapter(RetrievalTrainer):  # noqa: N801 - CLIP-Adapter's registry na
         return self.learner.text_head(self.frozen_text(self.tokenize(captions)))
 
     def forward_backward(self, batch: dict) -> dict[str, float]:
-        """L_con over the global batch (see :meth:`trainers.dcar.DCAR.forward_backward`)."""
+        """L_con over the global batch (:meth:`RetrievalTrainer.global_contrastive_loss`)."""
         data = self.train_loader_x.dataset.data_source
         idx = batch["index"].tolist()
         captions = self.frozen_text(self.tokenize([data[i].caption for i in idx]))
         img, txt = self.train_learner(self.train_image_tower(batch), captions)
         loss, _ = self.global_contrastive_loss(img, txt, idx, self.node().LOSS)
-        self.model_backward_and_update(loss * dist.world_size(), logged=loss.item())
-        if self.batch_idx + 1 == self.num_batches:
-            self.update_lr()
+        self.optimisation_step(loss * dist.world_size(), logged=loss.item())
         return {"loss": loss.item()}

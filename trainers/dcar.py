@@ -137,9 +137,7 @@ class DCAR(PromptedRetrievalTrainer):
                 objective = objective + c.CATE.LAMBDA * share * loss_cate
                 summary["loss_cate"] = sum(v * n for v, n in dist.per_rank((loss_cate.item(), len(items)))) / global_batch
         loss = summary["loss_con"] + c.CATE.LAMBDA * summary.get("loss_cate", 0.0)
-        self.model_backward_and_update(objective, logged=loss)
-        if self.batch_idx + 1 == self.num_batches:
-            self.update_lr()
+        self.optimisation_step(objective, logged=loss)
         return {"loss": loss, **summary}
 
     def category_branch(self, prompts: Prompts, items: list, img: torch.Tensor, pos_unweighted: torch.Tensor | None,

@@ -71,7 +71,5 @@ class FullFineTune(RetrievalTrainer):
         with self.precision.autocast():
             img, txt = self.train_towers(batch["img"].to(self.device), self.tokenize([data[i].caption for i in idx]))
             loss, _ = self.global_contrastive_loss(img, txt, idx, self.node().LOSS)
-        self.model_backward_and_update(loss * dist.world_size(), logged=loss.item())
-        if self.batch_idx + 1 == self.num_batches:
-            self.update_lr()
+        self.optimisation_step(loss * dist.world_size(), logged=loss.item())
         return {"loss": loss.item()}

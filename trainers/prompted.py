@@ -103,7 +103,5 @@ class PromptedRetrievalTrainer(RetrievalTrainer):
             pos = self.prompted_text(prompts, self.ids_for([data[i].caption for i in idx]))
             loss_con, _ = self.global_contrastive_loss(img, pos, idx, self.node().LOSS)
         loss = loss_con.item()
-        self.model_backward_and_update(loss_con * dist.world_size(), logged=loss)
-        if self.batch_idx + 1 == self.num_batches:
-            self.update_lr()
+        self.optimisation_step(loss_con * dist.world_size(), logged=loss)
         return {"loss": loss, "loss_con": loss}

@@ -97,6 +97,14 @@ class RetrievalTrainer(BaseTrainer):
             return module
         return DistributedDataParallel(module, device_ids=[self.device] if self.device.type == "cuda" else None)
 
+    def optimisation_step(self, objective: torch.Tensor, logged: float) -> None:
+        """Backward and optimiser step for this process's part of the global batch (``objective``
+        already scaled for the average across processes), logging ``logged``; the LR schedule
+        steps after the epoch's last batch, as Dassl's trainers do."""
+        self.model_backward_and_update(objective, logged=logged)
+        if self.batch_idx + 1 == self.num_batches:
+            self.update_lr()
+
     def global_contrastive_loss(self, img: torch.Tensor, txt: torch.Tensor, idx: list[int],
                                 mode: str) -> tuple[torch.Tensor, int]:
         """L_con over the global batch and that batch's size: every process's features are
