@@ -2,6 +2,7 @@
 
     python benchmarks/synthetic_benchmark.py                      # 5 seeds, data seed 0 -> docs/
     python benchmarks/synthetic_benchmark.py --data-seed 7        # the whole table on a fresh draw of the data
+    python benchmarks/synthetic_benchmark.py --extended           # + ablation rows 6 and 7
     python benchmarks/synthetic_benchmark.py --quick --backbone tiny.pt --out /tmp/q.md --json /tmp/q.json
 
 What it does, on FDRDSynth (test galleries of >= 1,000 images per domain, in controlled twins)
@@ -11,9 +12,14 @@ with the small pretrained CLIP:
    the pooled image and the caption embeddings, the cosine between one-factor caption variants,
    zero-shot one-factor discrimination, each with its chance level; the gates the testbed must
    pass before any method is worth running; oracle retrievers that show where the room is;
-2. **every method and DCAR's ablation rows** for each seed (``train.py`` runs in parallel worker
-   processes, one thread each; finished runs of the same data seed and backbone weights are
-   reused), with zero-shot CLIP and full fine-tuning (the upper bound) beside them;
+2. **every method and DCAR's component chain** for each seed (``train.py`` runs in parallel worker
+   processes, one thread each, longest first, beside the probes of step 1; finished runs of the
+   same data seed and backbone weights are reused), with zero-shot CLIP and full fine-tuning (the
+   upper bound) beside them. The chain adds one component at a time from MaPLe to DCAR (rows 2-4);
+   ``--extended`` adds the rows that take one component out of full DCAR (6: text-only prompts,
+   7: CAA = identity). The budget decides: on 2 cores the chain fits in 45 minutes, the extended
+   table takes about 13 minutes more (DCAR's category branch sends each image's positive and five
+   negatives through the text encoder, so a DCAR run costs about 2.4 MaPLe runs);
 3. **paired differences**: each method against MaPLe and each ablation row against full DCAR, in
    i2t R@1, t2i R@1 and RSUM, with 95% intervals over seeds (t) and over test items (bootstrap)
    (:func:`reporting.stats.paired_difference`); a difference is called significant only when the
@@ -33,6 +39,7 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -57,6 +64,8 @@ class Row:
     opts: tuple[str, ...] = ()
     role: str = "method"  # reference | method | ablation
     seeded: bool = True  # False: deterministic (zero-shot), run once and paired with every seed
+    minutes: float = 1.0  # one run's wall time on one core (measured); only orders the jobs, longest first
+    extended: bool = False  # run only with --extended (the table's budget: see the module docstring)
 
     @property
     def slug(self) -> str:
@@ -65,18 +74,20 @@ class Row:
 
 CFG = "synth"  # the synthetic configs: configs/trainers/<trainer>/synth.yaml (equal budgets, chosen on val)
 ROWS = (
-    Row("zero-shot CLIP", "ZeroshotCLIP", CFG, role="reference", seeded=False),
-    Row("full fine-tuning (upper bound)", "FullFineTune", CFG, role="reference"),
-    Row("CoOp", "CoOp", CFG),
-    Row("CLIP-Adapter", "CLIP_Adapter", CFG),
-    Row("MaPLe", "MaPLe", CFG),
-    Row("DCAR", "DCAR", CFG),
-    Row("2 + DTR (no L_cate)", "DCAR", CFG, ("TRAINER.DCAR.CATE.LAMBDA", "0.0"), "ablation"),
+    Row("zero-shot CLIP", "ZeroshotCLIP", CFG, role="reference", seeded=False, minutes=0.7),
+    Row("full fine-tuning (upper bound)", "FullFineTune", CFG, role="reference", minutes=1.8),
+    Row("CoOp", "CoOp", CFG, minutes=0.9),
+    Row("CLIP-Adapter", "CLIP_Adapter", CFG, minutes=0.7),
+    Row("MaPLe", "MaPLe", CFG, minutes=1.3),
+    Row("DCAR", "DCAR", CFG, minutes=3.0),
+    Row("2 + DTR (no L_cate)", "DCAR", CFG, ("TRAINER.DCAR.CATE.LAMBDA", "0.0"), "ablation", minutes=1.7),
     Row("3 + L_cate, category negatives, alpha 0", "DCAR", CFG,
-        ("DATASET.FDRD.NUM_ATTRIBUTE_NEGATIVES", "0", "TRAINER.DCAR.CATE.ALPHA", "0.0"), "ablation"),
-    Row("4 + attribute negatives, alpha 0", "DCAR", CFG, ("TRAINER.DCAR.CATE.ALPHA", "0.0"), "ablation"),
-    Row("6 full, text-only prompts", "DCAR", CFG, ("TRAINER.DCAR.VISUAL_PROMPTS", "False"), "ablation"),
-    Row("7 full, CAA = identity", "DCAR", CFG, ("TRAINER.DCAR.CAA.TYPE", "none"), "ablation"),
+        ("DATASET.FDRD.NUM_ATTRIBUTE_NEGATIVES", "0", "TRAINER.DCAR.CATE.ALPHA", "0.0"), "ablation", minutes=2.7),
+    Row("4 + attribute negatives, alpha 0", "DCAR", CFG, ("TRAINER.DCAR.CATE.ALPHA", "0.0"), "ablation", minutes=2.9),
+    Row("6 full, text-only prompts", "DCAR", CFG, ("TRAINER.DCAR.VISUAL_PROMPTS", "False"), "ablation", minutes=2.4,
+        extended=True),
+    Row("7 full, CAA = identity", "DCAR", CFG, ("TRAINER.DCAR.CAA.TYPE", "none"), "ablation", minutes=2.9,
+        extended=True),
 )
 REFERENCE_METHOD, REFERENCE_ABLATION = "MaPLe", "DCAR"  # MaPLe is ablation row 1 (prompts only, L_con)
 # One component at a time (docs/method.md §10): each row against the row without that component.
@@ -306,9 +317,15 @@ def main() -> None:
     p.add_argument("--json", default=os.path.join(ROOT, "docs", "bench_synthetic.json"))
     p.add_argument("--text-sample", type=int, default=300, help="test items for the text gates")
     p.add_argument("--quick", action="store_true", help="a tiny setting (a few minutes; what CI exercises)")
+    p.add_argument("--extended", action="store_true",
+                   help="also ablation rows 6 (text-only prompts) and 7 (CAA = identity): about 13 min more")
     p.add_argument("--opts", nargs="*", default=[], help="KEY VALUE pairs for every run")
     a = p.parse_args()
     start = time.time()
+    import torch
+
+    if a.workers > 1:
+        torch.set_num_threads(1)  # the probes share the cores with the workers
     from datasets.fdrd.synth import SynthSpec, ensure_generated
     from plugins import default_cfg
     from trainers.backbone import load_clip
@@ -328,12 +345,16 @@ def main() -> None:
               str(a.shots), *[x for k, v in spec_keys.items() for x in (f"DATASET.FDRD_SYNTH.{k}", str(v))], *a.opts]
     if a.quick:
         common += ["OPTIM.MAX_EPOCH", "1"]
-    probe, oracle = probe_section(a, folder)
-    print(json.dumps(probe, indent=1), flush=True)
-    jobs = [job(row, s, a, common) for row in ROWS for s in (a.seeds if row.seeded else a.seeds[:1])]
+    rows = [row for row in ROWS if a.extended or not row.extended]
+    jobs = [job(row, s, a, common) for row in sorted(rows, key=lambda r: -r.minutes)  # longest first: a short tail
+            for s in (a.seeds if row.seeded else a.seeds[:1])]
     env = dict(os.environ, OMP_NUM_THREADS="1" if a.workers > 1 else os.environ.get("OMP_NUM_THREADS", ""))
-    reused = run_jobs(jobs, a.workers, {k: v for k, v in env.items() if v != ""})
-    results = {row.name: row_results(row, a.seeds, a) for row in ROWS}
+    with ThreadPoolExecutor(1) as pool:  # the probes run beside the first training runs
+        probe_future = pool.submit(probe_section, a, folder)
+        reused = run_jobs(jobs, a.workers, {k: v for k, v in env.items() if v != ""})
+        probe, oracle = probe_future.result()
+    print(json.dumps(probe, indent=1), flush=True)
+    results = {row.name: row_results(row, a.seeds, a) for row in rows}
     report = summarise(a, results, probe, oracle, spec)
     report.update(runtime_s=time.time() - start, runs=len(jobs), runs_reused=reused,
                   runs_time_s=sum(run_seconds(out) for out, _ in jobs),
@@ -349,7 +370,7 @@ def main() -> None:
 def summarise(a: argparse.Namespace, results: dict[str, list[dict]], probe: dict, oracle: dict, spec) -> dict:
     """The report: rows per seed and summarised, fine-grained measures, paired differences, gates."""
     rows, negdisc, twins = {}, {}, {}
-    by_name = {row.name: row for row in ROWS}
+    by_name = {row.name: row for row in ROWS if row.name in results}
     for name, runs in results.items():
         metrics = [r["metrics"] for r in runs]
         keys = [k for k in metrics[0] if "/" not in k]
@@ -362,13 +383,14 @@ def summarise(a: argparse.Namespace, results: dict[str, list[dict]], probe: dict
         twins[name] = {k: v for k, v in summary.items() if k.startswith("twin_")}
     ranks = {name: [r["item_ranks"] for r in runs] for name, runs in results.items()}
     differences = []
-    for left, right in COMPARISONS:
+    for left, right in ((x, y) for x, y in COMPARISONS if x in results and y in results):
         label = "1 prompts only (= MaPLe)" if (left, right) == (REFERENCE_METHOD, REFERENCE_ABLATION) else left
         for metric in DIFF_METRICS:
             differences.append({"row": label, "reference": right, **paired_difference(ranks[left], ranks[right], metric)})
     components = [{"component": what, "row": left, "reference": right, "metric": metric,
                    **paired_difference(ranks[left], ranks[right], metric)}
-                  for left, right, what in COMPONENT_STEPS for metric in DIFF_METRICS]
+                  for left, right, what in COMPONENT_STEPS if left in results and right in results
+                  for metric in DIFF_METRICS]
     zs, ub = rows["zero-shot CLIP"]["summary"], rows["full fine-tuning (upper bound)"]["summary"]
     gap = {d: ub[f"{d}_R@1"][0] - zs[f"{d}_R@1"][0] for d in ("i2t", "t2i")}
     sizes = results["zero-shot CLIP"][0]["sizes"]

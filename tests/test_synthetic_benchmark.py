@@ -16,7 +16,7 @@ def test_quick_benchmark_writes_the_whole_report(tmp_path, tiny_clip_files):
     cmd = [sys.executable, "benchmarks/synthetic_benchmark.py", "--quick", "--seeds", "1", "2", "--workers", "2",
            "--backbone", tiny_clip_files["state_dict"], "--data", str(tmp_path / "data"), "--runs", str(tmp_path / "runs"),
            "--out", str(out), "--json", str(js)]
-    res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    res = subprocess.run([*cmd, "--extended"], cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     report = json.loads(js.read_text())
     assert {"seeds", "data_seed", "test_images_per_domain", "probe", "rows", "differences", "negative_discrimination",
@@ -38,4 +38,10 @@ def test_quick_benchmark_writes_the_whole_report(tmp_path, tiny_clip_files):
     for section in ("## 1. What the frozen backbone knows", "Gates:", "Oracle retrievers", "## 5. Paired differences"):
         assert section in text
     again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)  # finished runs are reused
-    assert again.returncode == 0 and json.loads(js.read_text())["runs_reused"] == report["runs"]
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    chain = json.loads(js.read_text())  # without --extended: the component chain, rows 6 and 7 left out
+    assert chain["runs_reused"] == chain["runs"] == report["runs"] - 4
+    assert len(chain["rows"]) == 9 and "7 full, CAA = identity" not in chain["rows"]
+    assert {c["reference"] for c in chain["components"]} == {"MaPLe", "2 + DTR (no L_cate)",
+                                                             "3 + L_cate, category negatives, alpha 0",
+                                                             "4 + attribute negatives, alpha 0"}
