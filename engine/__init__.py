@@ -6,8 +6,9 @@ API. Set ``DCAR_ENGINE=embedded`` to force the embedded engine, ``DCAR_ENGINE=da
 Dassl (default ``auto``).
 
 Pieces of Dassl that are broken on current PyTorch are always the project's own (same
-semantics, fixed; docs/engine.md §9): ``build_lr_scheduler``, checkpoint saving/loading and
-resume (``CheckpointMixin``, placed in front of Dassl's trainer classes), and ``setup_logger``.
+semantics, fixed; :mod:`engine.fixes`, docs/engine.md §9): ``build_lr_scheduler``, checkpoint
+saving/loading and resume (``CheckpointMixin``, placed in front of Dassl's trainer classes),
+``setup_logger`` and ``check_registered``. The API exported here is what the project uses.
 """
 from __future__ import annotations
 
@@ -15,29 +16,11 @@ import importlib
 import os
 from types import ModuleType
 
-from .embedded.checkpoint import (
-    CheckpointMismatchError,
-    CheckpointMixin,
-    load_checkpoint,
-    load_pretrained_weights,
-    save_checkpoint,
-)
-from .embedded.optim import build_lr_scheduler
-from .embedded.registry import check_registered
-from .embedded.utils import (
-    AverageMeter,
-    MetricMeter,
-    check_isfile,
-    collect_env_info,
-    count_num_param,
-    listdir_nohidden,
-    mkdir_if_missing,
-    read_image,
-    read_json,
-    set_random_seed,
-    setup_logger,
-    write_json,
-)
+from .embedded.utils import collect_env_info, set_random_seed
+from .fixes.checkpoint import CheckpointMismatchError, CheckpointMixin, load_checkpoint, save_checkpoint
+from .fixes.logger import setup_logger
+from .fixes.lr_scheduler import build_lr_scheduler
+from .fixes.registry import check_registered
 
 ENGINE_ENV = "DCAR_ENGINE"
 _DASSL_MODULES = (
@@ -48,7 +31,6 @@ _DASSL_MODULES = (
     "dassl.data.transforms",
     "dassl.evaluation",
     "dassl.optim",
-    "dassl.metrics",
 )
 
 
@@ -95,7 +77,6 @@ if _dassl is not None:
     _ev = _dassl["dassl.evaluation"]
     EVALUATOR_REGISTRY, EvaluatorBase, build_evaluator = _ev.EVALUATOR_REGISTRY, _ev.EvaluatorBase, _ev.build_evaluator
     build_optimizer = _dassl["dassl.optim"].build_optimizer
-    compute_accuracy = _dassl["dassl.metrics"].compute_accuracy
 else:
     from .embedded.config import get_cfg_default
     from .embedded.data import (
@@ -108,7 +89,7 @@ else:
         build_dataset,
         build_transform,
     )
-    from .embedded.evaluation import EVALUATOR_REGISTRY, EvaluatorBase, build_evaluator, compute_accuracy
+    from .embedded.evaluation import EVALUATOR_REGISTRY, EvaluatorBase, build_evaluator
     from .embedded.optim import build_optimizer
     from .embedded.trainer import TRAINER_REGISTRY, SimpleTrainer, TrainerBase, TrainerX, build_trainer
 
@@ -136,25 +117,14 @@ __all__ = [
     "EVALUATOR_REGISTRY",
     "EvaluatorBase",
     "build_evaluator",
-    "compute_accuracy",
     "build_optimizer",
     "build_lr_scheduler",
     "CheckpointMixin",
     "CheckpointMismatchError",
     "save_checkpoint",
     "load_checkpoint",
-    "load_pretrained_weights",
     "check_registered",
     "setup_logger",
     "set_random_seed",
     "collect_env_info",
-    "mkdir_if_missing",
-    "check_isfile",
-    "read_json",
-    "write_json",
-    "read_image",
-    "listdir_nohidden",
-    "count_num_param",
-    "AverageMeter",
-    "MetricMeter",
 ]

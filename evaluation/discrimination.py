@@ -16,21 +16,22 @@ Features are unit-normalised; scores are fp32 dot products.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Sequence
+from typing import Sequence
 
 import torch
 
+from .items import RetrievalItem
 from .ranking import normalize
 
 
-def negatives_by_kind(item: Any) -> dict[str, list[str]]:
+def negatives_by_kind(item: RetrievalItem) -> dict[str, list[str]]:
     """An item's negative captions grouped by kind (attribute swaps also under their word kind)."""
     out: dict[str, list[str]] = {}
-    category = list(getattr(item, "negatives_category", ()))
+    category = list(item.negatives_category)
     if category:
         out["category"] = category
-    attributes = list(getattr(item, "negatives_attribute", ()))
-    kinds = list(getattr(item, "negatives_attribute_kinds", ())) or [""] * len(attributes)
+    attributes = list(item.negatives_attribute)
+    kinds = list(item.negatives_attribute_kinds) or [""] * len(attributes)
     for caption, kind in zip(attributes, kinds):
         out.setdefault("attribute", []).append(caption)
         if kind:
@@ -40,7 +41,7 @@ def negatives_by_kind(item: Any) -> dict[str, list[str]]:
     return out
 
 
-def negative_discrimination(image_feats: torch.Tensor, items: Sequence[Any],
+def negative_discrimination(image_feats: torch.Tensor, items: Sequence[RetrievalItem],
                             caption_feats: dict[str, torch.Tensor]) -> dict[str, float]:
     """``negdisc_<kind>`` over the items that have negatives of that kind."""
     img = normalize(image_feats)
@@ -49,7 +50,7 @@ def negative_discrimination(image_feats: torch.Tensor, items: Sequence[Any],
         groups = negatives_by_kind(item)
         if not groups:
             continue
-        pos = float(normalize(caption_feats[item.caption][None].to(img.device))[0] @ img[i])
+        pos = float(normalize(caption_feats[item.captions[0]][None].to(img.device))[0] @ img[i])
         for kind, captions in groups.items():
             negs = normalize(torch.stack([caption_feats[c] for c in captions]).to(img.device)) @ img[i]
             wins[kind].append(bool((pos > negs).all()))
@@ -57,14 +58,15 @@ def negative_discrimination(image_feats: torch.Tensor, items: Sequence[Any],
     return {f"negdisc_{k}": 100.0 * sum(wins[k]) / len(wins[k]) for k in order}
 
 
-def twin_accuracy(image_feats: torch.Tensor, caption_feats: torch.Tensor, items: Sequence[Any]) -> dict[str, float]:
+def twin_accuracy(image_feats: torch.Tensor, caption_feats: torch.Tensor,
+                  items: Sequence[RetrievalItem]) -> dict[str, float]:
     """``twin_i2t_<factor>`` and ``twin_t2i_<factor>`` over every (item, twin) pair of the gallery;
     ``caption_feats[i]`` is item i's caption feature."""
-    index = {getattr(it, "key", None): i for i, it in enumerate(items)}
+    index = {it.key: i for i, it in enumerate(items)}
     img, txt = normalize(image_feats), normalize(caption_feats)
     hits: dict[str, list[bool]] = defaultdict(list)
     for i, item in enumerate(items):
-        for key, factor in getattr(item, "twins", ()):
+        for key, factor in item.twins:
             j = index.get(key)
             if j is None:  # the twin is not in this gallery (e.g. skipped for a bad image)
                 continue

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import textwrap
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import torch
 
 from .ranking import normalize
+
+if TYPE_CHECKING:
+    from .retrieval import Snapshot
 
 
 def _pyplot() -> Any:
@@ -50,20 +53,20 @@ def pick_hits_and_misses(hit: Sequence[bool], n: int) -> list[int]:
     return spread(hits, n_hit) + spread(misses, n_miss)
 
 
-def plot_gallery(last: dict, path: str, n_text: int = 4, n_image: int = 4, top: int = 5) -> dict[str, list[str]]:
+def plot_gallery(snapshot: Snapshot, path: str, n_text: int = 4, n_image: int = 4, top: int = 5) -> dict[str, list[str]]:
     """Text queries with their top images and image queries with their top captions, from the
-    first domain of the last test evaluation: half of each are hits at rank 1 and half misses
-    (so the picture shows what goes wrong, not only what works); correct answers are marked.
-    Returns the verdict ("hit"/"miss") of each query drawn, per direction."""
+    first domain of an evaluation: half of each are hits at rank 1 and half misses (so the
+    picture shows what goes wrong, not only what works); correct answers are marked. The items
+    also need ``impath``. Returns the verdict ("hit"/"miss") of each query drawn, per direction."""
     from PIL import Image
 
     plt = _pyplot()
-    items, feats = last["items"], last["features"]
-    domain = getattr(items[0], "domain_name", "")
-    idx = [i for i, it in enumerate(items) if getattr(it, "domain_name", "") == domain]
+    items, feats = snapshot.items, snapshot.features
+    domain = items[0].domain_name
+    idx = [i for i, it in enumerate(items) if it.domain_name == domain]
     img = normalize(feats[idx])
-    caps = [items[i].caption for i in idx]
-    txt = normalize(torch.stack([last["caption_features"][c] for c in caps]))
+    caps = [items[i].captions[0] for i in idx]
+    txt = normalize(torch.stack([snapshot.caption_features[c] for c in caps]))
     t2i_top = (txt @ img.T).argsort(dim=1, descending=True)[:, :top].tolist()
     i2t_top = (img @ txt.T).argsort(dim=1, descending=True)[:, :top].tolist()
     t2i_hit = [caps[o[0]] == caps[q] for q, o in enumerate(t2i_top)]

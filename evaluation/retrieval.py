@@ -15,9 +15,8 @@ as the unweighted mean over domains (the published table's AVG row) under the pl
 """
 from __future__ import annotations
 
-import json
-import os
 from collections import OrderedDict, defaultdict
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import torch
@@ -30,6 +29,7 @@ from engine import distributed as dist
 from reporting.metric_names import format_metric
 
 from .discrimination import negative_discrimination, negatives_by_kind, twin_accuracy
+from .items import RetrievalItem, check_items
 from .ranking import ranks, recall_metrics
 
 
@@ -86,6 +86,30 @@ def domain_metrics(image_feats: torch.Tensor, image_captions: Sequence[Sequence[
     return ordered, sizes, {"i2t": i2t.tolist(), "t2i": t2i.tolist()}
 
 
+@dataclass
+class Snapshot:
+    """What pictures and error analysis need from one evaluation: the image features in item
+    order, the items, and each caption string's feature."""
+
+    features: torch.Tensor
+    items: list[RetrievalItem]
+    caption_features: dict[str, torch.Tensor]
+
+
+@dataclass
+class RetrievalResult:
+    """One evaluation: ``metrics`` per domain (``<Domain>/<metric>``) and their unweighted mean
+    (plain names); ``per_domain`` the same per gallery; ``sizes`` each gallery's images and
+    captions; ``item_ranks`` each query's 0-based rank per gallery and direction."""
+
+    metrics: OrderedDict[str, float]
+    per_domain: OrderedDict[str, dict[str, float]]
+    sizes: dict[str, dict[str, int]]
+    item_ranks: dict[str, dict[str, list[int]]]
+    ks: tuple[int, ...]
+    snapshot: Snapshot
+
+
 @EVALUATOR_REGISTRY.register()
 class Retrieval(EvaluatorBase):
     """Collects image features with their items (``process``), encodes the captions once and
@@ -99,13 +123,13 @@ class Retrieval(EvaluatorBase):
 
     def reset(self) -> None:
         self._features: list[torch.Tensor] = []
-        self._items: list[Any] = []
+        self._items: list[RetrievalItem] = []
 
-    def process(self, mo: torch.Tensor, gt: Sequence[Any]) -> None:
-        """``mo``: image features [B, D]; ``gt``: the B dataset items (with ``caption`` or
-        ``captions`` and ``domain_name``)."""
+    def process(self, mo: torch.Tensor, gt: Sequence[RetrievalItem]) -> None:
+        """``mo``: image features [B, D]; ``gt``: the B dataset items (:class:`RetrievalItem`)."""
         if len(mo) != len(gt):
             raise ValueError(f"Retrieval.process got {len(mo)} features for {len(gt)} items")
+        check_items(gt, "Retrieval.process")
         self._features.append(mo.detach().float())
         self._items.extend(gt)
 
@@ -127,32 +151,31 @@ class Retrieval(EvaluatorBase):
         return dict(zip(done, feats))
 
     def evaluate(self, encode_text: Callable[[list[str]], torch.Tensor] | None = None,
-                 fine_grained: bool = True) -> OrderedDict:
-        """Metrics per domain (``<Domain>/<metric>``) and their unweighted mean (plain names);
-        with ``fine_grained`` also negative discrimination and twin accuracy
-        (:mod:`evaluation.discrimination`), which encode every item's negatives too.
-        What the pictures and ``results.json`` need is kept in ``last``."""
+                 fine_grained: bool = True) -> RetrievalResult:
+        """Metrics per domain and their unweighted mean; with ``fine_grained`` also negative
+        discrimination and twin accuracy (:mod:`evaluation.discrimination`), which encode every
+        item's negatives too. Prints the metrics; returns them with what pictures need."""
         if not self._items:
             raise ValueError("Retrieval.evaluate: no images were processed")
         if encode_text is None:
             raise ValueError("Retrieval.evaluate needs encode_text (a function from captions to features)")
         features = torch.cat(self._features)
-        captions = [tuple(getattr(it, "captions", None) or (it.caption,)) for it in self._items]
-        domains = list(dict.fromkeys(getattr(it, "domain_name", "") or "all" for it in self._items))
-        strings = [c for caps in captions for c in caps]
+        galleries = [it.domain_name or "all" for it in self._items]
+        domains = list(dict.fromkeys(galleries))
+        strings = [c for it in self._items for c in it.captions]
         if fine_grained:
             strings += [c for it in self._items for c in negatives_by_kind(it).get("all", ())]
         caption_feats = self.encode_captions(list(dict.fromkeys(strings)), encode_text)
         per_domain, sizes, item_ranks = OrderedDict(), {}, {}
         for dom in domains:
-            idx = [i for i, it in enumerate(self._items) if (getattr(it, "domain_name", "") or "all") == dom]
+            idx = [i for i, g in enumerate(galleries) if g == dom]
+            items = [self._items[i] for i in idx]
             per_domain[dom], sizes[dom], item_ranks[dom] = domain_metrics(
-                features[idx], [captions[i] for i in idx], caption_feats, self.ks, self.chunk)
+                features[idx], [it.captions for it in items], caption_feats, self.ks, self.chunk)
             if fine_grained:
-                items = [self._items[i] for i in idx]
                 per_domain[dom].update(negative_discrimination(features[idx], items, caption_feats))
-                per_domain[dom].update(twin_accuracy(features[idx], torch.stack([caption_feats[captions[i][0]] for i in idx]),
-                                                     items))
+                per_domain[dom].update(twin_accuracy(features[idx], torch.stack([caption_feats[it.captions[0]]
+                                                                                 for it in items]), items))
         results = OrderedDict()
         if len(domains) > 1:
             for dom, m in per_domain.items():
@@ -161,9 +184,8 @@ class Retrieval(EvaluatorBase):
             values = [m[key] for m in per_domain.values() if key in m]  # that have the metric
             results[key] = sum(values) / len(values)
         self._print(results, sizes)
-        self.last = {"features": features, "items": self._items, "caption_features": caption_feats,
-                     "metrics": results, "per_domain": per_domain, "sizes": sizes, "item_ranks": item_ranks}
-        return results
+        return RetrievalResult(results, per_domain, sizes, item_ranks, self.ks,
+                               Snapshot(features, list(self._items), caption_feats))
 
     def _print(self, results: OrderedDict, sizes: dict) -> None:
         print("=> result")
@@ -172,28 +194,3 @@ class Retrieval(EvaluatorBase):
                   f"({s['duplicate_captions']:,} in duplicate groups across images)")
         for name, value in results.items():
             print(format_metric(name, value))
-
-    def write(self, path: str, extra: dict) -> None:
-        """The last evaluation as ``results.json`` at ``path`` (atomically), with ``extra`` fields."""
-        cfg, last = self.cfg, self.last
-        out = {
-            "metrics": last["metrics"],
-            "per_domain": last["per_domain"],
-            "domains": list(last["per_domain"]),
-            "sizes": last["sizes"],
-            "duplicate_captions": sum(s["duplicate_captions"] for s in last["sizes"].values()),
-            "trainer": cfg.TRAINER.NAME,
-            "backbone": cfg.MODEL.BACKBONE.NAME,
-            "dataset": cfg.DATASET.NAME,
-            "num_shots": cfg.DATASET.NUM_SHOTS,
-            "seed": cfg.SEED,
-            "ks": list(self.ks),
-            "item_ranks": last["item_ranks"],
-            **extra,
-        }
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        tmp = f"{path}.tmp-{os.getpid()}"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(out, f, indent=2)
-        os.replace(tmp, path)
-        print(f"Results written to {path}")

@@ -47,3 +47,9 @@ def tiny_clip_files(tmp_path_factory):
         jit_path = folder / "tiny_jit.pt"
         torch.jit.save(traced, str(jit_path))
     return {"state_dict": str(state_path), "jit": str(jit_path), "model": model, "image": image, "text": text}
+
+
+@pytest.fixture(scope="session")
+def ckpt(tiny_clip_files):
+    """The tiny CLIP's state-dict file (a ``MODEL.BACKBONE.NAME``)."""
+    return tiny_clip_files["state_dict"]

@@ -15,11 +15,6 @@ OWN_PARAMS = {
 }
 
 
-@pytest.fixture()
-def ckpt(tiny_clip_files):
-    return tiny_clip_files["state_dict"]
-
-
 def _cfg(tmp_path, ckpt, trainer, **opts):
     return dcar_cfg(tmp_path, ckpt, trainer=trainer, config=CONFIGS[trainer], **opts)
 

@@ -1,15 +1,14 @@
 """evaluation.discrimination: negative discrimination by kind and twin accuracy, by hand."""
-from types import SimpleNamespace
-
 import pytest
 import torch
 
 from evaluation.discrimination import negative_discrimination, negatives_by_kind, twin_accuracy
+from evaluation.items import Item
 
 
 def _item(caption, cat=(), attr=(), kinds=(), key="", twins=()):
-    return SimpleNamespace(caption=caption, negatives_category=cat, negatives_attribute=attr,
-                           negatives_attribute_kinds=kinds, key=key, twins=twins)
+    return Item((caption,), key=key, negatives_category=cat, negatives_attribute=attr,
+                negatives_attribute_kinds=kinds, twins=twins)
 
 
 def test_negatives_grouped_by_kind():

@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-from engine.embedded.checkpoint import epoch_file, write_pointer
+from engine.fixes.checkpoint import epoch_file, write_pointer
 from tests.dcar_helpers import config_file, small_synth_opts
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

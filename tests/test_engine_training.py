@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import engine
-from engine.embedded import checkpoint as ckpt
+from engine.fixes import checkpoint as ckpt
 from tests.helpers import toy_cfg
 
 

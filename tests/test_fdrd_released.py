@@ -7,7 +7,7 @@ import pytest
 import engine
 from datasets.fdrd.domains import DOMAINS, find_domain, normalize_class
 from datasets.fdrd.loader import image_path_in_domain
-from datasets.fdrd.negatives import class_pattern
+from datasets.negatives import class_pattern
 from tests.fdrd_helpers import fdrd_cfg, layout_from
 from tests.helpers import SHARED
 

@@ -58,3 +58,19 @@ def test_a_lower_layer_importing_upwards_is_caught(tmp_path):
     module.write_text("def f():\n    from trainers.dcar import DCAR\n    import importlib\n"
                       "    return importlib.import_module('trainers')\n")
     assert (2, "trainers") in imported(str(module)) and (4, "trainers") in strings(str(module))
+
+
+def test_no_baseline_imports_the_dcar_wing():
+    """Baselines stand beside DCAR: only trainers/dcar/ itself refers to it."""
+    wing = os.path.join(ROOT, "trainers", "dcar")
+    bad = []
+    for path in modules_of("trainers"):
+        if path.startswith(wing + os.sep):
+            continue
+        with open(path, encoding="utf-8") as f:
+            tree = ast.parse(f.read())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and (
+                    node.module.startswith("trainers.dcar") or (node.level == 1 and node.module.startswith("dcar"))):
+                bad.append(f"{os.path.relpath(path, ROOT)}:{node.lineno}")
+    assert not bad, "\n".join(bad)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import engine
-from engine.embedded.optim import WarmupLR
+from engine.fixes.lr_scheduler import WarmupLR
 
 
 def _optim_cfg(**kw):

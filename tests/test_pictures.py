@@ -1,11 +1,12 @@
 """evaluation.pictures: the gallery shows misses as well as hits."""
 import os
-from types import SimpleNamespace
 
 import torch
 from PIL import Image
 
+from evaluation.items import Item
 from evaluation.pictures import pick_hits_and_misses, plot_gallery
+from evaluation.retrieval import Snapshot
 
 
 def test_pick_half_hits_half_misses_when_both_exist():
@@ -19,10 +20,9 @@ def test_pick_half_hits_half_misses_when_both_exist():
 def test_gallery_is_drawn_with_misses(tmp_path):
     path = tmp_path / "x.png"
     Image.new("RGB", (8, 8), "red").save(path)
-    items = [SimpleNamespace(caption=f"caption {i}", impath=str(path), domain_name="D") for i in range(6)]
+    items = [Item((f"caption {i}",), "D", impath=str(path)) for i in range(6)]
     feats = torch.eye(6)
     caption_feats = {f"caption {i}": feats[(i + 1) % 6 if i < 3 else i] for i in range(6)}  # 3 misses, 3 hits
-    drawn = plot_gallery({"items": items, "features": feats, "caption_features": caption_feats},
-                         str(tmp_path / "g.png"))
+    drawn = plot_gallery(Snapshot(feats, items, caption_feats), str(tmp_path / "g.png"))
     assert drawn == {"text": ["hit", "hit", "miss", "miss"], "image": ["hit", "hit", "miss", "miss"]}
     assert os.path.getsize(tmp_path / "g.png") > 10_000

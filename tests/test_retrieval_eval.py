@@ -1,10 +1,10 @@
 """The Retrieval evaluator against a naive full-matrix reference and hand-built cases."""
-import json
 from types import SimpleNamespace
 
 import pytest
 import torch
 
+from evaluation.items import Item
 from evaluation.ranking import normalize, ranks
 from evaluation.retrieval import Retrieval
 from plugins import default_cfg
@@ -27,9 +27,8 @@ def _csr(groups):
     return ptr, torch.tensor([i for g in groups for i in g])
 
 
-def _evaluate(tmp_path, image_feats, items, text_feats, chunk=2048, ks=(1, 5, 10)):
+def _evaluate(image_feats, items, text_feats, chunk=2048, ks=(1, 5, 10)):
     cfg = default_cfg()
-    cfg.OUTPUT_DIR = str(tmp_path)
     cfg.TEST.RETRIEVAL.CHUNK = chunk
     cfg.TEST.RETRIEVAL.KS = ks
     cfg.TEST.RETRIEVAL.TEXT_BATCH_SIZE = 7
@@ -44,7 +43,7 @@ def _evaluate(tmp_path, image_feats, items, text_feats, chunk=2048, ks=(1, 5, 10
 
     res = ev.evaluate(encode)
     assert len(calls) == len(set(calls)) == len(set(text_feats))  # each unique caption encoded once
-    ev.write(str(tmp_path / "results.json"), {})
+    assert res.snapshot.items == list(items) and torch.equal(res.snapshot.features, image_feats.float())
     return res
 
 
@@ -78,14 +77,15 @@ def test_all_equal_scores_break_ties_by_index():
     assert got.tolist() == [2] * 6  # the best correct item is the lower index among equals
 
 
-def test_evaluator_matches_reference_on_random_features(tmp_path):
+def test_evaluator_matches_reference_on_random_features():
     torch.manual_seed(1)
     n, d = 40, 8
     img = torch.randn(n, d)
     caps = [f"caption {i}" for i in range(n)]
     feats = {c: torch.randn(d) for c in caps}
-    items = [SimpleNamespace(caption=c, domain_name="X") for c in caps]
-    res = _evaluate(tmp_path, img, items, feats, chunk=16, ks=(1, 5))
+    items = [Item((c,), "X") for c in caps]
+    result = _evaluate(img, items, feats, chunk=16, ks=(1, 5))
+    res = result.metrics
     txt = torch.stack([feats[c] for c in caps])
     i2t = naive_ranks(img, txt, [[i] for i in range(n)])
     t2i = naive_ranks(txt, img, [[i] for i in range(n)])
@@ -95,48 +95,47 @@ def test_evaluator_matches_reference_on_random_features(tmp_path):
     assert res["t2i_medr"] == pytest.approx((t2i + 1).double().median().item() if n % 2 else
                                             ((t2i + 1).double().sort().values[n // 2 - 1:n // 2 + 1].mean().item()))
     assert res["rsum"] == pytest.approx(sum(res[k] for k in res if "_R@" in k))
-    written = json.loads((tmp_path / "results.json").read_text())
-    assert written["metrics"]["i2t_R@1"] == pytest.approx(res["i2t_R@1"])
-    assert written["domains"] == ["X"] and written["sizes"]["X"]["images"] == n
+    assert list(result.per_domain) == ["X"] and result.sizes["X"]["images"] == n
+    assert sorted(result.item_ranks["X"]["i2t"]) == sorted(i2t.tolist())
 
 
-def test_asymmetric_case_distinguishes_directions(tmp_path):
+def test_asymmetric_case_distinguishes_directions():
     img = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
     feats = {"a": torch.tensor([0.9, 0.436]), "b": torch.tensor([0.95, 0.312])}
-    items = [SimpleNamespace(caption="a", domain_name="X"), SimpleNamespace(caption="b", domain_name="X")]
-    res = _evaluate(tmp_path, img, items, feats, ks=(1,))
+    items = [Item(("a",), "X"), Item(("b",), "X")]
+    res = _evaluate(img, items, feats, ks=(1,)).metrics
     assert res["i2t_R@1"] == 0.0 and res["t2i_R@1"] == 50.0
     assert res["i2t_medr"] == 2.0 and res["t2i_meanr"] == 1.5
 
 
-def test_several_captions_per_image_and_duplicates(tmp_path):
+def test_several_captions_per_image_and_duplicates():
     e = torch.eye(4)
     # image 0 has captions p and q; images 1 and 2 share the string "dup"; image 3 has r.
-    items = [SimpleNamespace(captions=("p", "q"), domain_name="X"), SimpleNamespace(caption="dup", domain_name="X"),
-             SimpleNamespace(caption="dup", domain_name="X"), SimpleNamespace(caption="r", domain_name="X")]
+    items = [Item(("p", "q"), "X"), Item(("dup",), "X"),
+             Item(("dup",), "X"), Item(("r",), "X")]
     img = torch.stack([e[0], e[1], e[1] + 0.01 * e[2], e[3]])
     feats = {"p": e[3] + 0.1 * e[0], "q": e[0], "dup": e[1], "r": e[3]}
-    res = _evaluate(tmp_path, img, items, feats, ks=(1, 2))
+    result = _evaluate(img, items, feats, ks=(1, 2))
+    res = result.metrics
     # i2t: img0 -> q first (hit@1); img1 -> dup; img2 -> dup (correct for both); img3 -> r
     assert res["i2t_R@1"] == 100.0
     # t2i queries p, q, dup, dup, r: p -> image 3 ranks above image 0 (miss@1, hit@2); others hit@1
     assert res["t2i_R@1"] == 80.0 and res["t2i_R@2"] == 100.0
-    written = json.loads((tmp_path / "results.json").read_text())
-    assert written["duplicate_captions"] == 2 and written["sizes"]["X"]["captions"] == 5
+    assert result.sizes["X"]["duplicate_captions"] == 2 and result.sizes["X"]["captions"] == 5
 
 
-def test_fp16_features_are_scored_in_fp32(tmp_path):
+def test_fp16_features_are_scored_in_fp32():
     torch.manual_seed(2)
     img = torch.randn(20, 8).half()
     caps = [f"c{i}" for i in range(20)]
     feats = {c: torch.randn(8).half() for c in caps}
-    items = [SimpleNamespace(caption=c, domain_name="X") for c in caps]
-    res16 = _evaluate(tmp_path, img, items, feats)
-    res32 = _evaluate(tmp_path, img.float(), items, {c: f.float() for c, f in feats.items()})
+    items = [Item((c,), "X") for c in caps]
+    res16 = _evaluate(img, items, feats).metrics
+    res32 = _evaluate(img.float(), items, {c: f.float() for c, f in feats.items()}).metrics
     assert res16 == res32
 
 
-def test_several_domains_average_unweighted(tmp_path):
+def test_several_domains_average_unweighted():
     torch.manual_seed(3)
     items, feats, img = [], {}, []
     for dom, n in (("A", 4), ("B", 8)):
@@ -144,8 +143,16 @@ def test_several_domains_average_unweighted(tmp_path):
             c = f"{dom}{i}"
             feats[c] = torch.randn(6)
             img.append(feats[c] + 0.01 * torch.randn(6))  # near-perfect retrieval
-            items.append(SimpleNamespace(caption=c, domain_name=dom))
-    res = _evaluate(tmp_path, torch.stack(img), items, feats)
+            items.append(Item((c,), dom))
+    res = _evaluate(torch.stack(img), items, feats).metrics
     assert res["A/i2t_R@1"] == 100.0 and res["B/i2t_R@1"] == 100.0
     assert res["i2t_R@1"] == pytest.approx((res["A/i2t_R@1"] + res["B/i2t_R@1"]) / 2)
     assert res["i2t_meanr"] == pytest.approx((res["A/i2t_meanr"] + res["B/i2t_meanr"]) / 2)
+
+
+def test_items_without_the_retrieval_fields_are_refused_by_name():
+    ev = Retrieval(default_cfg())
+    with pytest.raises(TypeError, match=r"item 1 \(SimpleNamespace\) is not a retrieval item: it lacks domain_name, key"):
+        ev.process(torch.zeros(2, 4), [Item(("a",)), SimpleNamespace(captions=("b",))])
+    with pytest.raises(TypeError, match="has no caption"):
+        ev.process(torch.zeros(1, 4), [Item(())])

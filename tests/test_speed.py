@@ -6,17 +6,12 @@ from torch.utils.data import RandomSampler
 from datasets.text import encode, tokenize
 from evaluation.retrieval import Retrieval
 from tests.dcar_helpers import build, config_file, dcar_cfg
+from trainers.clip_driver import assemble_text, encode_text, length_groups
 from trainers.loaders import GlobalBatchSampler
-from trainers.prompting import assemble_text, encode_text, length_groups
 
 CONFIGS = {t: config_file(t) for t in ("CoOp", "CLIP_Adapter", "DCAR", "ZeroshotCLIP")}
 CAPTIONS = ["a red emblem.", "This is a photo of Migal. A small red emblem with a thin white border, drawn at the "
             "centre of a square canvas, with a pale background.", "x"]
-
-
-@pytest.fixture()
-def ckpt(tiny_clip_files):
-    return tiny_clip_files["state_dict"]
 
 
 def _cfg(tmp_path, ckpt, trainer, **opts):
@@ -121,13 +116,15 @@ def test_eval_features_of_a_frozen_tower_are_computed_once(tmp_path, ckpt, monke
     calls = []
     tower = t.image_tower
     monkeypatch.setattr(t, "image_tower", lambda images: calls.append(len(images)) or tower(images))
+    results, evaluate = [], t.evaluator.evaluate
+    monkeypatch.setattr(t.evaluator, "evaluate", lambda *a, **k: results.append(evaluate(*a, **k)) or results[-1])
     t.test()
-    n, first = sum(calls), t.evaluator.last["features"].clone()
+    n, first = sum(calls), results[-1].snapshot.features.clone()
     with torch.no_grad():  # the adapter still applies to the cached features
         t.learner.image.fc2.weight.add_(0.5)
     t.test()
     assert n == len(t.test_loader.dataset) and sum(calls) == n
-    assert not torch.allclose(first, t.evaluator.last["features"])
+    assert not torch.allclose(first, results[-1].snapshot.features)
     dcar = build(_cfg(tmp_path, ckpt, "DCAR"))
     assert not dcar.caching()
 
@@ -146,7 +143,8 @@ def test_global_batch_sampler_single_process_is_random_sampler_order(n, batch, d
 
 
 def test_losses_and_similarities_stay_fp32_under_autocast():
-    from trainers.losses import category_loss, contrastive_loss
+    from trainers.dcar.losses import category_loss
+    from trainers.losses import contrastive_loss
 
     torch.manual_seed(0)
     img, txt = torch.randn(8, 64), torch.randn(8, 64)

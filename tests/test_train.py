@@ -149,7 +149,7 @@ def test_full_disk_and_read_only_folder_are_one_line(tmp_path, capsys, monkeypat
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "run" / "model"))
 
-    monkeypatch.setattr(engine.embedded.checkpoint.torch, "save", full)
+    monkeypatch.setattr(engine.fixes.checkpoint.torch, "save", full)
     line = _error_line(capsys, _toy(tmp_path))
     assert "No space left on device" in line and "free disk space or choose another --output-dir" in line
     assert not (tmp_path / "run" / train.RUN_LOCK).exists()  # released on the way out

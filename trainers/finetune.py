@@ -13,7 +13,7 @@ from engine import TRAINER_REGISTRY
 from engine import distributed as dist
 
 from .backbone import load_clip_from_cfg
-from .prompting import assemble_text, encode_image
+from .clip_driver import assemble_text, encode_image
 from .retrieval import RetrievalTrainer
 
 

@@ -13,7 +13,8 @@ from torch import nn
 from datasets.text import tokenize
 from engine import distributed as dist
 
-from .prompting import DualPromptLearner, Prompts, assemble_text, encode_image
+from .clip_driver import assemble_text, encode_image
+from .prompting import DualPromptLearner, Prompts
 from .retrieval import RetrievalTrainer
 
 

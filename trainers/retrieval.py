@@ -29,13 +29,14 @@ from datasets.text import tokenize
 from engine import DatasetWrapper
 from engine import distributed as dist
 from evaluation.pictures import plot_curves, plot_gallery
+from evaluation.retrieval import RetrievalResult
 from reporting.identity import flatten, group_key
 
 from .backbone import load_clip_from_cfg
 from .base import BaseTrainer
+from .clip_driver import EncoderCall, assemble_text, encode_text, report
 from .loaders import deterministic_train_transform, train_loader
 from .losses import contrastive_loss
-from .prompting import EncoderCall, assemble_text, encode_text, report
 
 
 def extend_cfg(cfg: Any) -> None:
@@ -258,16 +259,29 @@ class RetrievalTrainer(BaseTrainer):
             print(f"Training curves drawn to {os.path.join(self.output_dir, 'curves.png')}")
         super().after_train()
 
-    def result_info(self) -> dict[str, Any]:
-        """What ``results.json`` records beside the metrics: the run's identity (its whole
-        resolved config and the group it may be averaged in) and the domains left out."""
-        flat = flatten(self.cfg)
-        dataset = self.dm.dataset
-        return {"method": self.cfg.TRAINER.NAME, "output_dir": self.cfg.OUTPUT_DIR,
-                "eval_only": self.loaded_from is not None, "model_dir": self.loaded_from,
-                "group": group_key(flat), "config": flat,
-                "skipped_domains": getattr(dataset, "skipped", {}),
-                "not_evaluated_domains": getattr(dataset, "not_evaluated", {})}
+    def write_results(self, result: RetrievalResult, split: str) -> str:
+        """``results.json`` (atomically): the metrics, per-domain metrics, gallery sizes and each
+        query's rank, with the run's identity (its whole resolved config and the group it may be
+        averaged in) and the domains left out. Returns the path."""
+        cfg, flat, dataset = self.cfg, flatten(self.cfg), self.dm.dataset
+        record = {
+            "metrics": result.metrics, "per_domain": result.per_domain, "domains": list(result.per_domain),
+            "sizes": result.sizes, "duplicate_captions": sum(s["duplicate_captions"] for s in result.sizes.values()),
+            "trainer": cfg.TRAINER.NAME, "backbone": cfg.MODEL.BACKBONE.NAME, "dataset": cfg.DATASET.NAME,
+            "num_shots": cfg.DATASET.NUM_SHOTS, "seed": cfg.SEED, "ks": list(result.ks), "item_ranks": result.item_ranks,
+            "method": cfg.TRAINER.NAME, "output_dir": cfg.OUTPUT_DIR,
+            "eval_only": self.loaded_from is not None, "model_dir": self.loaded_from,
+            "group": group_key(flat), "config": flat,
+            "skipped_domains": getattr(dataset, "skipped", {}),
+            "not_evaluated_domains": getattr(dataset, "not_evaluated", {}),
+            "split": split,
+        }
+        path = os.path.join(self.output_dir, "results.json")
+        tmp = f"{path}.tmp-{os.getpid()}"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(record, f, indent=2)
+        os.replace(tmp, path)
+        return path
 
     def load_model(self, directory: str, epoch: int | None = None) -> None:
         """Load weights for evaluation (engine); remember where from, for ``results.json``."""
@@ -292,7 +306,8 @@ class RetrievalTrainer(BaseTrainer):
         print(f"Evaluate on the *{split}* set")
         items = loader.dataset.data_source
         self.evaluator.process(self.eval_image_features(split, items, loader.dataset.transform), items)
-        results = self.evaluator.evaluate(self.encode_texts, fine_grained=final)
+        result = self.evaluator.evaluate(self.encode_texts, fine_grained=final)
+        results = result.metrics
         truncated = sum(dist.per_rank(self.truncated_captions))
         if truncated:
             print(f"{truncated} captions were longer than the text context and truncated (end-of-text kept)")
@@ -302,7 +317,7 @@ class RetrievalTrainer(BaseTrainer):
         if final and dist.is_main():
             os.makedirs(self.output_dir, exist_ok=True)
             path = os.path.join(self.output_dir, "gallery.png")
-            plot_gallery(self.evaluator.last, path)
+            plot_gallery(result.snapshot, path)
             print(f"Retrieval gallery drawn to {path}")
-            self.evaluator.write(os.path.join(self.output_dir, "results.json"), {**self.result_info(), "split": split})
+            print(f"Results written to {self.write_results(result, split)}")
         return results["rsum"]

@@ -115,10 +115,13 @@ def download(args: argparse.Namespace) -> int:
 
 
 def synth(args: argparse.Namespace) -> int:
-    import datasets
-    from engine.plugins import cfg_with
+    from engine import get_cfg_default
 
-    c = cfg_with(datasets.MODULES).DATASET.FDRD_SYNTH
+    from .synth import extend_cfg
+
+    cfg = get_cfg_default()
+    extend_cfg(cfg)
+    c = cfg.DATASET.FDRD_SYNTH
     c.DIR = args.dir
     rel = ensure_generated(os.path.abspath(args.root), c.DIR, SynthSpec.from_cfg(c))
     print(f"FDRDSynth is in {os.path.join(args.root, rel)}")

@@ -11,11 +11,11 @@ from PIL import Image
 
 from engine import Datum
 
+from ..negatives import ClassForm, build_negatives, item_rng
 from ..text import CONTEXT_LENGTH, encode
 from .captions import CaptionFile, FDRDFormatError, read_caption_file
 from .domains import PLACEHOLDER, Domain, EntryError, normalize_class
 from .fewshot import content_hash, fewshot_keys
-from .negatives import ClassForm, build_negatives, item_rng
 from .splits import SplitIndex, read_split_index
 
 EXAMPLES = 5
@@ -28,7 +28,8 @@ class FDRDDataError(ValueError):
 class FDRDDatum(Datum):
     """A Datum with its caption, negatives (attribute swaps with the kind of word changed), source
     key and controlled twins (other keys of the domain and the factor in which each differs, for
-    per-factor accuracy; synthetic data has them). Dassl's loaders see a plain Datum."""
+    per-factor accuracy; synthetic data has them): an ``evaluation.items.RetrievalItem``. Dassl's
+    loaders see a plain Datum."""
 
     def __init__(self, impath: str, label: int, domain: int, classname: str, caption: str,
                  negatives_category: tuple[str, ...] = (), negatives_attribute: tuple[str, ...] = (),
@@ -46,6 +47,10 @@ class FDRDDatum(Datum):
     @property
     def caption(self) -> str:
         return self._caption
+
+    @property
+    def captions(self) -> tuple[str, ...]:
+        return (self._caption,)
 
     @property
     def negatives_category(self) -> tuple[str, ...]:

@@ -1,8 +1,9 @@
 """Name -> object registries (the ``Registry`` of the Dassl API, docs/engine.md §3)."""
 from __future__ import annotations
 
-import difflib
 from typing import Any, Callable, Iterator
+
+from ..fixes.registry import check_registered
 
 
 class Registry:
@@ -42,19 +43,6 @@ class Registry:
 
     def __iter__(self) -> Iterator[tuple[str, Any]]:
         return iter(self._obj_map.items())
-
-
-def check_registered(registry: Any, name: str, what: str) -> None:
-    """Raise a ValueError naming every registered entry when ``name`` is not in ``registry``.
-
-    Works with our ``Registry`` and with Dassl's (both have ``registered_names``).
-    """
-    names = sorted(registry.registered_names())
-    if name in names:
-        return
-    close = difflib.get_close_matches(name, names, n=1)
-    hint = f' Did you mean "{close[0]}"?' if close else ""
-    raise ValueError(f'Unknown {what} "{name}".{hint} Registered {what}s: {", ".join(names) or "(none)"}')
 
 
 def build_from_registry(registry: Registry, name: str, what: str, verbose: bool, **kwargs: Any) -> Any:

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from .checkpoint import CheckpointMixin
+from ..fixes.checkpoint import CheckpointMixin
 from .data import DataManager
 from .evaluation import build_evaluator
 from .registry import Registry, build_from_registry

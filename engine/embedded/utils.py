@@ -1,66 +1,16 @@
-"""Small helpers of the Dassl API (docs/engine.md §7): logging, seeding, files, meters."""
+"""Small helpers of the Dassl API that the project uses (docs/engine.md §7): seeding, the
+environment report, folders, images, meters. The logger is in ``engine/fixes/logger.py``."""
 from __future__ import annotations
 
 import errno
-import json
 import os
 import random
-import sys
-import time
-import warnings
 from collections import defaultdict
-from typing import Any, Iterable, TextIO
+from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image
-
-
-class _Tee:
-    """stdout replacement writing to the terminal and a log file.
-
-    Unlike Dassl's Logger it forwards ``isatty``/``fileno``/``encoding`` to the real stream,
-    so libraries that query ``sys.stdout`` keep working (docs/engine.md §9, item 5).
-    """
-
-    def __init__(self, stream: TextIO, fpath: str) -> None:
-        self.console = stream
-        self.file = open(fpath, "w", encoding="utf-8", buffering=1)  # line-buffered: the log is readable live
-
-    def write(self, msg: str) -> int:
-        self.console.write(msg)
-        self.file.write(msg)
-        return len(msg)
-
-    def flush(self) -> None:
-        self.console.flush()
-        self.file.flush()
-        os.fsync(self.file.fileno())
-
-    def close(self) -> None:
-        self.file.close()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.console, name)
-
-
-def setup_logger(output: str | None = None) -> str | None:
-    """Tee stdout to ``output/log.txt`` (or to ``output`` if it ends in .txt/.log).
-
-    An existing file is never overwritten: a ``-%Y-%m-%d-%H-%M-%S`` suffix is appended, as Dassl does.
-    Returns the path written to.
-    """
-    if output is None:
-        return None
-    fpath = output if output.endswith((".txt", ".log")) else os.path.join(output, "log.txt")
-    if os.path.exists(fpath):
-        fpath += time.strftime("-%Y-%m-%d-%H-%M-%S")
-    mkdir_if_missing(os.path.dirname(os.path.abspath(fpath)))
-    base = sys.stdout.console if isinstance(sys.stdout, _Tee) else sys.stdout
-    if isinstance(sys.stdout, _Tee):
-        sys.stdout.close()
-    sys.stdout = _Tee(base, fpath)
-    return fpath
 
 
 def set_random_seed(seed: int) -> None:
@@ -89,29 +39,6 @@ def mkdir_if_missing(dirname: str) -> None:
             raise
 
 
-def check_isfile(fpath: str) -> bool:
-    isfile = os.path.isfile(fpath)
-    if not isfile:
-        warnings.warn(f'No file found at "{fpath}"', stacklevel=2)
-    return isfile
-
-
-def read_json(fpath: str) -> Any:
-    with open(fpath, "r", encoding="utf-8") as f:
-        return json.load(f)
-
-
-def write_json(obj: Any, fpath: str) -> None:
-    mkdir_if_missing(os.path.dirname(os.path.abspath(fpath)))
-    with open(fpath, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=4, separators=(",", ": "))
-
-
-def listdir_nohidden(path: str, sort: bool = False) -> list[str]:
-    items = [f for f in os.listdir(path) if not f.startswith(".")]
-    return sorted(items) if sort else items
-
-
 def read_image(path: str) -> Image.Image:
     """Read an image as RGB, with an error naming the file when it cannot be decoded."""
     try:
@@ -125,20 +52,6 @@ def read_image(path: str) -> Image.Image:
 
 def tolist_if_not(x: Any) -> list:
     return x if isinstance(x, list) else [x]
-
-
-def count_num_param(model: torch.nn.Module | None = None, params: Iterable | None = None) -> int:
-    if model is not None:
-        return sum(p.numel() for p in model.parameters())
-    if params is None:
-        raise ValueError("count_num_param needs a model or params")
-    total = 0
-    for p in params:
-        if isinstance(p, dict):
-            total += sum(q.numel() for q in p["params"])
-        else:
-            total += p.numel()
-    return total
 
 
 class AverageMeter:

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import os
-import random
-from collections import defaultdict
 from typing import Any
 
 from ..registry import Registry, build_from_registry
@@ -46,7 +44,8 @@ class Datum:
 
 
 class DatasetBase:
-    """Holds the train_x/train_u/val/test lists; class info is derived from train_x."""
+    """Holds the train_x/train_u/val/test lists; class info is derived from train_x. Dassl's
+    few-shot and domain helpers are not carried: the project's datasets sample their own shots."""
 
     dataset_dir = ""
     domains: list[str] = []
@@ -99,42 +98,3 @@ class DatasetBase:
         mapping = {item.label: item.classname for item in data_source or []}
         labels = sorted(mapping)
         return {label: mapping[label] for label in labels}, [mapping[label] for label in labels]
-
-    def check_input_domains(self, source_domains: list[str], target_domains: list[str]) -> None:
-        self.is_input_domain_valid(source_domains)
-        self.is_input_domain_valid(target_domains)
-
-    def is_input_domain_valid(self, input_domains: list[str]) -> None:
-        for domain in input_domains:
-            if domain not in self.domains:
-                raise ValueError(f"Input domain must belong to {self.domains}, but got [{domain}]")
-
-    def generate_fewshot_dataset(self, *data_sources: list, num_shots: int = -1, repeat: bool = False) -> Any:
-        """Sample ``num_shots`` items per label from each source with Python's global ``random``."""
-        if num_shots < 1:
-            return data_sources[0] if len(data_sources) == 1 else data_sources
-        print(f"Creating a {num_shots}-shot dataset")
-        output = []
-        for data_source in data_sources:
-            sampled = []
-            for items in self.split_dataset_by_label(data_source).values():
-                if len(items) >= num_shots:
-                    sampled.extend(random.sample(items, num_shots))
-                else:
-                    sampled.extend(random.choices(items, k=num_shots) if repeat else items)
-            output.append(sampled)
-        return output[0] if len(output) == 1 else output
-
-    @staticmethod
-    def split_dataset_by_label(data_source: list) -> defaultdict:
-        output: defaultdict = defaultdict(list)
-        for item in data_source:
-            output[item.label].append(item)
-        return output
-
-    @staticmethod
-    def split_dataset_by_domain(data_source: list) -> defaultdict:
-        output: defaultdict = defaultdict(list)
-        for item in data_source:
-            output[item.domain].append(item)
-        return output

@@ -1,5 +1,7 @@
 """The DCAR trainer (docs/method.md §2-§5): dual prompts, dynamic token re-weighting, category-aware
-augmentation with category-matching weights; L = L_con + lambda * L_cate.
+augmentation with category-matching weights; L = L_con + lambda * L_cate. It extends MaPLe's
+prompted step (``trainers/prompted.py``) with DTR (``dtr.py``) and the category branch (``caa.py``,
+``losses.py``); the negatives are the items' own (``datasets/negatives.py``).
 
 Every component is a switch (``TRAINER.DCAR.*``), so each ablation of docs/method.md §10 is one
 config change: ``DTR.ENABLED``, ``CATE.LAMBDA`` (0 = no L_cate branch), ``CATE.ALPHA`` (0 = no
@@ -18,12 +20,13 @@ from yacs.config import CfgNode as CN
 
 from engine import TRAINER_REGISTRY
 from engine import distributed as dist
+from evaluation.items import RetrievalItem, check_items
 
+from ..prompted import PromptedLearner, PromptedRetrievalTrainer
+from ..prompting import Prompts
 from .caa import CAA
 from .dtr import BLANKS, TokenReweighter
 from .losses import category_loss, category_weights
-from .prompted import PromptedLearner, PromptedRetrievalTrainer
-from .prompting import Prompts
 
 
 def extend_cfg(cfg: Any) -> None:
@@ -85,14 +88,16 @@ class DCAR(PromptedRetrievalTrainer):
 
     def prepare_training_data(self) -> None:
         """Token ids of every training caption and negative, and the DTR weights."""
-        super().prepare_training_data()
         items = self.train_loader_x.dataset.data_source
+        check_items(items, "DCAR training data")
+        super().prepare_training_data()
         self.dtr_weights = self.compute_dtr_weights(items) if self.node().DTR.ENABLED else None
 
-    def negatives_of(self, item: Any) -> tuple[str, ...]:
+    def negatives_of(self, item: RetrievalItem) -> tuple[str, ...]:
+        """The negatives the category branch encodes for ``item``: category swaps, then attribute swaps."""
         if self.node().CATE.LAMBDA == 0:
             return ()
-        return (*getattr(item, "negatives_category", ()), *getattr(item, "negatives_attribute", ()))
+        return (*item.negatives_category, *item.negatives_attribute)
 
     @torch.no_grad()
     def compute_dtr_weights(self, items: list) -> torch.Tensor:
@@ -161,7 +166,7 @@ class DCAR(PromptedRetrievalTrainer):
         # negatives in one scatter: row b, slot 1 + j; attribute swaps (after the category swaps) keep the class
         b_idx = [b for b, n in enumerate(negs) for _ in n]
         slot = [1 + j for n in negs for j in range(len(n))]
-        keeps_class = [j >= len(getattr(it, "negatives_category", ())) for it, n in zip(items, negs) for j in range(len(n))]
+        keeps_class = [j >= len(it.negatives_category) for it, n in zip(items, negs) for j in range(len(n))]
         if b_idx:
             rows = torch.tensor(b_idx, device=self.device)
             cols = torch.tensor(slot, device=self.device)

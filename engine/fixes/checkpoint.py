@@ -109,28 +109,6 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def load_pretrained_weights(model: torch.nn.Module, weight_path: str) -> None:
-    """Copy the tensors of a checkpoint whose names and shapes match ``model``'s."""
-    checkpoint = load_checkpoint(weight_path)
-    state_dict = checkpoint.get("state_dict", checkpoint)
-    model_dict = model.state_dict()
-    matched, discarded = OrderedDict(), []
-    for k, v in state_dict.items():
-        k = k[7:] if k.startswith("module.") else k
-        if k in model_dict and model_dict[k].size() == v.size():
-            matched[k] = v
-        else:
-            discarded.append(k)
-    if not matched:
-        print(f"Warning: cannot load {weight_path} (no key and shape matches the model; check the key names)")
-        return
-    model_dict.update(matched)
-    model.load_state_dict(model_dict)
-    print(f"Successfully loaded pretrained weights from {weight_path}")
-    if discarded:
-        print(f"Layers discarded due to unmatched keys or size: {discarded}")
-
-
 class CheckpointMismatchError(ValueError):
     """A checkpoint whose tensors do not fit the model built from the current config."""
 

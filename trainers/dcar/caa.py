@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .adapters import ResidualAdapter
+from ..adapters import ResidualAdapter
 
 CAA_TYPES = ("adapter", "attention")
 

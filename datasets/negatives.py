@@ -1,4 +1,8 @@
-"""Negative captions for category-aware augmentation (docs/method.md §4.1, "Negative Caption Generator").
+"""Negative captions for category-aware augmentation (docs/method.md §4.1, "Negative Caption
+Generator"), for any dataset: :func:`build_negatives` takes a caption, the released negatives,
+the true class and the other classes of its domain, and returns :class:`Negatives`. A dataset
+calls it when it loads its items, which carry the result as their ``negatives_*`` fields
+(``evaluation.items.RetrievalItem``); DCAR trains on them and every method is measured on them.
 
 Two kinds, made from an image's positive caption:
 
@@ -116,6 +120,8 @@ def attribute_swaps(caption: str, protected: list[tuple[int, int]], k: int, rng:
 
 @dataclass(frozen=True)
 class Negatives:
+    """One image's negatives, and what became of its released ones."""
+
     category: tuple[str, ...]
     attribute: tuple[str, ...]
     attribute_kinds: tuple[str, ...]  # the kind of word each attribute swap changed (colour, size, ...)

@@ -23,7 +23,7 @@ from torch import nn
 
 from datasets.text import CONTEXT_LENGTH, tokenize, words
 
-from .prompting import assemble_text, encode_text
+from ..clip_driver import assemble_text, encode_text
 
 S_MODES = ("word", "contextual")
 BLANKS = ("white", "mean")

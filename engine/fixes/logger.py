@@ -1,0 +1,56 @@
+"""``setup_logger``: everything printed also goes to the run's ``log.txt`` (docs/engine.md §7),
+fixed (§9, item 5): the tee forwards ``isatty``/``fileno``/``encoding`` to the real stream. Used
+under real Dassl too."""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Any, TextIO
+
+
+class _Tee:
+    """stdout replacement writing to the terminal and a log file.
+
+    Unlike Dassl's Logger it forwards ``isatty``/``fileno``/``encoding`` to the real stream,
+    so libraries that query ``sys.stdout`` keep working (docs/engine.md §9, item 5).
+    """
+
+    def __init__(self, stream: TextIO, fpath: str) -> None:
+        self.console = stream
+        self.file = open(fpath, "w", encoding="utf-8", buffering=1)  # line-buffered: the log is readable live
+
+    def write(self, msg: str) -> int:
+        self.console.write(msg)
+        self.file.write(msg)
+        return len(msg)
+
+    def flush(self) -> None:
+        self.console.flush()
+        self.file.flush()
+        os.fsync(self.file.fileno())
+
+    def close(self) -> None:
+        self.file.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.console, name)
+
+
+def setup_logger(output: str | None = None) -> str | None:
+    """Tee stdout to ``output/log.txt`` (or to ``output`` if it ends in .txt/.log).
+
+    An existing file is never overwritten: a ``-%Y-%m-%d-%H-%M-%S`` suffix is appended, as Dassl does.
+    Returns the path written to.
+    """
+    if output is None:
+        return None
+    fpath = output if output.endswith((".txt", ".log")) else os.path.join(output, "log.txt")
+    if os.path.exists(fpath):
+        fpath += time.strftime("-%Y-%m-%d-%H-%M-%S")
+    os.makedirs(os.path.dirname(os.path.abspath(fpath)), exist_ok=True)
+    base = sys.stdout.console if isinstance(sys.stdout, _Tee) else sys.stdout
+    if isinstance(sys.stdout, _Tee):
+        sys.stdout.close()
+    sys.stdout = _Tee(base, fpath)
+    return fpath
