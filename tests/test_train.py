@@ -17,7 +17,7 @@ from tests.dcar_helpers import TINY_DCAR, small_synth_opts
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOY = ["DATASET.NAME", "ToyColours", "INPUT.SIZE", "(8, 8)", "DATALOADER.NUM_WORKERS", "0", "OPTIM.MAX_EPOCH", "2",
-       "OPTIM.NAME", "sgd", "OPTIM.LR", "0.05"]
+       "OPTIM.NAME", "sgd", "OPTIM.LR", "0.05", "TEST.EVALUATOR", "ToyAccuracy"]
 SYNTH = small_synth_opts(OPTIM__MAX_EPOCH=1)
 
 
@@ -92,9 +92,7 @@ def test_seed_unset_stays_negative_and_bad_opts_fail(tmp_path):
 
 def test_train_py_end_to_end_writes_log_config_env(tmp_path):
     out = tmp_path / "run"
-    argv = ["--trainer", "ToyTrainer", "--root", str(tmp_path / "data"), "--output-dir", str(out), "--seed", "0",
-            "DATASET.NAME", "ToyColours", "INPUT.SIZE", "(8, 8)", "DATALOADER.NUM_WORKERS", "0",
-            "OPTIM.MAX_EPOCH", "2", "OPTIM.NAME", "sgd", "OPTIM.LR", "0.05"]
+    argv = ["--trainer", "ToyTrainer", "--root", str(tmp_path / "data"), "--output-dir", str(out), "--seed", "0", *TOY]
     train.main(train.build_parser().parse_args(argv))
     log = (out / "log.txt").read_text()
     first = log.splitlines()[0]

@@ -1,7 +1,9 @@
-"""A throwaway dataset and trainer for engine tests: tiny coloured images, a linear classifier."""
+"""A throwaway dataset, trainer and evaluator for engine tests: tiny coloured images, a linear
+classifier, its accuracy."""
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 
 import numpy as np
 import torch
@@ -9,7 +11,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from engine import DATASET_REGISTRY, TRAINER_REGISTRY, DatasetBase, Datum
+from engine import DATASET_REGISTRY, EVALUATOR_REGISTRY, TRAINER_REGISTRY, DatasetBase, Datum, EvaluatorBase
 from trainers.base import BaseTrainer
 
 CLASSES = ("red", "green", "blue")
@@ -61,3 +63,24 @@ class ToyTrainer(BaseTrainer):
 
     def model_inference(self, input: torch.Tensor) -> torch.Tensor:
         return self.model(input)
+
+
+@EVALUATOR_REGISTRY.register()
+class ToyAccuracy(EvaluatorBase):
+    """Top-1 accuracy in percent (the engine carries no classification evaluator)."""
+
+    def __init__(self, cfg, **kwargs) -> None:
+        super().__init__(cfg)
+        self.reset()
+
+    def reset(self) -> None:
+        self.correct, self.total = 0, 0
+
+    def process(self, mo: torch.Tensor, gt: torch.Tensor) -> None:
+        self.correct += int((mo.argmax(1) == gt).sum())
+        self.total += len(gt)
+
+    def evaluate(self) -> OrderedDict:
+        accuracy = 100.0 * self.correct / max(self.total, 1)
+        print(f"* accuracy: {accuracy:.1f}%")
+        return OrderedDict(accuracy=accuracy)
