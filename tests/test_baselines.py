@@ -79,3 +79,14 @@ def test_one_directional_loss_switch(tmp_path, ckpt, name, node):
 def test_clip_adapter_text_side_option(tmp_path, ckpt):
     t = build(_cfg(tmp_path, ckpt, "CLIP_Adapter", TRAINER__CLIP_ADAPTER__TEXT_ADAPTER=True))
     assert {"text.fc1.weight", "text.fc2.weight"} <= {n for n, _ in t.learner.named_parameters()}
+
+
+def test_baselines_stand_beside_dcar_not_beneath_it():
+    from trainers.coop import CoOp
+    from trainers.dcar import DCAR
+    from trainers.maple import MaPLe
+    from trainers.prompted import PromptedRetrievalTrainer
+
+    for baseline in (CoOp, MaPLe):
+        assert DCAR not in baseline.__mro__ and PromptedRetrievalTrainer in baseline.__mro__
+    assert PromptedRetrievalTrainer in DCAR.__mro__
