@@ -1,6 +1,7 @@
 """The DCAR trainer on a tiny CLIP: prompting, DTR, category weighting, losses, switches."""
 import copy
 import json
+import math
 
 import pytest
 import torch
@@ -121,6 +122,67 @@ def test_losses_by_hand():
     pad = torch.tensor([[True, True, False]])
     expected_pad = -torch.log(e[0] / (e[0] + e[1]))
     assert category_loss(img[:1], cands, pad, w, 1.0).item() == pytest.approx(expected_pad.item(), rel=1e-5)
+
+
+def test_loss_weight_mode_by_hand():
+    """``loss_weight``: binary matching loss per candidate on logits centred on the image's mean
+    candidate score, each term weighted by w, averaged over the valid candidates."""
+    img = torch.tensor([[1.0, 0.0]])
+    cands = torch.tensor([[[1.0, 0.0], [0.0, 1.0], [0.5, 0.75 ** 0.5]]])  # scores 1, 0, 0.5; mean 0.5
+    w = torch.tensor([[1.5, 1.0, 1.5]])
+    def softplus(z: float) -> float:  # BCE with logits: label 1 -> softplus(-z), label 0 -> softplus(z)
+        return math.log1p(math.exp(z))
+
+    expected = (1.5 * softplus(-0.5) + 1.0 * softplus(-0.5) + 1.5 * softplus(0.0)) / 3
+    valid = torch.ones(1, 3, dtype=torch.bool)
+    assert category_loss(img, cands, valid, w, 1.0, "loss_weight").item() == pytest.approx(expected, rel=1e-6)
+    pad = torch.tensor([[True, False, True]])  # mean over the valid candidates only: 0.75 -> centred +0.25, -0.25
+    expected_pad = (1.5 * softplus(-0.25) + 1.5 * softplus(-0.25)) / 2
+    assert category_loss(img, cands, pad, w, 1.0, "loss_weight").item() == pytest.approx(expected_pad, rel=1e-6)
+
+
+def test_category_branch_weights_the_positive_and_attribute_swaps_not_category_swaps(tmp_path, ckpt, monkeypatch):
+    """Slot 0 is the positive, then the category swaps (another class: w = 1), then the attribute
+    swaps (same class: w = 1 + alpha). Fails if the two kinds of negatives are labelled the other way."""
+    t = build(dcar_cfg(tmp_path, ckpt, TRAINER__DCAR__CATE__ALPHA=0.5))
+    t.num_batches, t.batch_idx = 10, 0
+    seen = {}
+
+    def spy(img, cands, valid, weights, scale, mode):
+        seen.update(valid=valid.clone(), weights=weights.clone())
+        return category_loss(img, cands, valid, weights, scale, mode)
+
+    monkeypatch.setattr("trainers.dcar.trainer.category_loss", spy)
+    batch = _first_batch(t)
+    t.forward_backward(batch)
+    items = [t.train_loader_x.dataset.data_source[i] for i in batch["index"].tolist()]
+    assert any(it.negatives_category for it in items) and any(it.negatives_attribute for it in items)
+    for row, it in enumerate(items):
+        n_cat, n_att = len(it.negatives_category), len(it.negatives_attribute)
+        expected = [1.5] + [1.0] * n_cat + [1.5] * n_att
+        assert seen["weights"][row, : len(expected)].tolist() == expected
+        assert seen["valid"][row].tolist() == [True] * len(expected) + [False] * (seen["valid"].shape[1] - len(expected))
+
+
+def test_retrieval_encodes_captions_unweighted_and_without_caa(tmp_path, ckpt):
+    """With DTR and CAA on, test-time captions still get token weights 1 and no CAA."""
+    t = build(dcar_cfg(tmp_path, ckpt))
+    assert t.dtr_weights is not None and t.learner.caa is not None
+    items = t.train_loader_x.dataset.data_source[:6]
+    caps = [it.caption for it in items]
+    ids, _ = tokenize(caps, reserved=t.k)
+    with torch.no_grad():
+        got = t.encode_texts(caps)
+        prompts = t.learner()
+        plain = encode_text(t.clip, *assemble_text(t.clip, ids, prompts.ctx), prompts.deep_text).float()
+        weighted = encode_text(t.clip, *assemble_text(t.clip, ids, prompts.ctx, t.dtr_weights[:6]),
+                               prompts.deep_text).float()
+        for p in t.learner.caa.parameters():
+            p.add_(1.0)
+        after_caa_change = t.encode_texts(caps)
+    assert torch.allclose(got, plain, atol=1e-5)
+    assert not torch.allclose(plain, weighted, atol=1e-3)  # the training weights would show
+    assert torch.equal(got, after_caa_change)
 
 
 SWITCHES = {
