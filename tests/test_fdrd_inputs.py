@@ -143,6 +143,22 @@ def test_check_command_table_and_exit_status(tmp_path, capsys):
     assert "ERROR 1: Food101: no caption file in" in out and "1 bad images" in out
 
 
+def test_check_counts_the_negatives_by_kind_and_writes_them_as_json(tmp_path, capsys):
+    mini_dtd(tmp_path)
+    rates = {}
+    for mode in ("lexicon", "domain"):
+        out = tmp_path / f"{mode}.json"
+        assert fdrd_cli(["check", "--root", str(tmp_path), "--domains", "DTD", "--attribute-swaps", mode,
+                         "--json", str(out)]) == 0
+        train = json.loads(out.read_text())["domains"]["DTD"]["train"]
+        n = train["items"]  # the train file's pairs left after the val split
+        assert n >= 12 and train["attribute_negatives_by_kind"] == {"colour": n}
+        assert train["synonym_rate"] == 0.0 and train["fallback_rate"] == 0.0
+        rates[mode] = train["out_of_domain_rate"]
+    assert rates["domain"] == 0.0 and rates["lexicon"] > 0.5  # the lexicon swaps in colours DTD never names
+    assert f"DTD train: attribute negatives by kind: colour {n}; synonym rate 0.0%" in capsys.readouterr().out
+
+
 def test_truncated_jpeg_is_caught_before_training(tmp_path, capsys):
     """A JPEG whose header is intact but whose data is cut: a named error at load, or a counted skip."""
     import io

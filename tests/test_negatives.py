@@ -1,7 +1,18 @@
 """datasets.negatives: category and attribute swaps, checked on hand-written captions."""
 import random
 
-from datasets.negatives import ClassForm, attribute_swaps, build_negatives, category_swaps, item_rng
+import pytest
+
+from datasets.negatives import (
+    AttributeMode,
+    AttributeVocabulary,
+    ClassForm,
+    attribute_swaps,
+    build_negatives,
+    category_swaps,
+    item_rng,
+    same_meaning,
+)
 
 CARDINAL = ClassForm("cardinal", "cardinal")
 OTHERS = [ClassForm("blue jay", "blue_jay"), ClassForm("house sparrow", "house sparrow"), CARDINAL]
@@ -58,3 +69,64 @@ def test_each_item_has_its_own_reproducible_rng():
     assert item_rng(1, "Birds", "a.jpg").random() == item_rng(1, "Birds", "a.jpg").random()
     assert item_rng(1, "Birds", "a.jpg").random() != item_rng(2, "Birds", "a.jpg").random()
     assert item_rng(1, "Birds", "a.jpg").random() != item_rng(1, "Birds", "b.jpg").random()
+
+
+SYNTH = ["This is a Dunvel.A medium blue emblem with a smooth surface is shown at the right side of the image "
+         "on a white background.",
+         "This is a Dunvel.A large red emblem with a checkered surface is shown at the left side of the image "
+         "on a black background.",
+         "This is a Tisros.A small green emblem with a striped surface is shown at the left side of the image "
+         "on a gray background."]
+DUNVEL, TISROS = ClassForm("dunvel", "Dunvel"), ClassForm("tisros", "Tisros")
+
+
+def test_vocabulary_is_mined_from_the_domain_and_never_offers_a_synonym():
+    vocab = AttributeVocabulary.mine(SYNTH + ["a big grey bird", "a little bird", "a bird in the foreground"],
+                                     extra=("size:medium",))
+    assert vocab.replacements("blue") == ["black", "gray", "green", "grey", "red", "white"]
+    assert "grey" not in vocab.replacements("gray")  # the same colour in other letters
+    assert vocab.replacements("large") == ["little", "medium", "small"]  # never "big"; "medium" from config
+    assert vocab.replacements("right") == ["left"]
+    assert vocab.replacements("background") == vocab.replacements("foreground") == []  # the scene, not a place
+    assert "purple" not in vocab.used  # never said in the domain: never swapped in
+    with pytest.raises(ValueError, match="write it as 'kind:word'"):
+        AttributeVocabulary.mine(SYNTH, extra=("medium",))
+
+
+@pytest.mark.parametrize("words", [1, 2])
+def test_domain_swaps_change_exactly_the_configured_words_keep_the_class_and_stay_in_domain(words):
+    vocab = AttributeVocabulary.mine(SYNTH, extra=("size:medium",))
+    mode = AttributeMode(vocab, words, tuple(SYNTH[:2]))
+    for seed in range(20):
+        neg = build_negatives(SYNTH[0], (), DUNVEL, [TISROS], 1, 3, random.Random(seed), mode)
+        assert len(neg.attribute) == 3
+        for text, kind, (old, new) in zip(neg.attribute, neg.attribute_kinds, neg.attribute_edits):
+            changed = [(a, b) for a, b in zip(SYNTH[0].split(), text.split()) if a != b]
+            assert len(changed) == words and text.startswith("This is a Dunvel.")
+            assert new in vocab.used and not same_meaning(old, new)
+            assert len(kind.split("+")) <= words
+
+
+def test_domain_swaps_draw_the_kind_uniformly():
+    """One position word and four colour words: the lexicon mode rarely picks the position (one
+    alternative against many colours); the domain mode picks each kind half of the time."""
+    caption = "red, blue, green and white stripes on the left"
+    vocab = AttributeVocabulary.mine([caption, "black marks on the right"])
+    kinds = [build_negatives(caption, (), DUNVEL, [], 0, 1, random.Random(s), AttributeMode(vocab)).attribute_kinds[0]
+             for s in range(400)]
+    assert 0.4 < kinds.count("position") / len(kinds) < 0.6
+    legacy = [build_negatives(caption, (), DUNVEL, [], 0, 1, random.Random(s)).attribute_kinds[0] for s in range(400)]
+    assert legacy.count("position") / len(legacy) < 0.1
+
+
+def test_sentence_fallback_and_released_cap():
+    caption = "This is a Dunvel.It looks nice. It is on display."
+    same = ("This is a Dunvel.It sits on a shelf.", caption)
+    mode = AttributeMode(AttributeVocabulary.mine(SYNTH), 1, same)
+    neg = build_negatives(caption, ("a Tisros.", "a Tisros!", "a Tisros?"), DUNVEL, [TISROS], 2, 1,
+                          random.Random(0), mode)
+    assert neg.category == ("a Tisros.", "a Tisros!")  # released negatives capped at the configured number
+    assert neg.attribute_kinds == ("sentence",) and neg.attribute[0] in (
+        "This is a Dunvel.It sits on a shelf. It is on display.", "This is a Dunvel.It looks nice. It sits on a shelf.")
+    legacy = build_negatives(caption, ("a Tisros.", "a Tisros!", "a Tisros?"), DUNVEL, [TISROS], 2, 1, random.Random(0))
+    assert len(legacy.category) == 3 and legacy.attribute == ()  # the first implementation, kept as it was

@@ -1,10 +1,11 @@
 """``python -m datasets.fdrd check|present|download|synth --root $DATA``: inspect, list, fetch or
 generate FDRD data.
 
-* ``check``: one row per domain with classes, pairs and everything counted. Domains without any
-  caption file are "not present" (an error only when named with ``--domains``); a domain with a
-  train file only can train but has nothing to evaluate on, and is reported as such. Exit status
-  0 when everything present is valid.
+* ``check``: one row per domain with classes, pairs and everything counted, then the negatives
+  made per domain and split (attribute negatives by kind, synonym, out-of-domain and fallback
+  rates; ``--json FILE`` writes them). Domains without any caption file are "not present" (an
+  error only when named with ``--domains``); a domain with a train file only can train but has
+  nothing to evaluate on, and is reported as such. Exit status 0 when everything present is valid.
 * ``present``: the domains usable for training and evaluation, one per line (the others, with
   the reason, on stderr); ``scripts/common/main.sh fdrd`` loops over them.
 * ``synth``: writes FDRDSynth with the default settings (into its own folder; nothing is deleted).
@@ -12,6 +13,7 @@ generate FDRD data.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 
@@ -20,7 +22,7 @@ from tabulate import tabulate
 from .captions import FDRDFormatError, expected_files, find_caption_files
 from .domains import DOMAINS, Domain, find_domain
 from .fetch import OfflineError, fetch_captions, fetch_split_files
-from .loader import DomainReport, FDRDDataError, LoadOptions, load_domain
+from .loader import DomainReport, FDRDDataError, LoadOptions, NegativeCounts, load_domain
 from .splits import SplitFileError
 from .synth import SynthSpec, ensure_generated
 from .synth_folder import DIR_KEY
@@ -54,8 +56,8 @@ def check(args: argparse.Namespace) -> int:
     caption_dir = _caption_dir(args)
     found = find_caption_files(caption_dir)
     opts = LoadOptions(seed=1, skip_bad_images=True, skip_bad_entries=True, check_images=not args.no_image_check,
-                       eval_only=True)
-    rows, messages, errors, present = [], [], 0, 0
+                       eval_only=True, attribute_swaps=args.attribute_swaps)
+    rows, messages, errors, present, negatives = [], [], 0, 0, {}
     for name in args.domains or [d.name for d in DOMAINS]:
         try:
             domain = find_domain(name)
@@ -74,12 +76,20 @@ def check(args: argparse.Namespace) -> int:
             continue
         status, bad = _status(r)
         errors += bad
+        negatives[r.domain] = {split: c.summary() for split, c in r.negatives.items()}
         counts = [r.entries.get("train"), r.entries.get("test"), r.with_released_negatives, len(r.missing_images),
                   len(r.unreadable_images), r.duplicate_captions, r.overlength]
         rows.append([r.domain, f"{r.classes:,}"] + ["-" if n is None else f"{n:,}" for n in counts] + [status])
     print(tabulate(rows, headers=HEADERS, tablefmt="github", disable_numparse=True))
     for i, msg in enumerate(messages, 1):
         print(f"ERROR {i}: {msg}")
+    for name, splits in negatives.items():
+        for split, summary in splits.items():
+            print(f"{name} {split}: " + NegativeCounts.text(summary))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump({"attribute_swaps": args.attribute_swaps, "domains": negatives}, f, indent=1)
+        print(f"Negatives per domain and split written to {args.json}")
     print(f"{present} of {len(rows)} domains present in {caption_dir}; "
           + ("all of them valid." if not errors else f"{errors} with errors."))
     return 1 if errors else 0
@@ -140,6 +150,11 @@ def main(argv: list[str]) -> int:
         if name == "check":
             s.add_argument("--domains", nargs="+", help="domains to check (default: every domain present)")
             s.add_argument("--no-image-check", action="store_true", help="do not decode every image")
+            s.add_argument("--attribute-swaps", choices=("lexicon", "domain"), default="lexicon",
+                           help="which attribute-swap generator to count (datasets/negatives.py)")
+            s.add_argument("--json", default="", metavar="FILE",
+                           help="write the negatives made per domain and split (by kind, synonym, out-of-domain and "
+                                "fallback rates) to FILE")
         elif name == "download":
             s.add_argument("--splits", action="store_true", help="also fetch CoOp's split_zhou files (gdown)")
         elif name == "synth":

@@ -11,7 +11,7 @@ from PIL import Image
 
 from engine import Datum
 
-from ..negatives import ClassForm, build_negatives, item_rng
+from ..negatives import AttributeMode, AttributeVocabulary, ClassForm, Negatives, build_negatives, item_rng, same_meaning
 from ..text import CONTEXT_LENGTH, encode
 from .captions import CaptionFile, FDRDFormatError, read_caption_file
 from .domains import PLACEHOLDER, Domain, EntryError, normalize_class
@@ -89,6 +89,50 @@ class LoadOptions:
     eval_only: bool = False
     holdout_test: float = 0.0
     cache_dir: str = ""
+    attribute_swaps: str = "lexicon"  # lexicon | domain (datasets/negatives.py)
+    attribute_words: int = 1  # domain mode: words changed per attribute negative
+    attribute_extra: tuple[str, ...] = ()  # domain mode: more lexicon words, "kind:word"
+
+
+@dataclass
+class NegativeCounts:
+    """What the negative generator made for one split: attribute negatives by kind, how many
+    swapped in a near-synonym of the word they replaced (a true description, not a negative), a
+    word the domain's captions never use, or fell back to a same-class sentence swap."""
+
+    items: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)
+    synonym: int = 0
+    out_of_domain: int = 0
+    fallback: int = 0
+    without_attribute_negative: int = 0
+
+    def add(self, negs: Negatives, vocab: AttributeVocabulary) -> None:
+        self.items += 1
+        self.without_attribute_negative += not negs.attribute
+        for kind, (old, new) in zip(negs.attribute_kinds, negs.attribute_edits):
+            self.by_kind[kind] = self.by_kind.get(kind, 0) + 1
+            self.fallback += kind == "sentence"
+            self.synonym += bool(old) and same_meaning(old, new)
+            self.out_of_domain += bool(new) and new not in vocab.used
+
+    def summary(self) -> dict:
+        n = sum(self.by_kind.values())
+        return {"items": self.items, "attribute_negatives_by_kind": dict(sorted(self.by_kind.items())),
+                "synonym_rate": self.synonym / n if n else 0.0, "out_of_domain_rate": self.out_of_domain / n if n else 0.0,
+                "fallback_rate": self.fallback / self.items if self.items else 0.0,
+                "without_attribute_negative": self.without_attribute_negative}
+
+    def line(self) -> str:
+        return self.text(self.summary())
+
+    @staticmethod
+    def text(s: dict) -> str:
+        """One line from :meth:`summary`."""
+        kinds = ", ".join(f"{k} {v:,}" for k, v in s["attribute_negatives_by_kind"].items()) or "none"
+        return (f"attribute negatives by kind: {kinds}; synonym rate {100 * s['synonym_rate']:.1f}%, "
+                f"out-of-domain rate {100 * s['out_of_domain_rate']:.1f}%, fallback rate {100 * s['fallback_rate']:.1f}%, "
+                f"items without one {s['without_attribute_negative']:,}")
 
 
 @dataclass
@@ -114,6 +158,7 @@ class DomainReport:
     split_source: str = ""
     split_files: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    negatives: dict[str, NegativeCounts] = field(default_factory=dict)  # per split
 
     def lines(self) -> list[str]:
         """What was counted, skipped or dropped, for the log."""
@@ -138,6 +183,7 @@ class DomainReport:
             ("items skipped for bad images", self.skipped_images),
         ]
         out += [f"[{self.domain}] {what}: {n:,}" for what, n in counted if n]
+        out += [f"[{self.domain}] {split} {c.line()}" for split, c in self.negatives.items()]
         out += [f"[{self.domain}] {note}" for note in self.notes]
         if self.class_mismatch:
             out.append(f"[{self.domain}] e.g. " + "; ".join(self.class_mismatch[:EXAMPLES]))
@@ -335,12 +381,20 @@ def load_domain(domain: Domain, domain_index: int, label_offset: int, files: dic
     rows = _check_images(rows, domain_root, opts, report, domain)
     classnames = {r.label: r.classname for r in rows}
     forms = {label: ClassForm(normalize_class(name), name) for label, name in classnames.items()}
+    text = [r for r in rows if r.split == "train"] or rows  # the words the domain uses: its training captions
+    vocab = AttributeVocabulary.mine([r.caption for r in text], opts.attribute_extra)
+    same_class: dict[int, list[str]] = {}
+    for r in text:
+        same_class.setdefault(r.label, []).append(r.caption)
+    modes = {label: AttributeMode(vocab if opts.attribute_swaps == "domain" else None, opts.attribute_words,
+                                  tuple(same_class.get(label, ()))) for label in forms}
 
     chosen = _choose(rows, domain, files, opts, report)
     items: dict[str, list[FDRDDatum]] = {"train": [], "val": [], "test": []}
     for r in rows:
         if r.split == "test" or r.key in chosen.get(r.split, ()):
-            items[r.split].append(_datum(r, domain, domain_index, label_offset, domain_root, forms, opts, report))
+            items[r.split].append(_datum(r, domain, domain_index, label_offset, domain_root, forms, modes[r.label],
+                                         vocab, opts, report))
     unreadable = _verify_readable([d for split in items.values() for d in split], opts, report, domain)
     items = {s: [d for d in v if d.impath not in unreadable] for s, v in items.items()}
     report.skipped_images = before - len(rows) + sum(1 for r in rows if os.path.join(domain_root, r.path) in unreadable)
@@ -377,10 +431,12 @@ def _unzip(pairs: list[tuple[str, int]]) -> tuple[list[str], list[int]]:
 
 
 def _datum(r: _Row, domain: Domain, domain_index: int, label_offset: int, domain_root: str,
-           forms: dict[int, ClassForm], opts: LoadOptions, report: DomainReport) -> FDRDDatum:
+           forms: dict[int, ClassForm], mode: AttributeMode, vocab: AttributeVocabulary, opts: LoadOptions,
+           report: DomainReport) -> FDRDDatum:
     others = [f for label, f in sorted(forms.items()) if label != r.label]
     negs = build_negatives(r.caption, r.released, forms[r.label], others, opts.num_category, opts.num_attribute,
-                           item_rng(opts.seed, domain.name, r.key))
+                           item_rng(opts.seed, domain.name, r.key), mode)
+    report.negatives.setdefault(r.split, NegativeCounts()).add(negs, vocab)
     report.released_negatives_dropped += negs.released_dropped
     report.no_class_name += not negs.class_found
     return FDRDDatum(os.path.join(domain_root, r.path), r.label + label_offset, domain_index, r.classname, r.caption,
