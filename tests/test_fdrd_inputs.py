@@ -1,6 +1,7 @@
 """FDRD bad input, CoOp split files, custom domains, tokenisation and the check command."""
 import json
 import os
+import shutil
 
 import pytest
 
@@ -157,6 +158,11 @@ def test_check_counts_the_negatives_by_kind_and_writes_them_as_json(tmp_path, ca
         rates[mode] = train["out_of_domain_rate"]
     assert rates["domain"] == 0.0 and rates["lexicon"] > 0.5  # the lexicon swaps in colours DTD never names
     assert f"DTD train: attribute negatives by kind: colour {n}; synonym rate 0.0%" in capsys.readouterr().out
+    shutil.rmtree(tmp_path / "dtd" / "images")  # --captions-only: the same counts without any image
+    out = tmp_path / "captions.json"
+    assert fdrd_cli(["check", "--root", str(tmp_path), "--domains", "DTD", "--captions-only", "--attribute-swaps",
+                     "domain", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["domains"]["DTD"] == json.loads((tmp_path / "domain.json").read_text())["domains"]["DTD"]
 
 
 def test_truncated_jpeg_is_caught_before_training(tmp_path, capsys):

@@ -56,7 +56,7 @@ def check(args: argparse.Namespace) -> int:
     caption_dir = _caption_dir(args)
     found = find_caption_files(caption_dir)
     opts = LoadOptions(seed=1, skip_bad_images=True, skip_bad_entries=True, check_images=not args.no_image_check,
-                       eval_only=True, attribute_swaps=args.attribute_swaps)
+                       eval_only=True, attribute_swaps=args.attribute_swaps, captions_only=args.captions_only)
     rows, messages, errors, present, negatives = [], [], 0, 0, {}
     for name in args.domains or [d.name for d in DOMAINS]:
         try:
@@ -150,6 +150,8 @@ def main(argv: list[str]) -> int:
         if name == "check":
             s.add_argument("--domains", nargs="+", help="domains to check (default: every domain present)")
             s.add_argument("--no-image-check", action="store_true", help="do not decode every image")
+            s.add_argument("--captions-only", action="store_true",
+                           help="count what the caption files tell without looking at any image")
             s.add_argument("--attribute-swaps", choices=("lexicon", "domain"), default="lexicon",
                            help="which attribute-swap generator to count (datasets/negatives.py)")
             s.add_argument("--json", default="", metavar="FILE",

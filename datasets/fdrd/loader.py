@@ -92,6 +92,7 @@ class LoadOptions:
     attribute_swaps: str = "lexicon"  # lexicon | domain (datasets/negatives.py)
     attribute_words: int = 1  # domain mode: words changed per attribute negative
     attribute_extra: tuple[str, ...] = ()  # domain mode: more lexicon words, "kind:word"
+    captions_only: bool = False  # count what the caption files tell without looking at images (no items)
 
 
 @dataclass
@@ -378,7 +379,8 @@ def load_domain(domain: Domain, domain_index: int, label_offset: int, files: dic
     domain_root = os.path.join(root, domain.folder)
     rows = _rows(domain, parsed, domain_root, opts, report)
     before = len(rows)
-    rows = _check_images(rows, domain_root, opts, report, domain)
+    if not opts.captions_only:
+        rows = _check_images(rows, domain_root, opts, report, domain)
     classnames = {r.label: r.classname for r in rows}
     forms = {label: ClassForm(normalize_class(name), name) for label, name in classnames.items()}
     text = [r for r in rows if r.split == "train"] or rows  # the words the domain uses: its training captions
@@ -393,8 +395,10 @@ def load_domain(domain: Domain, domain_index: int, label_offset: int, files: dic
     items: dict[str, list[FDRDDatum]] = {"train": [], "val": [], "test": []}
     for r in rows:
         if r.split == "test" or r.key in chosen.get(r.split, ()):
-            items[r.split].append(_datum(r, domain, domain_index, label_offset, domain_root, forms, modes[r.label],
-                                         vocab, opts, report))
+            negs = _negatives(r, domain, forms, modes[r.label], opts, report)
+            report.negatives.setdefault(r.split, NegativeCounts()).add(negs, vocab)
+            if not opts.captions_only:
+                items[r.split].append(_datum(r, domain, domain_index, label_offset, domain_root, negs))
     unreadable = _verify_readable([d for split in items.values() for d in split], opts, report, domain)
     items = {s: [d for d in v if d.impath not in unreadable] for s, v in items.items()}
     report.skipped_images = before - len(rows) + sum(1 for r in rows if os.path.join(domain_root, r.path) in unreadable)
@@ -430,14 +434,17 @@ def _unzip(pairs: list[tuple[str, int]]) -> tuple[list[str], list[int]]:
     return [k for k, _ in pairs], [y for _, y in pairs]
 
 
-def _datum(r: _Row, domain: Domain, domain_index: int, label_offset: int, domain_root: str,
-           forms: dict[int, ClassForm], mode: AttributeMode, vocab: AttributeVocabulary, opts: LoadOptions,
-           report: DomainReport) -> FDRDDatum:
+def _negatives(r: _Row, domain: Domain, forms: dict[int, ClassForm], mode: AttributeMode, opts: LoadOptions,
+               report: DomainReport) -> Negatives:
     others = [f for label, f in sorted(forms.items()) if label != r.label]
     negs = build_negatives(r.caption, r.released, forms[r.label], others, opts.num_category, opts.num_attribute,
                            item_rng(opts.seed, domain.name, r.key), mode)
-    report.negatives.setdefault(r.split, NegativeCounts()).add(negs, vocab)
     report.released_negatives_dropped += negs.released_dropped
     report.no_class_name += not negs.class_found
+    return negs
+
+
+def _datum(r: _Row, domain: Domain, domain_index: int, label_offset: int, domain_root: str,
+           negs: Negatives) -> FDRDDatum:
     return FDRDDatum(os.path.join(domain_root, r.path), r.label + label_offset, domain_index, r.classname, r.caption,
                      negs.category, negs.attribute, r.key, domain.name, negs.attribute_kinds, r.twins)
