@@ -137,7 +137,7 @@ def check_run_identity(cfg: Any) -> None:
             continue
         with open(saved_path, encoding="utf-8") as f:
             saved = flatten(yaml.safe_load(f) or {})
-        diffs = differences(saved, flatten(cfg))
+        diffs = differences(saved, flatten(cfg), defaults=flatten(default_cfg()))
         if diffs:
             raise ValueError(
                 f"{directory} holds a run with another configuration ({'; '.join(diffs)}); continuing it would mix "

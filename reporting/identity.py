@@ -43,14 +43,16 @@ ABSENT = "(absent)"
 
 
 def differences(a: Mapping[str, Any], b: Mapping[str, Any], ignore: frozenset = frozenset(),
-                labels: tuple[str, str] = ("saved", "now")) -> list[str]:
-    """``KEY: <label a> X, <label b> Y`` for every results-changing key that differs (absent keys included)."""
+                labels: tuple[str, str] = ("saved", "now"), defaults: Mapping[str, Any] | None = None) -> list[str]:
+    """``KEY: <label a> X, <label b> Y`` for every results-changing key that differs (absent keys
+    included). With ``defaults``, a key absent from ``a`` counts as its default: ``a`` was saved
+    before the key existed, and a new key's default keeps the behaviour from before it."""
     a, b = result_keys(a), result_keys(b)
     out = []
     for key in sorted(set(a) | set(b)):
         if key in ignore:
             continue
-        va, vb = a.get(key, ABSENT), b.get(key, ABSENT)
+        va, vb = a.get(key, (defaults or {}).get(key, ABSENT)), b.get(key, ABSENT)
         if va != vb:
             show = lambda v: v if v is ABSENT else repr(v)  # noqa: E731
             out.append(f"{key}: {labels[0]} {show(va)}, {labels[1]} {show(vb)}")

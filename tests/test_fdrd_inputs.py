@@ -190,3 +190,18 @@ def test_more_shots_than_a_class_has_says_how_many_were_used(tmp_path, capsys):
     ds = _load(tmp_path, shots=100)
     out = capsys.readouterr().out
     assert f"{len(ds.train_x)} training images for 3 classes; 3 classes have fewer than 100 images" in out
+
+
+def _swapped_in(ds) -> set[str]:
+    """The words the attribute negatives of the training items bring in (absent from their caption)."""
+    return {w for d in ds.train_x for a in d.negatives_attribute for w in set(a.split()) - set(d.caption.split())}
+
+
+def test_attribute_swap_generator_is_a_config_key(tmp_path):
+    mini_dtd(tmp_path)  # its captions name three colours: red, blue, green
+    lexicon = engine.build_dataset(fdrd_cfg(tmp_path, ("DTD",)))
+    domain = engine.build_dataset(fdrd_cfg(tmp_path, ("DTD",), ATTRIBUTE_SWAPS="domain"))
+    assert _swapped_in(domain) <= {"red", "blue", "green"}
+    assert _swapped_in(lexicon) - {"red", "blue", "green"}  # the fixed lexicon brings in colours DTD never names
+    with pytest.raises(ValueError, match="ATTRIBUTE_SWAPS must be lexicon or domain"):
+        engine.build_dataset(fdrd_cfg(tmp_path, ("DTD",), ATTRIBUTE_SWAPS="fancy"))

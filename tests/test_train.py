@@ -114,6 +114,21 @@ def test_rerun_with_another_config_is_refused_and_changes_nothing(tmp_path, caps
     assert "Previous epoch: 2" in capsys.readouterr().out
 
 
+def test_a_run_saved_before_a_key_existed_continues_when_the_key_is_at_its_default(tmp_path, capsys):
+    """Adding a config key (whose default keeps the old behaviour) must not orphan every run made before."""
+    train.run(_toy(tmp_path))
+    path = tmp_path / "run" / "config.yaml"
+    saved = yaml.safe_load(path.read_text())
+    del saved["OPTIM"]["WARMUP_RECOUNT"]  # as if the key did not exist when the run was made
+    path.write_text(yaml.safe_dump(saved))
+    capsys.readouterr()
+    train.run(_toy(tmp_path))  # resumes its last checkpoint instead of refusing
+    out = capsys.readouterr().out
+    assert "Previous epoch: 2" in out and "ERROR" not in out
+    line = _error_line(capsys, _toy(tmp_path, "OPTIM.WARMUP_RECOUNT", "False"))
+    assert "OPTIM.WARMUP_RECOUNT: saved True, now False" in line
+
+
 def test_second_run_into_a_busy_folder_is_refused(tmp_path, capsys):
     out = tmp_path / "run"
     out.mkdir()

@@ -23,6 +23,9 @@ def extend_cfg(cfg: Any) -> None:
     c.SKIP_MISSING_DOMAINS = False  # skip (and log) named domains whose files are missing or unreadable
     c.NUM_CATEGORY_NEGATIVES = 4  # K_c, docs/method.md
     c.NUM_ATTRIBUTE_NEGATIVES = 1  # K_a
+    c.ATTRIBUTE_SWAPS = "lexicon"  # lexicon | domain: the attribute-swap generator (docs/method.md §4.1)
+    c.ATTRIBUTE_WORDS = 1  # domain generator: attribute words changed per negative
+    c.ATTRIBUTE_LEXICON_EXTRA = ()  # domain generator: more attribute words, as "kind:word" ("colour:teal")
     c.SKIP_BAD_IMAGES = False  # skip missing/unreadable images (counted) instead of failing
     c.SKIP_BAD_ENTRIES = False  # skip malformed entries (counted) instead of failing
     c.CHECK_IMAGES = True  # decode every used image at load time (a bad image fails before training)
@@ -40,11 +43,16 @@ def load_options(cfg: Any, cache_dir: str) -> LoadOptions:
     c = cfg.DATASET.FDRD
     if not 0.0 <= c.HOLDOUT_TEST < 1.0:
         raise ValueError(f"DATASET.FDRD.HOLDOUT_TEST must be in [0, 1), got {c.HOLDOUT_TEST}")
+    if c.ATTRIBUTE_SWAPS not in ("lexicon", "domain"):
+        raise ValueError(f"DATASET.FDRD.ATTRIBUTE_SWAPS must be lexicon or domain, got {c.ATTRIBUTE_SWAPS!r}")
+    if c.ATTRIBUTE_WORDS < 1:
+        raise ValueError(f"DATASET.FDRD.ATTRIBUTE_WORDS must be at least 1, got {c.ATTRIBUTE_WORDS}")
     return LoadOptions(
         seed=cfg.SEED, shots=cfg.DATASET.NUM_SHOTS, num_category=c.NUM_CATEGORY_NEGATIVES,
         num_attribute=c.NUM_ATTRIBUTE_NEGATIVES, skip_bad_images=c.SKIP_BAD_IMAGES,
         skip_bad_entries=c.SKIP_BAD_ENTRIES, check_images=c.CHECK_IMAGES, eval_only=c.EVAL_ONLY,
-        holdout_test=c.HOLDOUT_TEST, cache_dir=c.CACHE_DIR or cache_dir,
+        holdout_test=c.HOLDOUT_TEST, cache_dir=c.CACHE_DIR or cache_dir, attribute_swaps=c.ATTRIBUTE_SWAPS,
+        attribute_words=c.ATTRIBUTE_WORDS, attribute_extra=tuple(c.ATTRIBUTE_LEXICON_EXTRA),
     )
 
 

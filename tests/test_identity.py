@@ -1,0 +1,28 @@
+"""reporting.identity: which keys change results, and how two configurations differ."""
+from reporting.identity import differences, flatten, group_key
+
+
+def test_flatten_nested_and_tuples():
+    assert flatten({"A": {"B": (1, 2), "C": {"D": "x"}}, "E": 0}) == {"A.B": [1, 2], "A.C.D": "x", "E": 0}
+
+
+def test_differences_name_result_keys_only_and_absent_keys():
+    saved = {"OPTIM.LR": 0.05, "TRAIN.PRINT_FREQ": 10, "OLD.KEY": 1}
+    now = {"OPTIM.LR": 0.1, "TRAIN.PRINT_FREQ": 20, "NEW.KEY": "x"}
+    assert differences(saved, now) == ["NEW.KEY: saved (absent), now 'x'", "OLD.KEY: saved 1, now (absent)",
+                                       "OPTIM.LR: saved 0.05, now 0.1"]
+
+
+def test_a_key_the_saved_run_predates_counts_as_its_default():
+    defaults = {"NEW.KEY": "lexicon"}
+    assert differences({"A": 1}, {"A": 1, "NEW.KEY": "lexicon"}, defaults=defaults) == []
+    assert differences({"A": 1}, {"A": 1, "NEW.KEY": "domain"}, defaults=defaults) == [
+        "NEW.KEY: saved 'lexicon', now 'domain'"]
+    assert differences({"A": 1, "NEW.KEY": "domain"}, {"A": 1, "NEW.KEY": "lexicon"}, defaults=defaults) == [
+        "NEW.KEY: saved 'domain', now 'lexicon'"]  # a saved value is never replaced by the default
+
+
+def test_group_key_ignores_seed_domains_and_non_result_keys():
+    a = {"OPTIM.LR": 0.1, "SEED": 1, "DATASET.FDRD.DOMAINS": ["DTD"], "OUTPUT_DIR": "a"}
+    b = {"OPTIM.LR": 0.1, "SEED": 2, "DATASET.FDRD.DOMAINS": ["Caltech101"], "OUTPUT_DIR": "b"}
+    assert group_key(a) == group_key(b) != group_key({**a, "OPTIM.LR": 0.2})
