@@ -10,7 +10,7 @@ import pytest
 import engine
 from datasets.fdrd.__main__ import main as fdrd_cli
 from datasets.fdrd.synth import SynthSpec, generate
-from datasets.fdrd.synth_folder import SynthFolderError
+from datasets.fdrd.synth_folder import MARKER, SynthFolderError, claim_home
 from tests.fdrd_helpers import fdrd_cfg
 
 SMALL = SynthSpec(num_domains=3, classes_per_domain=16, train_per_class=2, test_images_per_domain=12, image_size=32,
@@ -143,6 +143,22 @@ def test_concurrent_first_use_generates_once(tmp_path):
     assert all(o[0].strip().splitlines()[-1] == "9" for o in outs)  # 3 domains x 1 twin group of 3
     assert sum("Generating FDRDSynth" in o[0] for o in outs) == 1
     assert [h for h in os.listdir(root / "fdrd_synth") if not h.startswith(("seed", ".fdrd_synth"))] == []
+
+
+def test_a_home_marked_by_another_process_since_the_first_look_is_accepted(tmp_path, monkeypatch):
+    """The race of two first uses: the other process creates and marks the folder between this
+    one's look for the marker and its look at the folder's contents."""
+    home = tmp_path / "fdrd_synth"
+    home.mkdir()
+    (home / MARKER).write_text("marked meanwhile")
+    real, looks = os.path.isfile, []
+
+    def marker_appears_late(path):
+        looks.append(path)
+        return real(path) and len(looks) > 1
+
+    monkeypatch.setattr("datasets.fdrd.synth_folder.os.path.isfile", marker_appears_late)
+    assert claim_home(str(tmp_path), "fdrd_synth") == str(home)
 
 
 def test_test_gallery_is_twin_groups_differing_in_one_factor(tmp_path):

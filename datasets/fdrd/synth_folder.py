@@ -60,7 +60,8 @@ def claim_home(root: str, dir_value: str) -> str:
     if os.path.exists(home):
         if not os.path.isdir(home):
             raise SynthFolderError(f"{home} exists and is a file: set {DIR_KEY} to a new folder name")
-        if os.listdir(home) and not _is_legacy(home):
+        # not empty: refused unless another process marked it since the first look (a concurrent first use)
+        if os.listdir(home) and not os.path.isfile(marker) and not _is_legacy(home):
             raise SynthFolderError(
                 f"{home} exists and is not an FDRDSynth folder (no {MARKER} marker, not empty); FDRDSynth never "
                 f"writes into or deletes a folder it did not create: set {DIR_KEY} to a new folder name")
