@@ -29,6 +29,7 @@ Attribute swaps come in two modes (``DATASET.FDRD.ATTRIBUTE_SWAPS``, docs/method
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 import re
@@ -170,7 +171,7 @@ class AttributeVocabulary:
         used = frozenset(m.group(0).lower() for c in captions for m in pattern.finditer(c))
         return cls(kinds, used)
 
-    @property
+    @functools.cached_property
     def pattern(self) -> re.Pattern:
         return _word_pattern(list(self.kinds))
 
@@ -291,9 +292,8 @@ def build_negatives(caption: str, released: tuple[str, ...], true: ClassForm, ot
 
 
 def _edit(caption: str, swapped: str) -> tuple[str, str]:
-    """The (old, new) word of a one-word swap, lower-cased."""
-    a, b = caption.split(), swapped.split()
-    for x, y in zip(a, b):
-        if x != y:
-            return _ATTR_RE.search(x).group(0).lower(), _ATTR_RE.search(y).group(0).lower()
+    """The (old, new) attribute word of a one-word swap, lower-cased."""
+    for x, y in zip(_ATTR_RE.finditer(caption), _ATTR_RE.finditer(swapped)):
+        if x.group(0).lower() != y.group(0).lower():
+            return x.group(0).lower(), y.group(0).lower()
     return "", ""
