@@ -29,7 +29,6 @@ Attribute swaps come in two modes (``DATASET.FDRD.ATTRIBUTE_SWAPS``, docs/method
 """
 from __future__ import annotations
 
-import functools
 import hashlib
 import random
 import re
@@ -156,6 +155,7 @@ class AttributeVocabulary:
 
     kinds: dict[str, str]  # word -> kind, for every word that can be found in a caption
     used: frozenset[str]  # the words the domain's captions use
+    pattern: re.Pattern  # finds any word of ``kinds``
 
     @classmethod
     def mine(cls, captions: list[str], extra: tuple[str, ...] = ()) -> AttributeVocabulary:
@@ -169,11 +169,7 @@ class AttributeVocabulary:
             kinds[word.strip().lower()] = kind
         pattern = _word_pattern(list(kinds))
         used = frozenset(m.group(0).lower() for c in captions for m in pattern.finditer(c))
-        return cls(kinds, used)
-
-    @functools.cached_property
-    def pattern(self) -> re.Pattern:
-        return _word_pattern(list(self.kinds))
+        return cls(kinds, used, pattern)
 
     def replacements(self, word: str) -> list[str]:
         """In-domain words of ``word``'s kind that describe something else (a position: its opposite)."""
@@ -220,14 +216,22 @@ def domain_attribute_swaps(caption: str, protected: list[tuple[int, int]], k: in
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])(\s*)(?=[A-Z])")
 
 
-def sentence_swaps(caption: str, class_re: re.Pattern, same_class: list[str], k: int, rng: random.Random,
+@lru_cache(maxsize=256)
+def _class_sentences(same_class: tuple[str, ...], class_re: re.Pattern) -> tuple[str, ...]:
+    """The sorted distinct sentences of a class's captions that do not name the class (split once
+    per class, not once per item)."""
+    return tuple(sorted({s for c in same_class for s in _SENTENCE_BREAK.split(c)[::2]
+                         if s.strip() and not class_re.search(s)}))
+
+
+def sentence_swaps(caption: str, class_re: re.Pattern, same_class: tuple[str, ...], k: int, rng: random.Random,
                    exclude: set[str]) -> list[str]:
     """Up to ``k`` captions with one sentence that does not name the class replaced by a different
     sentence (not naming it either) from another caption of the same class."""
     parts = _SENTENCE_BREAK.split(caption)  # sentence, separator, sentence, ...
     mine = [i for i in range(0, len(parts), 2) if not class_re.search(parts[i])]
-    donors = sorted({s for other in same_class if other != caption for s in _SENTENCE_BREAK.split(other)[::2]
-                     if s.strip() and not class_re.search(s)} - set(parts[::2]))
+    own = set(parts[::2])
+    donors = [s for s in _class_sentences(same_class, class_re) if s not in own]
     out: list[str] = []
     for _ in range(8 * k):
         if len(out) == k or not mine or not donors:
@@ -284,7 +288,7 @@ def build_negatives(caption: str, released: tuple[str, ...], true: ClassForm, ot
         edits = tuple(_edit(caption, c) for c, _, _, _ in attribute)
     else:
         attribute = domain_attribute_swaps(caption, protected, num_attribute, rng, exclude, mode.vocab, mode.words)
-        fallback = sentence_swaps(caption, pattern, list(mode.same_class), num_attribute - len(attribute), rng, exclude)
+        fallback = sentence_swaps(caption, pattern, mode.same_class, num_attribute - len(attribute), rng, exclude)
         attribute += [(c, "sentence", "", "") for c in fallback]
         edits = tuple((old, new) for _, _, old, new in attribute)
     return Negatives(tuple(kept + generated), tuple(a[0] for a in attribute), tuple(a[1] for a in attribute),
