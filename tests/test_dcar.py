@@ -9,7 +9,6 @@ import torch
 from datasets.text import tokenize
 from tests.dcar_helpers import build, dcar_cfg
 from trainers.clip_driver import assemble_text, encode_image, encode_text
-from trainers.dcar.dtr import spread_to_tokens, weights_from_delta
 from trainers.dcar.losses import category_loss, category_weights
 from trainers.losses import contrastive_loss
 
@@ -66,32 +65,6 @@ def test_only_prompts_coupling_and_caa_train_and_clip_stays_frozen(tmp_path, ckp
         t.forward_backward(batch)
     after = t.clip.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
-
-
-def test_token_weights_formula_and_special_tokens():
-    delta = torch.tensor([0.01, -0.03, 0.02, 0.5])
-    content = torch.tensor([True, True, True, False])  # the last is punctuation
-    w = weights_from_delta(delta, content, beta=0.5, w_min=0.5, w_max=2.0)
-    mean = (0.01 + 0.03 + 0.02) / 3
-    expected = [1 + 0.5 * (a / (mean + 1e-6) - 1) for a in (0.01, 0.03, 0.02)]
-    assert w[:3].tolist() == pytest.approx(expected) and w[3] == 1.0
-    w = weights_from_delta(torch.tensor([0.0, 1.0]), torch.tensor([True, True]), beta=1.0, w_min=0.5, w_max=1.5)
-    assert w.tolist() == pytest.approx([0.5, 1.5])  # clamped
-    row = spread_to_tokens([2.0, 0.5], [1, 2], budget=73)
-    assert row[0] == 1 and row[1:4].tolist() == [2.0, 0.5, 0.5] and (row[4:] == 1).all()
-
-
-def test_dtr_weights_of_training_pairs(tmp_path, ckpt):
-    t = build(dcar_cfg(tmp_path, ckpt))
-    w = t.dtr_weights
-    items = t.train_loader_x.dataset.data_source
-    assert w.shape == (len(items), 77)
-    ids = t.train_ids[[t.row_of[it.caption] for it in items]]
-    eot = ids.argmax(-1)
-    rows = torch.arange(len(items))
-    assert (w[:, 0] == 1).all() and (w[rows, eot] == 1).all()  # SOS and EOS
-    assert ((w >= 0.5) & (w <= 2.0)).all() and (w != 1).any()
-    assert (w[ids == 269] == 1).all()  # "." is punctuation
 
 
 def test_category_weights_rule():
@@ -185,22 +158,38 @@ def test_retrieval_encodes_captions_unweighted_and_without_caa(tmp_path, ckpt):
     assert torch.equal(got, after_caa_change)
 
 
-SWITCHES = {
-    "TRAINER__DCAR__DTR__ENABLED": False,
-    "TRAINER__DCAR__DTR__S_MODE": "contextual",
-    "TRAINER__DCAR__DTR__BLANK": "mean",
-    "TRAINER__DCAR__DTR__BETA": 1.0,
-    "TRAINER__DCAR__CATE__LAMBDA": 0.0,
-    "TRAINER__DCAR__CATE__ALPHA": 0.0,
-    "TRAINER__DCAR__CATE__WEIGHT_MODE": "loss_weight",
-    "TRAINER__DCAR__CAA__TYPE": "attention",
-    "TRAINER__DCAR__CAA__RATIO": 0.5,
-    "TRAINER__DCAR__VISUAL_PROMPTS": False,
-    "TRAINER__DCAR__PROMPT_DEPTH": 1,
-    "TRAINER__DCAR__N_CTX": 3,
-    "TRAINER__DCAR__LOSS": "i2t",
-    "DATASET__FDRD__NUM_ATTRIBUTE_NEGATIVES": 0,
-}
+def test_caa_at_test_switch(tmp_path, ckpt):
+    """``CAA.AT_TEST``: retrieval's caption features go through the trained CAA module too."""
+    t = build(dcar_cfg(tmp_path, ckpt, TRAINER__DCAR__CAA__AT_TEST=True))
+    caps = [it.caption for it in t.train_loader_x.dataset.data_source[:4]]
+    with torch.no_grad():
+        prompts = t.learner()
+        plain = encode_text(t.clip, *assemble_text(t.clip, tokenize(caps, reserved=t.k)[0], prompts.ctx), prompts.deep_text)
+        expected = t.learner.caa(torch.nn.functional.normalize(plain, dim=-1)[:, None])[:, 0]
+        got = t.encode_texts(caps)
+    assert torch.allclose(got, expected, atol=1e-5)
+    assert not torch.allclose(got, torch.nn.functional.normalize(plain, dim=-1), atol=1e-4)
+
+
+SWITCHES = [
+    ("TRAINER__DCAR__DTR__ENABLED", False),
+    ("TRAINER__DCAR__DTR__S_MODE", "contextual"),
+    ("TRAINER__DCAR__DTR__S_MODE", "patch"),
+    ("TRAINER__DCAR__DTR__SOURCE", "current"),
+    ("TRAINER__DCAR__DTR__NOISE_FLOOR", 0.05),
+    ("TRAINER__DCAR__DTR__BLANK", "mean"),
+    ("TRAINER__DCAR__DTR__BETA", 1.0),
+    ("TRAINER__DCAR__CATE__LAMBDA", 0.0),
+    ("TRAINER__DCAR__CATE__ALPHA", 0.0),
+    ("TRAINER__DCAR__CATE__WEIGHT_MODE", "loss_weight"),
+    ("TRAINER__DCAR__CAA__TYPE", "attention"),
+    ("TRAINER__DCAR__CAA__RATIO", 0.5),
+    ("TRAINER__DCAR__VISUAL_PROMPTS", False),
+    ("TRAINER__DCAR__PROMPT_DEPTH", 1),
+    ("TRAINER__DCAR__N_CTX", 3),
+    ("TRAINER__DCAR__LOSS", "i2t"),
+    ("DATASET__FDRD__NUM_ATTRIBUTE_NEGATIVES", 0),
+]
 
 
 def _first_loss(cfg):
@@ -221,7 +210,7 @@ def base_loss(switch_root, ckpt):
     return base
 
 
-@pytest.mark.parametrize("key,value", list(SWITCHES.items()), ids=list(SWITCHES))
+@pytest.mark.parametrize("key,value", SWITCHES, ids=[f"{k}={v}" for k, v in SWITCHES])
 def test_every_switch_changes_the_computation(switch_root, ckpt, base_loss, key, value):
     """A switch that is silently off (never read, or read but without effect) leaves the loss as it was."""
     assert _first_loss(dcar_cfg(switch_root, ckpt, **{key: value})) != pytest.approx(base_loss, rel=1e-6)

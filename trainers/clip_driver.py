@@ -145,8 +145,10 @@ def _encode_text(clip_model: nn.Module, x: torch.Tensor, eot: torch.Tensor, deep
 
 
 def encode_image(clip_model: nn.Module, images: torch.Tensor, shallow: torch.Tensor | None = None,
-                 deep: Sequence[torch.Tensor] = ()) -> torch.Tensor:
-    """CLIP's ViT with prompts appended after CLS + patches (layer 0) and replaced in layers 1..len(deep)."""
+                 deep: Sequence[torch.Tensor] = (), patches: bool = False) -> torch.Tensor:
+    """CLIP's ViT with prompts appended after CLS + patches (layer 0) and replaced in layers 1..len(deep).
+    Returns the pooled (CLS) features [B, D], or with ``patches`` the projected feature of every
+    patch [B, P, D] (through ``ln_post`` and the projection, as the CLS token)."""
     v = clip_model.visual
     dtype = v.conv1.weight.dtype
     x = v.conv1(images.to(dtype))
@@ -161,6 +163,7 @@ def encode_image(clip_model: nn.Module, images: torch.Tensor, shallow: torch.Ten
             p = deep[i - 1].to(x.dtype)
             x = torch.cat([x[: -len(p)], p[:, None].expand(-1, x.shape[1], -1)])
         x = block(x)
-    out = v.ln_post(x.permute(1, 0, 2)[:, 0, :]) @ v.proj
+    x = x.permute(1, 0, 2)
+    out = (v.ln_post(x[:, 1:v.positional_embedding.shape[0]]) if patches else v.ln_post(x[:, 0, :])) @ v.proj
     report(EncoderCall("image", images, out, prompts=0 if shallow is None else len(shallow)))
     return out

@@ -11,7 +11,7 @@ prompts), ``PROMPT_DEPTH``/``N_CTX``; the negatives per image are the dataset's
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from PIL import Image
@@ -22,10 +22,11 @@ from engine import TRAINER_REGISTRY
 from engine import distributed as dist
 from evaluation.items import RetrievalItem, check_items
 
+from ..clip_driver import encode_image
 from ..prompted import PromptedLearner, PromptedRetrievalTrainer
 from ..prompting import Prompts
 from .caa import CAA
-from .dtr import BLANKS, TokenReweighter
+from .dtr import BLANKS, SOURCES, TEST_WEIGHTS, DTRSettings, TextTower, TokenReweighter
 from .losses import category_loss, category_weights
 
 
@@ -39,11 +40,16 @@ def extend_cfg(cfg: Any) -> None:
     c.LOSS = "symmetric"  # L_con: symmetric or i2t
     c.DTR = CN()
     c.DTR.ENABLED = True
-    c.DTR.S_MODE = "word"  # word | contextual
+    c.DTR.S_MODE = "word"  # word | contextual | patch
+    c.DTR.PATCH_POOL = "max"  # patch mode: max | mean over the patches
     c.DTR.BLANK = "white"  # white | mean
-    c.DTR.BETA = 0.5
+    c.DTR.SOURCE = "frozen"  # frozen CLIP, once | current prompted encoders, recomputed during training
+    c.DTR.REFRESH = 0  # SOURCE current: recompute every N optimisation steps; 0 = at the start of each epoch
+    c.DTR.BETA = 0.5  # strength; 0 = every weight 1
+    c.DTR.NOISE_FLOOR = 0.0  # tau (cosine units) added to |dS| and to its caption mean; 0 = plain normalisation
     c.DTR.W_MIN = 0.5
     c.DTR.W_MAX = 2.0
+    c.DTR.TEST_WEIGHTS = "none"  # none: weight 1 at test | blank: weights from S(token, blank) alone
     c.CATE = CN()
     c.CATE.LAMBDA = 1.0  # 0 switches the L_cate branch off
     c.CATE.ALPHA = 0.5  # category-matching weight w = 1 + alpha
@@ -52,6 +58,7 @@ def extend_cfg(cfg: Any) -> None:
     c.CAA.TYPE = "adapter"  # adapter | attention | none
     c.CAA.HIDDEN = 128
     c.CAA.RATIO = 0.2  # rho
+    c.CAA.AT_TEST = False  # True: retrieval encodes captions through CAA too
     cfg.TRAINER.DCAR = c
 
 
@@ -72,8 +79,13 @@ class DCAR(PromptedRetrievalTrainer):
 
     def check_cfg(self, cfg: Any) -> None:
         super().check_cfg(cfg)
-        if self.node(cfg).DTR.BLANK not in BLANKS:
-            raise ValueError(f"TRAINER.DCAR.DTR.BLANK must be one of {BLANKS}, got {self.node(cfg).DTR.BLANK!r}")
+        c = self.node(cfg).DTR
+        for key, allowed in (("BLANK", BLANKS), ("SOURCE", SOURCES), ("TEST_WEIGHTS", TEST_WEIGHTS)):
+            if c[key] not in allowed:
+                raise ValueError(f"TRAINER.DCAR.DTR.{key} must be one of {allowed}, got {c[key]!r}")
+        if c.REFRESH < 0:
+            raise ValueError(f"TRAINER.DCAR.DTR.REFRESH must be >= 0 (0 = each epoch), got {c.REFRESH}")
+        self.reweighter = TokenReweighter(DTRSettings.from_cfg(c))
 
     def prompt_shape(self) -> tuple[int, int, bool]:
         c = self.node()
@@ -87,11 +99,14 @@ class DCAR(PromptedRetrievalTrainer):
         return (item.caption, *self.negatives_of(item))
 
     def prepare_training_data(self) -> None:
-        """Token ids of every training caption and negative, and the DTR weights."""
+        """Token ids of every training caption and negative, and the frozen-CLIP DTR weights (the
+        ``current`` source computes them during training, :meth:`refresh_dtr_weights`)."""
         items = self.train_loader_x.dataset.data_source
         check_items(items, "DCAR training data")
         super().prepare_training_data()
-        self.dtr_weights = self.compute_dtr_weights(items) if self.node().DTR.ENABLED else None
+        self.frozen_text_tower = TextTower(self.clip, self.precision.autocast)
+        c = self.node().DTR
+        self.dtr_weights = self.compute_dtr_weights(items) if c.ENABLED and c.SOURCE == "frozen" else None
 
     def negatives_of(self, item: RetrievalItem) -> tuple[str, ...]:
         """The negatives the category branch encodes for ``item``: category swaps, then attribute swaps."""
@@ -99,25 +114,77 @@ class DCAR(PromptedRetrievalTrainer):
             return ()
         return (*item.negatives_category, *item.negatives_attribute)
 
-    @torch.no_grad()
-    def compute_dtr_weights(self, items: list) -> torch.Tensor:
-        """[N, 77] token weights of each training pair from the frozen CLIP (§3), computed once."""
-        c = self.node().DTR
-        tfm = self.test_loader.dataset.transform
-        feats = self.encode_items(items, tfm, self.frozen_image, "DTR: frozen image features")
-        image_feats = nn.functional.normalize(feats, dim=-1)
+    # ---------------------------------------------------------------- DTR (§3)
+    def blank_image(self) -> torch.Tensor:
+        """The blank image [1, 3, H, W] of ``DTR.BLANK``: white through the test preprocessing, or
+        the all-zero normalised tensor (the mean colour)."""
         size = tuple(self.cfg.INPUT.SIZE)
-        if c.BLANK == "white":
-            blank = tfm(Image.new("RGB", (size[1], size[0]), (255, 255, 255)))[None]
-        else:
-            blank = torch.zeros(1, 3, *size)
-        blank_feat = nn.functional.normalize(self.frozen_image(blank), dim=-1)[0]
-        reweighter = TokenReweighter(self.clip, self.precision.autocast, c.S_MODE, c.BETA, c.W_MIN, c.W_MAX)
-        weights = reweighter.weights([it.caption for it in items], image_feats, blank_feat, reserved=self.k)
+        if self.node().DTR.BLANK == "white":
+            return self.test_loader.dataset.transform(Image.new("RGB", (size[1], size[0]), (255, 255, 255)))[None]
+        return torch.zeros(1, 3, *size)
+
+    def dtr_towers(self, prompts: Prompts | None) -> tuple[TextTower, Callable[[torch.Tensor], torch.Tensor]]:
+        """The text tower and image encoder S reads: frozen CLIP (``prompts`` None) or the prompted one."""
+        if prompts is None and not self.reweighter.patches:
+            return self.frozen_text_tower, self.frozen_image
+        shallow, deep = (None, ()) if prompts is None else (prompts.shallow_visual, prompts.deep_visual)
+
+        def image(images: torch.Tensor) -> torch.Tensor:
+            with torch.no_grad(), self.precision.autocast():
+                return encode_image(self.clip, images.to(self.device), shallow, deep, self.reweighter.patches).float()
+        return (self.frozen_text_tower if prompts is None else TextTower(self.clip, self.precision.autocast, prompts)), image
+
+    @torch.no_grad()
+    def compute_dtr_weights(self, items: list, prompts: Prompts | None = None) -> torch.Tensor:
+        """[N, 77] token weights of each training pair (§3) from the frozen CLIP, or from the
+        encoders with ``prompts``; the images are encoded in chunks (patch features are large)."""
+        c = self.node().DTR
+        text, image = self.dtr_towers(prompts)
+        blank = nn.functional.normalize(image(self.blank_image()), dim=-1)[0]
+        tfm, chunk, parts = self.test_loader.dataset.transform, 4096, []
+        for start in range(0, len(items), chunk):
+            part = items[start:start + chunk]
+            feats = self.encode_items(part, tfm, image, f"DTR: {'frozen' if prompts is None else 'current'} image features")
+            parts.append(self.reweighter.weights([it.caption for it in part], text,
+                                                 nn.functional.normalize(feats, dim=-1), blank, reserved=self.k))
+        weights = torch.cat(parts)
         changed = weights[:, 1:] != 1
-        print(f"DTR ({c.S_MODE} similarity, {c.BLANK} blank): weights for {len(items):,} pairs, "
-              f"mean {weights[:, 1:][changed].mean().item() if changed.any() else 1.0:.3f} over re-weighted tokens")
+        print(f"DTR ({c.S_MODE} similarity, {c.BLANK} blank, {'frozen' if prompts is None else 'current'} encoders): "
+              f"weights for {len(items):,} pairs, mean {weights[:, 1:][changed].mean().item() if changed.any() else 1.0:.3f} "
+              "over re-weighted tokens")
         return weights
+
+    def refresh_dtr_weights(self) -> None:
+        """``DTR.SOURCE current``: recompute the weights with the current prompts when due (the
+        first step, then every ``REFRESH`` steps or at each epoch's first step)."""
+        c = self.node().DTR
+        if not c.ENABLED or c.SOURCE != "current":
+            return
+        step = self.epoch * self.num_batches + self.batch_idx
+        due = step % c.REFRESH == 0 if c.REFRESH else self.batch_idx == 0
+        if self.dtr_weights is None or due:
+            with torch.no_grad():
+                self.dtr_weights = self.compute_dtr_weights(self.train_loader_x.dataset.data_source, self.learner())
+
+    def test_prompts(self) -> Prompts | None:
+        """The prompts of the towers test-time DTR weights come from (None: the frozen CLIP)."""
+        return self.learner() if self.node().DTR.SOURCE == "current" else None
+
+    def encode_texts(self, captions: list[str]) -> torch.Tensor:
+        """Retrieval's caption features: weights 1 and no CAA, unless ``DTR.TEST_WEIGHTS blank``
+        (weights from the blank image alone) or ``CAA.AT_TEST``."""
+        c = self.node()
+        weights = None
+        if c.DTR.TEST_WEIGHTS == "blank":
+            prompts = self.test_prompts()
+            text, image = self.dtr_towers(prompts)
+            blank = nn.functional.normalize(image(self.blank_image()), dim=-1)[0]
+            weights = self.reweighter.weights(captions, text, None, blank, reserved=self.k).to(self.device)
+        with self.precision.autocast():
+            feats = self.prompted_text(self.learner(), self.tokenize(captions, reserved=self.k), weights).float()
+        if c.CAA.AT_TEST and self.learner.caa is not None:
+            feats = self.learner.caa(nn.functional.normalize(feats, dim=-1)[:, None])[:, 0]
+        return feats
 
     # ---------------------------------------------------------------- training step
     def forward_backward(self, batch: dict) -> dict[str, float]:
@@ -129,6 +196,7 @@ class DCAR(PromptedRetrievalTrainer):
         idx = batch["index"].tolist()
         items = [data[i] for i in idx]
         labels = batch["label"].to(self.device)
+        self.refresh_dtr_weights()
         with self.precision.autocast():
             prompts = self.train_learner()
             img = self.step_image_features(prompts, batch)
