@@ -142,16 +142,17 @@ class DCAR(PromptedRetrievalTrainer):
         text, image = self.dtr_towers(prompts)
         blank = nn.functional.normalize(image(self.blank_image()), dim=-1)[0]
         tfm, chunk, parts = self.test_loader.dataset.transform, 4096, []
+        source = "frozen" if prompts is None else "current"
         for start in range(0, len(items), chunk):
             part = items[start:start + chunk]
-            feats = self.encode_items(part, tfm, image, f"DTR: {'frozen' if prompts is None else 'current'} image features")
+            feats = self.encode_items(part, tfm, image, f"DTR: {source} image features")
             parts.append(self.reweighter.weights([it.caption for it in part], text,
                                                  nn.functional.normalize(feats, dim=-1), blank, reserved=self.k))
         weights = torch.cat(parts)
         changed = weights[:, 1:] != 1
-        print(f"DTR ({c.S_MODE} similarity, {c.BLANK} blank, {'frozen' if prompts is None else 'current'} encoders): "
-              f"weights for {len(items):,} pairs, mean {weights[:, 1:][changed].mean().item() if changed.any() else 1.0:.3f} "
-              "over re-weighted tokens")
+        mean = weights[:, 1:][changed].mean().item() if changed.any() else 1.0
+        print(f"DTR ({self.reweighter.s.mode} similarity, {c.BLANK} blank, {source} encoders): weights for "
+              f"{len(items):,} pairs, mean {mean:.3f} over re-weighted tokens")
         return weights
 
     def refresh_dtr_weights(self) -> None:
