@@ -37,18 +37,6 @@ SETTINGS = {  # name -> (DTRSettings overrides, source)
 }
 
 
-def distinctive_words() -> dict[str, dict[str, set[str]]]:
-    """factor -> value -> the caption words that say this value and no other value of the factor."""
-    from datasets.fdrd.synth_world import FACTORS
-    from datasets.text import words
-
-    out = {}
-    for f in FACTORS:
-        said = {v: {w for w, _ in words(f.downstream[v])} for v in f.values}
-        out[f.name] = {v: said[v] - set().union(*(s for u, s in said.items() if u != v)) for v in f.values}
-    return out
-
-
 def roles_of(caption: str, factors: dict[str, str], distinct: dict) -> list[str]:
     """The role of each word of ``caption`` (in the tokenizer's segmentation)."""
     from datasets.fdrd.synth_world import KINDS
@@ -102,6 +90,7 @@ def main() -> None:
     import torch
 
     from benchmarks.testbed import read_split
+    from datasets.fdrd.synth_world import distinctive_words
     from trainers.dcar.dtr import DTRSettings, TokenReweighter
 
     torch.set_num_threads(1)

@@ -17,7 +17,6 @@ For a backbone and an FDRDSynth folder (whose entries carry their ground-truth `
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import sys
@@ -32,6 +31,7 @@ from PIL import Image
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from datasets.fdrd.synth import entries  # noqa: E402
 from datasets.fdrd.synth_world import FACTOR, FACTORS, WORLD  # noqa: E402
 from datasets.text import tokenize  # noqa: E402
 
@@ -51,17 +51,7 @@ class Item:
 
 def read_split(folder: str, split: str) -> list[Item]:
     """Every entry of a generated FDRDSynth folder's ``split`` files, with its ground truth."""
-    items = []
-    for fname in sorted(os.listdir(os.path.join(folder, "captions"))):
-        if not fname.endswith(f"{split}.json"):
-            continue
-        kind = fname.replace("inter_", "").rsplit("_", 1)[0]
-        with open(os.path.join(folder, "captions", fname), encoding="utf-8") as f:
-            for key, e in json.load(f).items():
-                stem = key[:-4] if key.endswith(".png") else key
-                items.append(Item(key, kind, os.path.join(folder, kind, "images", f"{stem}.png"), e["positive"],
-                                  e["factors"]))
-    return items
+    return [Item(key, kind, path, e["positive"], e["factors"]) for kind, key, path, e in entries(folder, split)]
 
 
 class Frozen:

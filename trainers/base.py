@@ -12,8 +12,7 @@ import torch
 from torch import nn
 
 from engine import TrainerX, build_lr_scheduler, build_optimizer
-
-from .precision import Precision, check_prec, resolve_device, resolve_precision
+from engine.precision import Precision, check_prec, resolve_device, resolve_precision
 
 
 class BaseTrainer(TrainerX):

@@ -8,7 +8,10 @@ generate FDRD data.
   nothing to evaluate on, and is reported as such. Exit status 0 when everything present is valid.
 * ``present``: the domains usable for training and evaluation, one per line (the others, with
   the reason, on stderr); ``scripts/common/main.sh fdrd`` loops over them.
-* ``synth``: writes FDRDSynth with the default settings (into its own folder; nothing is deleted).
+* ``synth``: writes FDRDSynth with the default settings (into its own folder; nothing is deleted);
+  ``--image-list FILE --split train`` also lists that split's images for ``build-captions``.
+* ``build-captions``: captions a new domain's images with a VLM (``datasets/captioning``,
+  ``python -m datasets.fdrd build-captions --help``).
 """
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ from .domains import DOMAINS, Domain, find_domain
 from .fetch import OfflineError, fetch_captions, fetch_split_files
 from .loader import DomainReport, FDRDDataError, LoadOptions, NegativeCounts, load_domain
 from .splits import SplitFileError
-from .synth import SynthSpec, ensure_generated
+from .synth import SynthSpec, ensure_generated, write_image_list
 from .synth_folder import DIR_KEY
 
 HEADERS = ["domain", "classes", "train pairs", "test pairs", "with released negatives", "missing images",
@@ -134,11 +137,19 @@ def synth(args: argparse.Namespace) -> int:
     c = cfg.DATASET.FDRD_SYNTH
     c.DIR = args.dir
     rel = ensure_generated(os.path.abspath(args.root), c.DIR, SynthSpec.from_cfg(c))
-    print(f"FDRDSynth is in {os.path.join(args.root, rel)}")
+    folder = os.path.join(args.root, rel)
+    print(f"FDRDSynth is in {folder}")
+    if args.image_list:
+        n = write_image_list(folder, args.split, args.image_list)
+        print(f"{n:,} {args.split} images listed in {args.image_list} (paths relative to {folder})")
     return 0
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["build-captions"]:  # its own parser: datasets/captioning/build.py
+        from datasets.captioning.build import main as build_captions
+
+        return build_captions(argv[1:])
     p = argparse.ArgumentParser(prog="python -m datasets.fdrd", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
@@ -161,6 +172,9 @@ def main(argv: list[str]) -> int:
             s.add_argument("--splits", action="store_true", help="also fetch CoOp's split_zhou files (gdown)")
         elif name == "synth":
             s.add_argument("--dir", default="fdrd_synth", help=f"the folder under --root ({DIR_KEY})")
+            s.add_argument("--image-list", default="", metavar="FILE",
+                           help="also write an image,class CSV of --split's images (for build-captions)")
+            s.add_argument("--split", default="train", choices=("train", "test"))
     args = p.parse_args(argv)
     try:
         return {"check": check, "present": present, "download": download, "synth": synth}[args.command](args)

@@ -28,7 +28,7 @@ import math
 import os
 import random
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Iterator
 
 from tqdm import tqdm
 from yacs.config import CfgNode as CN
@@ -209,6 +209,32 @@ def generate(out_dir: str, spec: SynthSpec, progress: bool = True) -> None:
     bar.close()
     with open(os.path.join(out_dir, MANIFEST), "w", encoding="utf-8") as f:
         json.dump({**asdict(spec), "version": GENERATOR_VERSION}, f, sort_keys=True)
+
+
+def entries(folder: str, split: str) -> Iterator[tuple[str, str, str, dict]]:
+    """(kind, key, image path, entry) of every entry of a generated folder's ``split`` caption
+    files; entries carry their ground truth (``factors``)."""
+    for fname in sorted(os.listdir(os.path.join(folder, "captions"))):
+        if not fname.endswith(f"{split}.json"):
+            continue
+        kind = fname.replace("inter_", "").rsplit("_", 1)[0]
+        with open(os.path.join(folder, "captions", fname), encoding="utf-8") as f:
+            for key, e in json.load(f).items():
+                stem = key[:-4] if key.endswith(".png") else key
+                yield kind, key, os.path.join(folder, kind, "images", f"{stem}.png"), e
+
+
+def write_image_list(folder: str, split: str, out: str) -> int:
+    """An image list (``image,class`` CSV, paths relative to ``folder``) of a split, for the
+    caption builder; returns the number of images."""
+    import csv
+
+    rows = [(os.path.relpath(path, folder), e["factors"]["subcategory"]) for _, _, path, e in entries(folder, split)]
+    with open(out, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["image", "class"])
+        w.writerows(rows)
+    return len(rows)
 
 
 def ensure_generated(root: str, dir_value: str, spec: SynthSpec) -> str:

@@ -74,6 +74,18 @@ FACTORS: tuple[Factor, ...] = (COLOUR, BACKGROUND, SIZE, POSITION, PATTERN)
 FACTOR = {f.name: f for f in FACTORS}
 
 
+def distinctive_words() -> dict[str, dict[str, set[str]]]:
+    """factor -> value -> the caption words that say this value and no other value of the factor
+    ("left" for position left; "on", "a", "background" say every background)."""
+    from datasets.text import words
+
+    out = {}
+    for f in FACTORS:
+        said = {v: {w for w, _ in words(f.downstream[v])} for v in f.values}
+        out[f.name] = {v: said[v] - set().union(*(s for u, s in said.items() if u != v)) for v in f.values}
+    return out
+
+
 @dataclass(frozen=True)
 class Kind:
     """A meta-category: the noun FDRDSynth's captions use, pretraining nouns, and its silhouette

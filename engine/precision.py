@@ -54,7 +54,7 @@ class Precision:
     @property
     def text_group_overhead(self) -> int:
         """The fixed cost of one more text-encoder pass, in token-rows of compute, used to group
-        captions by length (:func:`trainers.clip_driver.length_groups`): on a CPU a pass costs
+        captions by length (the CLIP driver's length groups): on a CPU a pass costs
         little beyond its arithmetic; on a GPU its kernel launches cost about as much as
         thousands of token-rows."""
         return 4096 if self.device.type == "cuda" else 64

@@ -1,0 +1,76 @@
+"""Resumable storage of the caption builder (docs/captioning.md): finished images are appended to
+a JSON Lines work file, one batch per write (flushed and synced), so a killed run loses at most
+the batch in flight; a rerun reads the work file and continues. The caption file in the released
+schema is written from it at the end, atomically."""
+from __future__ import annotations
+
+import json
+import os
+from typing import Iterable
+
+
+class WorkFile:
+    """``<out>.work.jsonl``: one record per finished image, ``{"key", "entry", "build"}``
+    (``entry`` None when the image failed; ``build`` says how it was made)."""
+
+    def __init__(self, out: str) -> None:
+        self.path = f"{out}.work.jsonl"
+        self.torn = 0  # a last line cut by a kill, dropped and redone
+
+    def load(self) -> dict[str, dict]:
+        """Every finished record by key (a later record of a key replaces an earlier one)."""
+        done: dict[str, dict] = {}
+        if not os.path.exists(self.path):
+            return done
+        with open(self.path, encoding="utf-8") as f:
+            lines = f.read().split("\n")
+        for i, line in enumerate(lines):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                if i < len(lines) - 1 and any(x.strip() for x in lines[i + 1:]):
+                    raise ValueError(f"{self.path}: line {i + 1} is not JSON and is not the last line; the work file "
+                                     "was edited or is damaged (delete the line to redo that image)") from None
+                self.torn += 1
+                continue
+            done[rec["key"]] = rec
+        if self.torn:
+            self.truncate_torn(lines)
+        return done
+
+    def truncate_torn(self, lines: list[str]) -> None:
+        """Rewrite the file without its torn last line, so appends start on a fresh line."""
+        keep = "\n".join(x for x in lines if x.strip() and _is_json(x))
+        tmp = f"{self.path}.tmp-{os.getpid()}"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(keep + ("\n" if keep else ""))
+        os.replace(tmp, self.path)
+
+    def append(self, records: Iterable[dict]) -> None:
+        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+        if not text:
+            return
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def _is_json(line: str) -> bool:
+    try:
+        json.loads(line)
+        return True
+    except json.JSONDecodeError:
+        return False
+
+
+def write_caption_file(out: str, entries: dict[str, dict]) -> None:
+    """The caption file (key -> released-schema entry), written to a temporary file and renamed."""
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    tmp = f"{out}.tmp-{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(entries, f, indent=1, ensure_ascii=False)
+    os.replace(tmp, out)
