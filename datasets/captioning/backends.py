@@ -91,6 +91,7 @@ class TransformersVLM:
             except ValueError:  # no image-text-to-text class: a model with its own chat method (remote code)
                 self.model = transformers.AutoModel.from_pretrained(self.name, **kwargs)
                 self.processor = transformers.AutoTokenizer.from_pretrained(self.name, trust_remote_code=True)
+                self.model.tokenizer = self.processor  # as the XComposer model card does
                 self.own_chat = True
                 if not hasattr(self.model, "chat"):
                     raise BackendUnavailable(f"{self.name} is neither an image-text-to-text model with a chat template "
@@ -107,7 +108,8 @@ class TransformersVLM:
         images = [Image.open(r.image).convert("RGB") for r in requests]
         with torch.inference_mode():
             if self.own_chat:
-                return [self.model.chat(self.processor, r.prompt, [r.image], do_sample=False)[0].strip() for r in requests]
+                return [self.model.chat(self.processor, r.prompt, [r.image], do_sample=False, use_meta=True)[0].strip()
+                        for r in requests]
             texts = [self.processor.apply_chat_template(
                 [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": r.prompt}]}],
                 add_generation_prompt=True) for r in requests]
