@@ -215,9 +215,12 @@ def markdown(report: dict) -> str:
     ]
     kinds = sorted(ref["negative_discrimination"])
     lines += [tabulate([["DCAR (defaults)", *[f"{ref['negative_discrimination'][k]:.1f}" for k in kinds]]]
-                       + [[n, *[f"{r['negative_discrimination'].get(k, float('nan')):.1f}" for k in kinds]]
-                          for n, r in report["rows"].items()],
-                       headers=["row", *[k.replace("negdisc_", "") for k in kinds]], tablefmt="github"), ""]
+                       + [[n, *[f"{r['negative_discrimination'][k]:.1f}" if k in r["negative_discrimination"] else "-"
+                                for k in kinds]] for n, r in report["rows"].items()],
+                       headers=["row", *[k.replace("negdisc_", "") for k in kinds]], tablefmt="github"), "",
+              "Each run is scored against the negatives its own data settings make, so the rows that change the "
+              "attribute-swap generator are scored against other (and, with 2 words changed, easier) attribute "
+              "negatives: compare their retrieval columns above, not these.", ""]
     return "\n".join(lines)
 
 
