@@ -123,24 +123,26 @@ class DCAR(PromptedRetrievalTrainer):
             return self.test_loader.dataset.transform(Image.new("RGB", (size[1], size[0]), (255, 255, 255)))[None]
         return torch.zeros(1, 3, *size)
 
-    def dtr_towers(self, prompts: Prompts | None) -> tuple[TextTower, Callable[[torch.Tensor], torch.Tensor]]:
-        """The text tower and image encoder S reads: frozen CLIP (``prompts`` None) or the prompted one."""
+    def dtr_towers(self, prompts: Prompts | None) -> tuple[TextTower, Callable[[torch.Tensor], torch.Tensor], torch.Tensor]:
+        """What S reads -- the text tower, the image encoder and the blank image's unit features --
+        from the frozen CLIP (``prompts`` None) or from the prompted encoders."""
         if prompts is None and not self.reweighter.patches:
-            return self.frozen_text_tower, self.frozen_image
-        shallow, deep = (None, ()) if prompts is None else (prompts.shallow_visual, prompts.deep_visual)
+            text, image = self.frozen_text_tower, self.frozen_image
+        else:
+            shallow, deep = (None, ()) if prompts is None else (prompts.shallow_visual, prompts.deep_visual)
+            text = self.frozen_text_tower if prompts is None else TextTower(self.clip, self.precision.autocast, prompts)
 
-        def image(images: torch.Tensor) -> torch.Tensor:
-            with torch.no_grad(), self.precision.autocast():
-                return encode_image(self.clip, images.to(self.device), shallow, deep, self.reweighter.patches).float()
-        return (self.frozen_text_tower if prompts is None else TextTower(self.clip, self.precision.autocast, prompts)), image
+            def image(images: torch.Tensor) -> torch.Tensor:
+                with torch.no_grad(), self.precision.autocast():
+                    return encode_image(self.clip, images.to(self.device), shallow, deep, self.reweighter.patches).float()
+        return text, image, nn.functional.normalize(image(self.blank_image()), dim=-1)[0]
 
     @torch.no_grad()
     def compute_dtr_weights(self, items: list, prompts: Prompts | None = None) -> torch.Tensor:
         """[N, 77] token weights of each training pair (§3) from the frozen CLIP, or from the
         encoders with ``prompts``; the images are encoded in chunks (patch features are large)."""
         c = self.node().DTR
-        text, image = self.dtr_towers(prompts)
-        blank = nn.functional.normalize(image(self.blank_image()), dim=-1)[0]
+        text, image, blank = self.dtr_towers(prompts)
         tfm, chunk, parts = self.test_loader.dataset.transform, 4096, []
         source = "frozen" if prompts is None else "current"
         for start in range(0, len(items), chunk):
@@ -177,9 +179,7 @@ class DCAR(PromptedRetrievalTrainer):
         c = self.node()
         weights = None
         if c.DTR.TEST_WEIGHTS == "blank":
-            prompts = self.test_prompts()
-            text, image = self.dtr_towers(prompts)
-            blank = nn.functional.normalize(image(self.blank_image()), dim=-1)[0]
+            text, _, blank = self.dtr_towers(self.test_prompts())
             weights = self.reweighter.weights(captions, text, None, blank, reserved=self.k).to(self.device)
         with self.precision.autocast():
             feats = self.prompted_text(self.learner(), self.tokenize(captions, reserved=self.k), weights).float()
