@@ -18,34 +18,30 @@ class WorkFile:
         self.torn = 0  # a last line cut by a kill, dropped and redone
 
     def load(self) -> dict[str, dict]:
-        """Every finished record by key (a later record of a key replaces an earlier one)."""
+        """Every finished record by key (a later record of a key replaces an earlier one). A torn
+        last line is dropped, counted and cut from the file, so appends start on a fresh line."""
         done: dict[str, dict] = {}
         if not os.path.exists(self.path):
             return done
         with open(self.path, encoding="utf-8") as f:
-            lines = f.read().split("\n")
+            lines = [x for x in f.read().split("\n") if x.strip()]
         for i, line in enumerate(lines):
-            if not line.strip():
-                continue
             try:
                 rec = json.loads(line)
             except json.JSONDecodeError:
-                if i < len(lines) - 1 and any(x.strip() for x in lines[i + 1:]):
+                if i < len(lines) - 1:
                     raise ValueError(f"{self.path}: line {i + 1} is not JSON and is not the last line; the work file "
                                      "was edited or is damaged (delete the line to redo that image)") from None
                 self.torn += 1
+                self._rewrite(lines[:-1])
                 continue
             done[rec["key"]] = rec
-        if self.torn:
-            self.truncate_torn(lines)
         return done
 
-    def truncate_torn(self, lines: list[str]) -> None:
-        """Rewrite the file without its torn last line, so appends start on a fresh line."""
-        keep = "\n".join(x for x in lines if x.strip() and _is_json(x))
+    def _rewrite(self, lines: list[str]) -> None:
         tmp = f"{self.path}.tmp-{os.getpid()}"
         with open(tmp, "w", encoding="utf-8") as f:
-            f.write(keep + ("\n" if keep else ""))
+            f.write("".join(x + "\n" for x in lines))
         os.replace(tmp, self.path)
 
     def append(self, records: Iterable[dict]) -> None:
@@ -57,14 +53,6 @@ class WorkFile:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
-
-
-def _is_json(line: str) -> bool:
-    try:
-        json.loads(line)
-        return True
-    except json.JSONDecodeError:
-        return False
 
 
 def write_caption_file(out: str, entries: dict[str, dict]) -> None:
