@@ -36,11 +36,11 @@ from benchmarks.synthetic_benchmark import (  # noqa: E402
     DATASET_CONFIG,
     DIFF_METRICS,
     ROWS,
-    backbone_tag,
     load,
     run_folder,
     run_jobs,
     run_seconds,
+    run_settings,
 )
 from reporting.stats import mean_ci, paired_difference  # noqa: E402
 
@@ -103,19 +103,8 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="a tiny setting (what CI exercises)")
     a = p.parse_args()
     start = time.time()
-    from trainers.backbone import load_clip
-
-    resolution = load_clip(a.backbone).visual.input_resolution
-    a.backbone_tag = backbone_tag(a.backbone)
-    spec = {"SEED": a.data_seed, "IMAGE_SIZE": resolution}
-    epochs = EPOCHS
-    if a.quick:
-        spec.update(NUM_DOMAINS=2, CLASSES_PER_DOMAIN=4, TRAIN_PER_CLASS=5, TEST_IMAGES_PER_DOMAIN=24)
-        a.shots, epochs = 3, 1
-    common = ["MODEL.BACKBONE.NAME", a.backbone, "INPUT.SIZE", f"({resolution}, {resolution})", "DATASET.NUM_SHOTS",
-              str(a.shots), *[x for k, v in spec.items() for x in (f"DATASET.FDRD_SYNTH.{k}", str(v))]]
-    if a.quick:
-        common += ["OPTIM.MAX_EPOCH", "1"]
+    _, common = run_settings(a)
+    epochs = 1 if a.quick else EPOCHS
 
     def argv(out: str, seed: int, opts: tuple[str, ...], *extra: str) -> list[str]:
         return ["--root", a.data, "--seed", str(seed), "--trainer", "DCAR", "--dataset-config-file", DATASET_CONFIG,

@@ -140,6 +140,26 @@ def backbone_tag(name: str) -> str:
         return hashlib.sha256(f.read()).hexdigest()[:10]
 
 
+def run_settings(a: argparse.Namespace) -> tuple[dict, list[str]]:
+    """The FDRDSynth keys and the ``train.py`` options every run of a benchmark shares: the
+    backbone at its input size, the shots, the data seed (``a.quick``: the tiny setting, 3 shots and
+    one epoch). Sets ``a.backbone_tag`` and, quick, ``a.shots``."""
+    from trainers.backbone import load_clip
+
+    resolution = load_clip(a.backbone).visual.input_resolution
+    a.backbone_tag = backbone_tag(a.backbone)
+    spec_keys = {"SEED": a.data_seed, "IMAGE_SIZE": resolution}
+    if a.quick:
+        spec_keys.update(NUM_DOMAINS=2, CLASSES_PER_DOMAIN=4, TRAIN_PER_CLASS=5, TEST_IMAGES_PER_DOMAIN=24)
+        a.shots = 3
+    common = ["MODEL.BACKBONE.NAME", a.backbone, "INPUT.SIZE", f"({resolution}, {resolution})", "DATASET.NUM_SHOTS",
+              str(a.shots), *[x for k, v in spec_keys.items() for x in (f"DATASET.FDRD_SYNTH.{k}", str(v))],
+              *getattr(a, "opts", [])]
+    if a.quick:
+        common += ["OPTIM.MAX_EPOCH", "1"]
+    return spec_keys, common
+
+
 def run_folder(a: argparse.Namespace, row: Row, seed: int) -> str:
     return os.path.join(a.runs, f"data{a.data_seed}-{a.backbone_tag}", row.slug, f"seed{seed}")
 
@@ -328,23 +348,15 @@ def main() -> None:
         torch.set_num_threads(1)  # the probes share the cores with the workers
     from datasets.fdrd.synth import SynthSpec, ensure_generated
     from plugins import default_cfg
-    from trainers.backbone import load_clip
 
-    resolution = load_clip(a.backbone).visual.input_resolution
-    a.backbone_tag = backbone_tag(a.backbone)
-    c = default_cfg().DATASET.FDRD_SYNTH
-    spec_keys = {"SEED": a.data_seed, "IMAGE_SIZE": resolution}
+    spec_keys, common = run_settings(a)
     if a.quick:
-        spec_keys.update(NUM_DOMAINS=2, CLASSES_PER_DOMAIN=4, TRAIN_PER_CLASS=5, TEST_IMAGES_PER_DOMAIN=24)
-        a.text_sample, a.shots = 12, 3
+        a.text_sample = 12
+    c = default_cfg().DATASET.FDRD_SYNTH
     for k, v in spec_keys.items():
         c[k] = v
     spec = SynthSpec.from_cfg(c)
     folder = os.path.join(a.data, ensure_generated(os.path.abspath(a.data), c.DIR, spec))
-    common = ["MODEL.BACKBONE.NAME", a.backbone, "INPUT.SIZE", f"({resolution}, {resolution})", "DATASET.NUM_SHOTS",
-              str(a.shots), *[x for k, v in spec_keys.items() for x in (f"DATASET.FDRD_SYNTH.{k}", str(v))], *a.opts]
-    if a.quick:
-        common += ["OPTIM.MAX_EPOCH", "1"]
     rows = [row for row in ROWS if a.extended or not row.extended]
     jobs = [job(row, s, a, common) for row in sorted(rows, key=lambda r: -r.minutes)  # longest first: a short tail
             for s in (a.seeds if row.seeded else a.seeds[:1])]
