@@ -66,6 +66,8 @@ CANDIDATES = (
     Candidate("domain generator, 2 words changed", "DATASET.FDRD.ATTRIBUTE_WORDS",
               (*DOMAIN_SWAPS, "DATASET.FDRD.ATTRIBUTE_WORDS", "2")),
     Candidate("DTR from the current encoders (each epoch)", "TRAINER.DCAR.DTR.SOURCE", ("TRAINER.DCAR.DTR.SOURCE", "current")),
+    Candidate("DTR from the current encoders, every 6 steps", "TRAINER.DCAR.DTR.REFRESH",
+              ("TRAINER.DCAR.DTR.SOURCE", "current", "TRAINER.DCAR.DTR.REFRESH", "6")),
     Candidate("DTR patch similarity, max", "TRAINER.DCAR.DTR.S_MODE", ("TRAINER.DCAR.DTR.S_MODE", "patch")),
     Candidate("DTR patch similarity, mean", "TRAINER.DCAR.DTR.PATCH_POOL",
               ("TRAINER.DCAR.DTR.S_MODE", "patch", "TRAINER.DCAR.DTR.PATCH_POOL", "mean")),
