@@ -139,7 +139,7 @@ def main() -> None:
     jobs = train_jobs + eval_jobs
     report.update(runtime_s=time.time() - start, runs=len(jobs), runs_reused=reused,
                   runs_time_s=sum(run_seconds(out) for out, _ in jobs),
-                  command="python benchmarks/dcar_choices.py " + " ".join(sys.argv[1:]))
+                  command=" ".join(["python benchmarks/dcar_choices.py", *sys.argv[1:]]))
     for path, text in ((a.json, json.dumps(report, indent=1)), (a.out, markdown(report))):
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         with open(path, "w", encoding="utf-8") as f:
