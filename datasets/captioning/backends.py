@@ -130,12 +130,14 @@ class SynthVLM:
 
     def __init__(self, folder: str, noise: float = 0.0, seed: int = 0, delay: float = 0.0) -> None:
         from datasets.fdrd.synth import entries
+        from datasets.fdrd.synth_world import distinctive_words
 
         self.truth = {os.path.realpath(path): e["factors"] for split in ("train", "test")
                       for _, _, path, e in entries(folder, split)}
         if not self.truth:
             raise BackendUnavailable(f"{folder} holds no FDRDSynth caption files (python -m datasets.fdrd synth)")
         self.noise, self.seed, self.delay = noise, seed, delay
+        self.marks = distinctive_words()  # factor -> value -> the words that say it (for reviews)
 
     def factors(self, r: Request) -> dict[str, str]:
         try:
@@ -183,11 +185,10 @@ class SynthVLM:
 
     def review(self, r: Request) -> str:
         """OK, or FIX: naming the first attribute the caption states wrongly."""
-        from datasets.fdrd.synth_world import distinctive_words
         from datasets.text import words
 
         f, said = self.factors(r), {w for w, _ in words(r.caption)}
-        for factor, values in distinctive_words().items():
+        for factor, values in self.marks.items():
             for value, marks in values.items():
                 if value != f[factor] and marks & said and not values[f[factor]] & said:
                     return f"FIX: the {factor} is {f[factor]}, not {value}."

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from datasets.fdrd.domains import normalize_class
 from datasets.negatives import class_pattern
 from datasets.text import CONTEXT_LENGTH, encode
 
@@ -24,6 +25,11 @@ class Outcome:
     caption: str | None
     repairs: list[str] = field(default_factory=list)
     rejected: str = ""
+
+
+def names_class(text: str, name: str) -> bool:
+    """Whether ``text`` names the class ``name`` (whole words, any case, spaces or underscores)."""
+    return bool(class_pattern(normalize_class(name)).search(text))
 
 
 def sentences(text: str) -> list[str]:
@@ -65,7 +71,7 @@ def insert_name(text: str, name: str, schema: str, generic_nouns: tuple[str, ...
     if schema not in SCHEMAS:
         raise ValueError(f"--schema must be one of {SCHEMAS}, got {schema!r}")
     if schema == "inline":
-        if class_pattern(name.replace("_", " ").lower()).search(text):
+        if names_class(text, name):
             return text, ""
         for noun in generic_nouns:
             m = re.search(r"(?<![A-Za-z0-9])" + re.escape(noun) + r"(?![A-Za-z0-9])", text, re.IGNORECASE)
@@ -108,7 +114,7 @@ def finalise(text: str, name: str, schema: str, generic_nouns: tuple[str, ...] =
         repairs.append(repair)
     prefix_len = len(caption) - len(text) if caption.endswith(text) else 0
     fitted = fit_budget(caption, prefix_len, budget)
-    if fitted is None or not class_pattern(name.replace("_", " ").lower()).search(fitted):
+    if fitted is None or not names_class(fitted, name):
         return Outcome(None, repairs, f"over {budget} tokens with the sentence naming the subcategory")
     if fitted != caption:
         repairs.append("shortened to the token budget at a sentence boundary")

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from collections import Counter
 
-from datasets.negatives import AttributeVocabulary, class_pattern
+from datasets.negatives import AttributeVocabulary
 from datasets.text import encode
 
-from .postprocess import BUDGET
+from .postprocess import BUDGET, names_class
 
 LISTED = 20  # keys listed per outcome in the Markdown report (the JSON lists all)
 
@@ -21,8 +21,7 @@ def quality_report(records: list[dict], total: int, budget: int = BUDGET) -> dic
     lengths = sorted(len(encode(c)) for c in captions)
     vocab = AttributeVocabulary.mine(captions)
     kinds = Counter(k for c in captions for k in {vocab.kinds[m.group(0).lower()] for m in vocab.pattern.finditer(c)})
-    named = sum(bool(class_pattern(r["entry"]["class_name"].replace("_", " ").lower()).search(r["entry"]["positive"]))
-                for r in ok)
+    named = sum(names_class(r["entry"]["positive"], r["entry"]["class_name"]) for r in ok)
     by_caption: dict[str, list[str]] = {}
     for r in ok:
         by_caption.setdefault(r["entry"]["positive"], []).append(r["key"])
