@@ -25,9 +25,10 @@ import torch
 with warnings.catch_warnings():  # clip imports pkg_resources, which warns on import
     warnings.simplefilter("ignore")
     import clip
-    from clip.model import CLIP, build_model
+    from clip.model import CLIP
 
 from . import small_clip  # noqa: E402
+from .backbones import convert  # noqa: E402
 
 CACHE_ENV = "CLIP_CACHE_DIR"
 DOWNLOAD_TIMEOUT_S = 20.0
@@ -55,7 +56,7 @@ def resolve_backbone(name: str, configured_cache_dir: str = "") -> tuple[str, st
     if name in clip.available_models():
         url = clip.clip._MODELS[name]
         return os.path.join(cache_dir(configured_cache_dir), os.path.basename(url)), url
-    if os.path.isfile(os.path.expanduser(name)):
+    if os.path.isfile(os.path.expanduser(name)) or os.path.isdir(os.path.expanduser(name)):
         return os.path.expanduser(name), None
     raise BackboneNotFoundError(
         f'MODEL.BACKBONE.NAME "{name}" is neither a CLIP model name '
@@ -119,9 +120,27 @@ def read_state_dict(path: str) -> dict[str, torch.Tensor]:
     return {(k[7:] if k.startswith("module.") else k): v for k, v in obj.items()}
 
 
+def load_folder(folder: str) -> CLIP:
+    """A transformers or open_clip model folder (config + weights), with the activation it states."""
+    config_name, activation = convert.folder_activation(folder)
+    weights = convert.folder_weights(folder, config_name)
+    if weights.endswith(".safetensors"):
+        from safetensors.torch import load_file
+
+        sd = load_file(weights)
+    else:
+        sd = read_state_dict(weights)
+    if convert.is_transformers_layout(sd):
+        sd = convert.from_transformers(sd)
+    print(f"Loaded CLIP backbone from {weights} ({config_name}, activation {activation})")
+    return convert.build_clip(sd, activation)
+
+
 def load_clip(name: str, configured_cache_dir: str = "", allow_download: bool = True) -> CLIP:
     """Build the CLIP model for ``name`` on CPU in fp32, eval mode; the caller moves and casts it."""
     path, url = resolve_backbone(name, configured_cache_dir)
+    if os.path.isdir(path):
+        return load_folder(path)
     if not os.path.isfile(path):
         if url is None or not allow_download:
             raise BackboneNotFoundError(_missing_message(path, url or "(no URL)", "downloads are off"))
@@ -131,11 +150,11 @@ def load_clip(name: str, configured_cache_dir: str = "", allow_download: bool = 
     if "text_projection" not in state_dict or "token_embedding.weight" not in state_dict:
         raise ValueError(f'"{path}" is not a CLIP checkpoint (no text_projection / token_embedding.weight)')
     try:
-        model = build_model(state_dict)
-    except (RuntimeError, KeyError) as e:
-        raise ValueError(f'"{path}" does not match the CLIP architecture: {e}') from e
+        model = convert.build_clip(state_dict, convert.QUICK_GELU)
+    except convert.BackboneFormatError as e:
+        raise ValueError(f'"{path}": {e}') from e
     print(f"Loaded CLIP backbone {name} from {path}")
-    return model.float().eval()
+    return model
 
 
 def load_clip_from_cfg(cfg: Any) -> CLIP:

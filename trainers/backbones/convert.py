@@ -1,0 +1,147 @@
+"""Published CLIP checkpoint formats -> the ``clip`` package's ``CLIP`` in fp32 (docs/backbones.md).
+
+Formats are told apart by their keys and config files, never by file names:
+
+- OpenAI / open_clip layout (``visual.conv1.weight``, ``transformer.resblocks.*``), the layout
+  the ``clip`` model class reads directly;
+- transformers ``CLIPModel`` (``vision_model.*``, ``text_model.*``): q/k/v projections are merged
+  into ``in_proj``, layer norms and MLP layers renamed, the two projections transposed.
+
+The MLP activation is part of the weights: OpenAI's models were trained with QuickGELU, most of
+open_clip's zoo with exact GELU. It is read from the source and the model is built with it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import warnings
+
+import torch
+from torch import nn
+
+with warnings.catch_warnings():  # clip imports pkg_resources, which warns on import
+    warnings.simplefilter("ignore")
+    from clip.model import CLIP, ResidualAttentionBlock, build_model
+
+QUICK_GELU = "quick_gelu"
+GELU = "gelu"
+ACTIVATIONS = (QUICK_GELU, GELU)
+_BUILD_ONLY_KEYS = ("input_resolution", "context_length", "vocab_size")
+_TRANSFORMERS_CONFIG = "config.json"
+_OPEN_CLIP_CONFIG = "open_clip_config.json"
+_WEIGHT_FILES = {
+    _TRANSFORMERS_CONFIG: ("model.safetensors", "pytorch_model.bin"),
+    _OPEN_CLIP_CONFIG: ("open_clip_model.safetensors", "open_clip_pytorch_model.bin"),
+}
+_UNSUPPORTED = {
+    "siglip": "SigLIP has no class token, no causal text mask and a SentencePiece tokenizer, "
+    "which the deep-prompt driver needs",
+    "siglip2": "SigLIP 2 has no class token, no causal text mask and a SentencePiece tokenizer, "
+    "which the deep-prompt driver needs",
+}
+
+
+class BackboneFormatError(ValueError):
+    """A checkpoint whose format, architecture or activation the project cannot serve."""
+
+
+def is_transformers_layout(state_dict: dict[str, torch.Tensor]) -> bool:
+    return any(k.startswith(("vision_model.", "text_model.")) for k in state_dict)
+
+
+def _tower(prefix_in: str, prefix_out: str, sd: dict[str, torch.Tensor], out: dict[str, torch.Tensor]) -> None:
+    """One transformers encoder stack -> ``<prefix_out>.resblocks.<i>.*``."""
+    layers = sorted({int(k.split(".")[3]) for k in sd if k.startswith(f"{prefix_in}.encoder.layers.")})
+    names = {"layer_norm1": "ln_1", "layer_norm2": "ln_2", "mlp.fc1": "mlp.c_fc", "mlp.fc2": "mlp.c_proj",
+             "self_attn.out_proj": "attn.out_proj"}
+    for i in layers:
+        src, dst = f"{prefix_in}.encoder.layers.{i}.", f"{prefix_out}.resblocks.{i}."
+        for kind in ("weight", "bias"):
+            out[dst + f"attn.in_proj_{kind}"] = torch.cat(
+                [sd[src + f"self_attn.{p}_proj.{kind}"] for p in ("q", "k", "v")], dim=0)
+            for old, new in names.items():
+                out[dst + f"{new}.{kind}"] = sd[src + f"{old}.{kind}"]
+
+
+def from_transformers(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A transformers ``CLIPModel`` state dict in the OpenAI layout (ViT image towers only)."""
+    if "vision_model.embeddings.patch_embedding.weight" not in sd:
+        raise BackboneFormatError("transformers checkpoint without vision_model.embeddings.patch_embedding: "
+                                  "only CLIP ViT models are supported")
+    v, t = "vision_model.", "text_model."
+    out = {
+        "visual.class_embedding": sd[v + "embeddings.class_embedding"],
+        "visual.conv1.weight": sd[v + "embeddings.patch_embedding.weight"],
+        "visual.positional_embedding": sd[v + "embeddings.position_embedding.weight"],
+        "visual.proj": sd["visual_projection.weight"].t().contiguous(),
+        "token_embedding.weight": sd[t + "embeddings.token_embedding.weight"],
+        "positional_embedding": sd[t + "embeddings.position_embedding.weight"],
+        "text_projection": sd["text_projection.weight"].t().contiguous(),
+        "logit_scale": sd["logit_scale"],
+    }
+    for kind in ("weight", "bias"):
+        out[f"visual.ln_pre.{kind}"] = sd[v + f"pre_layrnorm.{kind}"]
+        out[f"visual.ln_post.{kind}"] = sd[v + f"post_layernorm.{kind}"]
+        out[f"ln_final.{kind}"] = sd[t + f"final_layer_norm.{kind}"]
+    _tower("vision_model", "visual.transformer", sd, out)
+    _tower("text_model", "transformer", sd, out)
+    return out
+
+
+def build_clip(state_dict: dict[str, torch.Tensor], activation: str) -> CLIP:
+    """The ``CLIP`` for an OpenAI-layout state dict, in fp32 with the exact stored values, eval mode.
+
+    ``clip.model.build_model`` rounds conv, linear and attention weights to fp16; the stored
+    values are loaded again after the cast back, so fp32 checkpoints keep their precision.
+    """
+    if activation not in ACTIVATIONS:
+        raise BackboneFormatError(f'activation "{activation}" is not one of {", ".join(ACTIVATIONS)}')
+    sd = {k: v.float() if v.is_floating_point() else v for k, v in state_dict.items() if k not in _BUILD_ONLY_KEYS}
+    try:
+        model = build_model(dict(sd)).float()
+        model.load_state_dict(sd)
+    except (RuntimeError, KeyError, AssertionError) as e:
+        raise BackboneFormatError(f"the weights do not match the CLIP architecture: {e}") from e
+    if activation == GELU:
+        for block in model.modules():
+            if isinstance(block, ResidualAttentionBlock):
+                block.mlp.gelu = nn.GELU()
+    return model.eval()
+
+
+def _read_json(path: str) -> dict:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, json.JSONDecodeError) as e:
+        raise BackboneFormatError(f'cannot read "{path}": {e}') from e
+
+
+def folder_activation(folder: str) -> tuple[str, str]:
+    """(config file name, activation) for a transformers or open_clip model folder."""
+    tf, oc = os.path.join(folder, _TRANSFORMERS_CONFIG), os.path.join(folder, _OPEN_CLIP_CONFIG)
+    if os.path.isfile(oc):
+        model_cfg = _read_json(oc).get("model_cfg", {})
+        return _OPEN_CLIP_CONFIG, QUICK_GELU if model_cfg.get("quick_gelu", False) else GELU
+    if os.path.isfile(tf):
+        cfg = _read_json(tf)
+        kind = cfg.get("model_type", "")
+        if kind in _UNSUPPORTED:
+            raise BackboneFormatError(f'"{folder}" holds a {kind} model: {_UNSUPPORTED[kind]}')
+        if kind != "clip":
+            raise BackboneFormatError(f'"{tf}" has model_type "{kind}", not "clip"')
+        acts = {cfg.get(part, {}).get("hidden_act") for part in ("text_config", "vision_config")}
+        if len(acts) != 1 or not acts <= set(ACTIVATIONS):
+            raise BackboneFormatError(f'"{tf}": hidden_act {sorted(map(str, acts))} is not one shared '
+                                      f'activation among {", ".join(ACTIVATIONS)}')
+        return _TRANSFORMERS_CONFIG, acts.pop()
+    raise BackboneFormatError(f'"{folder}" has neither {_TRANSFORMERS_CONFIG} (transformers) nor '
+                              f"{_OPEN_CLIP_CONFIG} (open_clip): the activation cannot be known")
+
+
+def folder_weights(folder: str, config_name: str) -> str:
+    """The weight file of a model folder (safetensors preferred)."""
+    for name in _WEIGHT_FILES[config_name]:
+        if os.path.isfile(os.path.join(folder, name)):
+            return os.path.join(folder, name)
+    raise BackboneFormatError(f'"{folder}" has {config_name} but none of {", ".join(_WEIGHT_FILES[config_name])}')
