@@ -81,3 +81,13 @@ def test_unknown_name_and_bad_files(tmp_path):
     torch.save({"weight": torch.zeros(2)}, other)
     with pytest.raises(ValueError, match="is not a CLIP checkpoint"):
         backbone.load_clip(str(other))
+
+
+def test_safetensors_file_is_recognised_by_content(tmp_path, tiny_clip_files):
+    """A safetensors file loads whatever its name (here .pt)."""
+    from safetensors.torch import save_file
+
+    ref = tiny_clip_files["model"].float().eval()
+    path = tmp_path / "weights.pt"
+    save_file({k: v.contiguous() for k, v in ref.state_dict().items()}, str(path))
+    _same_outputs(backbone.load_clip(str(path)), ref, tiny_clip_files["image"], tiny_clip_files["text"])

@@ -103,8 +103,19 @@ def _is_torchscript(path: str) -> bool:
         return any(n.endswith("/constants.pkl") or "/code/" in n for n in zf.namelist())
 
 
+def _is_safetensors(path: str) -> bool:
+    """A safetensors file starts with its header's length (8 bytes, little endian) and a JSON object."""
+    with open(path, "rb") as f:
+        head = f.read(9)
+    return len(head) == 9 and head[8:] == b"{" and int.from_bytes(head[:8], "little") < os.path.getsize(path)
+
+
 def read_state_dict(path: str) -> dict[str, torch.Tensor]:
-    """The CLIP state dict stored in a TorchScript archive or a ``torch.save`` file."""
+    """The CLIP state dict stored in a TorchScript archive, a safetensors file or a ``torch.save`` file."""
+    if _is_safetensors(path):
+        from safetensors.torch import load_file
+
+        return load_file(path)
     if _is_torchscript(path):
         with warnings.catch_warnings():  # OpenAI ships TorchScript; torch marks jit.load deprecated
             warnings.simplefilter("ignore", FutureWarning)
@@ -124,16 +135,21 @@ def load_folder(folder: str) -> CLIP:
     """A transformers or open_clip model folder (config + weights), with the activation it states."""
     config_name, activation = convert.folder_activation(folder)
     weights = convert.folder_weights(folder, config_name)
-    if weights.endswith(".safetensors"):
-        from safetensors.torch import load_file
-
-        sd = load_file(weights)
-    else:
-        sd = read_state_dict(weights)
-    if convert.is_transformers_layout(sd):
-        sd = convert.from_transformers(sd)
+    model = _build(weights, activation, any_layout=True)
     print(f"Loaded CLIP backbone from {weights} ({config_name}, activation {activation})")
-    return convert.build_clip(sd, activation)
+    return model
+
+
+def _build(path: str, activation: str, any_layout: bool = False) -> CLIP:
+    """The CLIP stored at ``path``, its errors naming the file. ``any_layout`` also converts the
+    transformers layout: only where a config stated the activation, which a bare file does not."""
+    state_dict = read_state_dict(path)
+    try:
+        if any_layout and convert.is_transformers_layout(state_dict):
+            state_dict = convert.from_transformers(state_dict)
+        return convert.build_clip(state_dict, activation)
+    except convert.BackboneFormatError as e:
+        raise convert.BackboneFormatError(f'"{path}": {e}') from e
 
 
 def load_clip(name: str, configured_cache_dir: str = "", allow_download: bool = True) -> CLIP:
@@ -146,13 +162,7 @@ def load_clip(name: str, configured_cache_dir: str = "", allow_download: bool = 
             raise BackboneNotFoundError(_missing_message(path, url or "(no URL)", "downloads are off"))
         print(f"Downloading CLIP {name} from {url} to {path}")
         download(url, path)
-    state_dict = read_state_dict(path)
-    if "text_projection" not in state_dict or "token_embedding.weight" not in state_dict:
-        raise ValueError(f'"{path}" is not a CLIP checkpoint (no text_projection / token_embedding.weight)')
-    try:
-        model = convert.build_clip(state_dict, convert.QUICK_GELU)
-    except convert.BackboneFormatError as e:
-        raise ValueError(f'"{path}": {e}') from e
+    model = _build(path, convert.QUICK_GELU)
     print(f"Loaded CLIP backbone {name} from {path}")
     return model
 

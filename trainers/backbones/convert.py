@@ -33,12 +33,11 @@ _WEIGHT_FILES = {
     _TRANSFORMERS_CONFIG: ("model.safetensors", "pytorch_model.bin"),
     _OPEN_CLIP_CONFIG: ("open_clip_model.safetensors", "open_clip_pytorch_model.bin"),
 }
-_UNSUPPORTED = {
-    "siglip": "SigLIP has no class token, no causal text mask and a SentencePiece tokenizer, "
-    "which the deep-prompt driver needs",
-    "siglip2": "SigLIP 2 has no class token, no causal text mask and a SentencePiece tokenizer, "
-    "which the deep-prompt driver needs",
-}
+_UNSUPPORTED = ("siglip", "siglip2")
+_UNSUPPORTED_WHY = ("it has no class token, no causal text mask and a SentencePiece tokenizer, "
+                    "which the deep-prompt driver needs")
+_LAYER_NAMES = {"layer_norm1": "ln_1", "layer_norm2": "ln_2", "mlp.fc1": "mlp.c_fc", "mlp.fc2": "mlp.c_proj",
+                "self_attn.out_proj": "attn.out_proj"}
 
 
 class BackboneFormatError(ValueError):
@@ -52,14 +51,12 @@ def is_transformers_layout(state_dict: dict[str, torch.Tensor]) -> bool:
 def _tower(prefix_in: str, prefix_out: str, sd: dict[str, torch.Tensor], out: dict[str, torch.Tensor]) -> None:
     """One transformers encoder stack -> ``<prefix_out>.resblocks.<i>.*``."""
     layers = sorted({int(k.split(".")[3]) for k in sd if k.startswith(f"{prefix_in}.encoder.layers.")})
-    names = {"layer_norm1": "ln_1", "layer_norm2": "ln_2", "mlp.fc1": "mlp.c_fc", "mlp.fc2": "mlp.c_proj",
-             "self_attn.out_proj": "attn.out_proj"}
     for i in layers:
         src, dst = f"{prefix_in}.encoder.layers.{i}.", f"{prefix_out}.resblocks.{i}."
         for kind in ("weight", "bias"):
             out[dst + f"attn.in_proj_{kind}"] = torch.cat(
                 [sd[src + f"self_attn.{p}_proj.{kind}"] for p in ("q", "k", "v")], dim=0)
-            for old, new in names.items():
+            for old, new in _LAYER_NAMES.items():
                 out[dst + f"{new}.{kind}"] = sd[src + f"{old}.{kind}"]
 
 
@@ -68,6 +65,13 @@ def from_transformers(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     if "vision_model.embeddings.patch_embedding.weight" not in sd:
         raise BackboneFormatError("transformers checkpoint without vision_model.embeddings.patch_embedding: "
                                   "only CLIP ViT models are supported")
+    try:
+        return _openai_keys(sd)
+    except KeyError as e:
+        raise BackboneFormatError(f"transformers CLIP checkpoint without {e}") from e
+
+
+def _openai_keys(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     v, t = "vision_model.", "text_model."
     out = {
         "visual.class_embedding": sd[v + "embeddings.class_embedding"],
@@ -96,9 +100,11 @@ def build_clip(state_dict: dict[str, torch.Tensor], activation: str) -> CLIP:
     """
     if activation not in ACTIVATIONS:
         raise BackboneFormatError(f'activation "{activation}" is not one of {", ".join(ACTIVATIONS)}')
+    if "text_projection" not in state_dict or "token_embedding.weight" not in state_dict:
+        raise BackboneFormatError("the state dict is not a CLIP checkpoint (no text_projection / token_embedding.weight)")
     sd = {k: v.float() if v.is_floating_point() else v for k, v in state_dict.items() if k not in _BUILD_ONLY_KEYS}
     try:
-        model = build_model(dict(sd)).float()
+        model = build_model(sd).float()  # it keeps sd unchanged
         model.load_state_dict(sd)
     except (RuntimeError, KeyError, AssertionError) as e:
         raise BackboneFormatError(f"the weights do not match the CLIP architecture: {e}") from e
@@ -127,7 +133,7 @@ def folder_activation(folder: str) -> tuple[str, str]:
         cfg = _read_json(tf)
         kind = cfg.get("model_type", "")
         if kind in _UNSUPPORTED:
-            raise BackboneFormatError(f'"{folder}" holds a {kind} model: {_UNSUPPORTED[kind]}')
+            raise BackboneFormatError(f'"{folder}" holds a {kind} model: {_UNSUPPORTED_WHY}')
         if kind != "clip":
             raise BackboneFormatError(f'"{tf}" has model_type "{kind}", not "clip"')
         acts = {cfg.get(part, {}).get("hidden_act") for part in ("text_config", "vision_config")}
