@@ -37,6 +37,7 @@ from engine import distributed as dist
 from engine.locking import locked
 from plugins import default_cfg
 from reporting.identity import differences, flatten
+from trainers import backbones
 
 RUN_LOCK = ".run.lock"
 TMP_FILE = re.compile(r".*\.tmp-\d+$")  # names of atomic writes in progress (see engine's checkpointing)
@@ -100,6 +101,7 @@ def setup_cfg(args: argparse.Namespace) -> Any:
         if len(args.opts) % 2:
             raise SystemExit(f"Trailing options must be KEY VALUE pairs, got an odd list: {args.opts}")
         merge_checked(lambda: cfg.merge_from_list(args.opts), "the command line")
+    backbones.configure(cfg)  # the weights' hash, activation and normalisation join the run's config
     cfg.freeze()
     return cfg
 
@@ -173,8 +175,11 @@ def write_run_info(cfg: Any) -> None:
     with open(os.path.join(cfg.OUTPUT_DIR, "config.yaml"), "w", encoding="utf-8") as f:
         f.write(cfg.dump())
     env = engine.collect_env_info()
+    b = cfg.MODEL.BACKBONE
+    weights = f"backbone: {b.NAME} from {b.SOURCE}, sha256 {b.SHA256}, activation {b.ACTIVATION}"
     with open(os.path.join(cfg.OUTPUT_DIR, "env.txt"), "w", encoding="utf-8") as f:
-        f.write(f"engine: {engine.ENGINE_DESCRIPTION}\n{env}\n")
+        f.write(f"engine: {engine.ENGINE_DESCRIPTION}\n{weights}\n{env}\n")
+    print(weights)
     print("Collecting env info ...\n** System info **\n" + env + "\n")
 
 

@@ -46,7 +46,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from reporting.stats import mean_std, paired_difference  # noqa: E402
-from trainers.small_clip.recipe import POSITIVE_CONTROL  # noqa: E402  (docs/synthetic_testbed.md)
+from trainers.backbones.small_clip.recipe import POSITIVE_CONTROL  # noqa: E402  (docs/synthetic_testbed.md)
 
 DATASET_CONFIG = "configs/datasets/fdrd_synth.yaml"
 KEYS = ("i2t_R@1", "i2t_R@5", "t2i_R@1", "t2i_R@5", "rsum")
@@ -131,20 +131,16 @@ def run_jobs(jobs: list[tuple[str, list[str]]], workers: int, env: dict) -> int:
 def backbone_tag(name: str) -> str:
     """A short digest of the backbone's weights file: runs made with other weights under the same
     name (a rebuilt ``synth-small``) are never reused."""
-    import hashlib
+    from trainers.backbones import locate
 
-    from trainers.backbone import resolve_backbone
-
-    path, _ = resolve_backbone(name)
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()[:10]
+    return locate(name).sha256[:10]
 
 
 def run_settings(a: argparse.Namespace) -> tuple[dict, list[str]]:
     """The FDRDSynth keys and the ``train.py`` options every run of a benchmark shares: the
     backbone at its input size, the shots, the data seed (``a.quick``: the tiny setting, 3 shots and
     one epoch). Sets ``a.backbone_tag`` and, quick, ``a.shots``."""
-    from trainers.backbone import load_clip
+    from trainers.backbones import load_clip
 
     resolution = load_clip(a.backbone).visual.input_resolution
     a.backbone_tag = backbone_tag(a.backbone)
@@ -221,7 +217,7 @@ def gate_checks(probe: dict, gap: dict) -> dict[str, dict]:
 
 def probe_section(a: argparse.Namespace, folder: str) -> tuple[dict, dict]:
     from benchmarks.testbed import Frozen, oracle_table, probe_table, read_split
-    from trainers.backbone import load_clip
+    from trainers.backbones import load_clip
 
     frozen = Frozen(load_clip(a.backbone))
     test = read_split(folder, "test")

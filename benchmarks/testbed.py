@@ -58,7 +58,7 @@ class Frozen:
     """A frozen CLIP's image and caption embeddings (fp32, not normalised)."""
 
     def __init__(self, model: torch.nn.Module) -> None:
-        from trainers.small_clip.recipe import normalise
+        from trainers.backbones.small_clip.recipe import normalise
 
         self.model, self.normalise = model.float().eval(), normalise
 
@@ -195,7 +195,7 @@ def main() -> None:
     p.add_argument("--folder", required=True, help="a generated FDRDSynth folder ($DATA/fdrd_synth/seedN-...)")
     p.add_argument("--text-sample", type=int, default=300)
     a = p.parse_args()
-    from trainers.backbone import load_clip
+    from trainers.backbones import load_clip
 
     frozen = Frozen(load_clip(a.backbone))
     table = probe_table(frozen, read_split(a.folder, "train"), read_split(a.folder, "test"), a.text_sample)

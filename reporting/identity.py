@@ -17,6 +17,8 @@ NOT_RESULTS = frozenset({
     "OUTPUT_DIR", "RESUME", "VERBOSE", "TRAIN.PRINT_FREQ", "DATALOADER.NUM_WORKERS", "DATASET.ROOT",
     "DATASET.FDRD.CAPTION_DIR", "DATASET.FDRD.CACHE_DIR", "DATALOADER.TEST.BATCH_SIZE",
     "TEST.RETRIEVAL.CHUNK", "TEST.RETRIEVAL.TEXT_BATCH_SIZE",
+    # where the weights were found: their identity is MODEL.BACKBONE.SHA256 (trainers/backbones)
+    "MODEL.BACKBONE.CACHE_DIR", "MODEL.BACKBONE.DOWNLOAD", "MODEL.BACKBONE.SOURCE",
 })
 # Keys that differ between the runs one row or column of a table averages over.
 VARIES_WITHIN_GROUP = frozenset({"SEED", "DATASET.FDRD.DOMAINS"})

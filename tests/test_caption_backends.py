@@ -70,7 +70,7 @@ def test_offline_error_names_the_model_and_the_fix(tmp_path):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     msg = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True,
                          timeout=300).stdout
-    assert "internlm/internlm-xcomposer2d5-7b" in msg and "huggingface-cli download" in msg and "--model" in msg
+    assert "internlm/internlm-xcomposer2d5-7b" in msg and "hf download" in msg and "--model" in msg
 
 
 def _synth(tmp_path):

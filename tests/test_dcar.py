@@ -19,9 +19,9 @@ def _first_batch(trainer):
 
 
 def test_unprompted_paths_equal_clip(tiny_clip_files):
-    from trainers.backbone import load_clip
+    from trainers.backbones import load_clip
 
-    model = load_clip(tiny_clip_files["state_dict"])
+    model = load_clip(tiny_clip_files["described"])
     ids, _ = tokenize(["a red emblem on a white background.", "x"])
     with torch.no_grad():
         ref = model.encode_text(ids)

@@ -45,7 +45,7 @@ def _json(path):
 @pytest.mark.slow
 @pytest.mark.parametrize("trainer", ["DCAR", "CoOp"])
 def test_two_processes_match_one_with_the_same_global_batch(tmp_path, tiny_clip_files, trainer):
-    ckpt = tiny_clip_files["state_dict"]
+    ckpt = tiny_clip_files["described"]
     one, two = tmp_path / "one", tmp_path / "two"
     _run(tmp_path, ckpt, trainer, one, 1)
     _run(tmp_path, ckpt, trainer, two, 2)

@@ -132,7 +132,7 @@ def test_main_sh_fdrd_runs_the_domains_present(tmp_path, tiny_clip_files):
     env = dict(os.environ, DATA=str(data), CFG="synth", SEEDS="1", OUTPUT_ROOT=str(tmp_path / "out"),
                PATH=os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")]))
     res = subprocess.run(["bash", "scripts/common/main.sh", "ZeroshotCLIP", "fdrd", "-1",
-                          "MODEL.BACKBONE.NAME", tiny_clip_files["state_dict"], "INPUT.SIZE", "(32, 32)"], cwd=ROOT, env=env,
+                          "MODEL.BACKBONE.NAME", tiny_clip_files["described"], "INPUT.SIZE", "(32, 32)"], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     assert "Skipping fdrd_caltech101: Caltech101: not present" in res.stdout

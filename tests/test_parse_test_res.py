@@ -13,10 +13,11 @@ import parse_test_res as ptr
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _config(trainer="DCAR", shots=16, seed=1, lr=0.002, domains=("all",)):
+def _config(trainer="DCAR", shots=16, seed=1, lr=0.002, domains=("all",), weights="ab12", source="anywhere"):
     return {"TRAINER": {"NAME": trainer}, "DATASET": {"NAME": "FDRDSynth", "NUM_SHOTS": shots,
                                                       "FDRD": {"DOMAINS": list(domains)}},
-            "SEED": seed, "OPTIM": {"LR": lr}, "OUTPUT_DIR": "anywhere"}
+            "SEED": seed, "OPTIM": {"LR": lr}, "OUTPUT_DIR": "anywhere",
+            "MODEL": {"BACKBONE": {"NAME": "ViT-B/16", "SHA256": weights, "SOURCE": source}}}
 
 
 def _results(path, per_domain, **config):
@@ -70,6 +71,17 @@ def test_directory_mixing_settings_is_not_averaged(tmp_path, capsys):
     assert ptr.main([str(d), "--seeds", "1", "2"]) == 0
     out = capsys.readouterr().out
     assert "holds runs of 2 different settings" in out and "OPTIM.LR: reference 0.002, here 0.01" in out
+
+
+def test_runs_on_other_weights_under_the_same_name_are_not_averaged(tmp_path, capsys):
+    d = tmp_path / "exp"
+    _results(d / "seed1", {"X": {"i2t_R@1": 10.0}}, seed=1, source="/cluster/a/ViT-B-16.pt")
+    _results(d / "seed2", {"X": {"i2t_R@1": 12.0}}, seed=2, source="hf-hub:timm/x@977e")  # same file, other place
+    _results(d / "seed3", {"X": {"i2t_R@1": 30.0}}, seed=3, weights="cd34")  # other weights, same name
+    summary, warnings, runs = ptr.parse_directory(str(d), [1, 2, 3], ci95=False)
+    assert list(runs) == ["seed1", "seed2"] and summary["i2t_R@1"] == (11.0, 1.0)
+    assert ptr.main([str(d), "--seeds", "1", "2", "3"]) == 0
+    assert "MODEL.BACKBONE.SHA256: reference 'ab12', here 'cd34'" in capsys.readouterr().out
 
 
 def test_log_uses_last_test_evaluation_only(tmp_path):

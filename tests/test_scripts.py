@@ -24,7 +24,7 @@ def test_reproduce_table_tiny(tmp_path, tiny_clip_files):
     work = tmp_path / "repo"
     subprocess.run(["cp", "-r", ROOT, str(work)], check=True)  # outputs stay out of the checkout
     env = _env(tmp_path, PRESET="synth", SHOTS="1", SEEDS="1 2",
-               OPTS=f"MODEL.BACKBONE.NAME {tiny_clip_files['state_dict']} {SMALL}")
+               OPTS=f"MODEL.BACKBONE.NAME {tiny_clip_files['described']} {SMALL}")
     res = subprocess.run(["bash", "scripts/reproduce_table.sh", "fdrd_synth"], cwd=work, env=env,
                          capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
@@ -37,7 +37,7 @@ def test_reproduce_table_tiny(tmp_path, tiny_clip_files):
     assert "-" not in [c.strip() for c in last_avg.split("|")[3:-1]]  # every method has every domain
 
     again = subprocess.run(["bash", "scripts/common/main.sh", "DCAR", "fdrd_synth", "1",
-                            "MODEL.BACKBONE.NAME", tiny_clip_files["state_dict"], *SMALL.split()],
+                            "MODEL.BACKBONE.NAME", tiny_clip_files["described"], *SMALL.split()],
                            cwd=work, env=dict(env, CFG="synth", OUTPUT_ROOT="output/table_synth_1shots"),
                            capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and again.stdout.count("Finished: ") == 2, again.stdout[-2000:]

@@ -7,12 +7,12 @@ import sys
 import pytest
 import torch
 
-from trainers import backbone, small_clip
-from trainers.small_clip.recipe import ARCH, build_corpus, pretrain
+from trainers.backbones import load_clip, small_clip
+from trainers.backbones.small_clip.recipe import ARCH, build_corpus, pretrain
 
 
 def test_synth_small_loads_by_name():
-    model = backbone.load_clip(small_clip.NAME)
+    model = load_clip(small_clip.NAME)
     assert model.visual.input_resolution == ARCH["image_resolution"]
     assert model.text_projection.shape == (ARCH["transformer_width"], ARCH["embed_dim"])
 
@@ -31,7 +31,7 @@ def test_recipe_is_deterministic(tmp_path):
 def test_corpus_does_not_depend_on_the_hash_seed():
     """Two processes with different string-hash seeds build the same corpus (iterating over a
     ``set`` of factor names, as an earlier recipe did, fails this)."""
-    code = ("import hashlib; from trainers.small_clip.recipe import build_corpus; "
+    code = ("import hashlib; from trainers.backbones.small_clip.recipe import build_corpus; "
             "i, c, l = build_corpus(240, 0); "
             "print(hashlib.sha256('|'.join(c).encode() + i.numpy().tobytes() + l.numpy().tobytes()).hexdigest())")
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -14,7 +14,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def test_quick_benchmark_writes_the_whole_report(tmp_path, tiny_clip_files):
     out, js = tmp_path / "bench.md", tmp_path / "bench.json"
     cmd = [sys.executable, "benchmarks/synthetic_benchmark.py", "--quick", "--seeds", "1", "2", "--workers", "2",
-           "--backbone", tiny_clip_files["state_dict"], "--data", str(tmp_path / "data"), "--runs", str(tmp_path / "runs"),
+           "--backbone", tiny_clip_files["described"], "--data", str(tmp_path / "data"), "--runs", str(tmp_path / "runs"),
            "--out", str(out), "--json", str(js)]
     res = subprocess.run([*cmd, "--extended"], cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]

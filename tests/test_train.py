@@ -192,7 +192,7 @@ def test_dassl_engine_requested_without_dassl_is_one_line():
 
 @pytest.mark.slow
 def test_dcar_run_folder_identity_eval_only_and_results_last(tmp_path, tiny_clip_files, capsys, monkeypatch):
-    ckpt = tiny_clip_files["state_dict"]
+    ckpt = tiny_clip_files["described"]
     # a crash while drawing the final pictures leaves no results.json: the rerun is not "finished"
     monkeypatch.setattr("trainers.retrieval.plot_gallery", lambda *a: (_ for _ in ()).throw(OSError(errno.EIO, "boom")))
     _error_line(capsys, _dcar(tmp_path, ckpt))
@@ -221,7 +221,7 @@ def test_dcar_run_folder_identity_eval_only_and_results_last(tmp_path, tiny_clip
 
 @pytest.mark.slow
 def test_finished_run_is_left_alone_and_an_ablation_into_it_refused(tmp_path, tiny_clip_files, capsys):
-    ckpt = tiny_clip_files["state_dict"]
+    ckpt = tiny_clip_files["described"]
     train.run(_dcar(tmp_path, ckpt))
     before = (tmp_path / "dcar" / "results.json").read_bytes()
     capsys.readouterr()

@@ -12,7 +12,6 @@ from yacs.config import CfgNode as CN
 from engine import TRAINER_REGISTRY
 from engine import distributed as dist
 
-from .backbone import load_clip_from_cfg
 from .clip_driver import assemble_text, encode_image
 from .retrieval import RetrievalTrainer
 
@@ -44,7 +43,7 @@ class FullFineTune(RetrievalTrainer):
 
     def build_model(self) -> None:
         self.build_precision()
-        clip_model = load_clip_from_cfg(self.cfg).float()
+        clip_model = self.load_backbone()
         self.check_input_size(clip_model.visual.input_resolution)
         self.logit_scale = float(clip_model.logit_scale.exp())
         clip_model.logit_scale.requires_grad_(False)

@@ -32,7 +32,7 @@ from evaluation.pictures import plot_curves, plot_gallery
 from evaluation.retrieval import RetrievalResult
 from reporting.identity import flatten, group_key
 
-from .backbone import load_clip_from_cfg
+from . import backbones
 from .base import BaseTrainer
 from .clip_driver import EncoderCall, assemble_text, encode_text, report
 from .loaders import deterministic_train_transform, train_loader
@@ -78,12 +78,17 @@ class RetrievalTrainer(BaseTrainer):
         """Resolve device/precision, load CLIP, freeze it and put it on the device as ``self.clip``
         (cast to the precision's frozen dtype); also sets ``self.logit_scale`` (CLIP's, frozen)."""
         self.build_precision()
-        clip_model = load_clip_from_cfg(self.cfg)
+        clip_model = self.load_backbone()
         self.check_input_size(clip_model.visual.input_resolution)
         clip_model.requires_grad_(False)
         self.logit_scale = float(clip_model.logit_scale.exp())
         self.clip = self.precision.cast_frozen(clip_model).to(self.device).eval()
         return self.clip
+
+    def load_backbone(self) -> torch.nn.Module:
+        """The configured CLIP in fp32 (docs/backbones.md); ``self.backbone`` records its weights."""
+        self.backbone = backbones.from_cfg(self.cfg)
+        return backbones.load(self.backbone)
 
     def check_input_size(self, resolution: int) -> None:
         size = tuple(self.cfg.INPUT.SIZE)
@@ -267,7 +272,7 @@ class RetrievalTrainer(BaseTrainer):
         record = {
             "metrics": result.metrics, "per_domain": result.per_domain, "domains": list(result.per_domain),
             "sizes": result.sizes, "duplicate_captions": sum(s["duplicate_captions"] for s in result.sizes.values()),
-            "trainer": cfg.TRAINER.NAME, "backbone": cfg.MODEL.BACKBONE.NAME, "dataset": cfg.DATASET.NAME,
+            "trainer": cfg.TRAINER.NAME, "backbone": self.backbone.record(), "dataset": cfg.DATASET.NAME,
             "num_shots": cfg.DATASET.NUM_SHOTS, "seed": cfg.SEED, "ks": list(result.ks), "item_ranks": result.item_ranks,
             "method": cfg.TRAINER.NAME, "output_dir": cfg.OUTPUT_DIR,
             "eval_only": self.loaded_from is not None, "model_dir": self.loaded_from,

@@ -55,7 +55,7 @@ class BackendUnavailable(RuntimeError):
 def offline_message(model: str, reason: str) -> str:
     return (f"cannot load the VLM {model!r}: {reason}.\n"
             f"This machine has no copy of it and cannot download it. On a machine with internet access run\n"
-            f"    huggingface-cli download {model} --local-dir /path/to/{model.split('/')[-1]}\n"
+            f"    hf download {model} --local-dir /path/to/{model.split('/')[-1]}\n"
             f"copy that folder here and pass --model /path/to/{model.split('/')[-1]} (or fill the Hugging Face cache, "
             f"{os.environ.get('HF_HOME', '~/.cache/huggingface')}, and set HF_HUB_OFFLINE=1).")
 

@@ -11,11 +11,11 @@
   corpus speaks differently (``Factor.pretraining``: synonyms, and the downstream phrase only in
   a small share of its mentions), mentions each attribute only sometimes,
   names subcategories rarely and describes their cues instead (how much of each is the
-  pretraining recipe's choice: :class:`trainers.small_clip.recipe.Style`). The gap between the two is
+  pretraining recipe's choice: :class:`trainers.backbones.small_clip.recipe.Style`). The gap between the two is
   the distribution shift that prompt learning has to bridge.
 
 Everything here is plain data plus the renderer; :mod:`datasets.fdrd.synth` writes FDRDSynth
-and :mod:`trainers.small_clip.recipe` builds the pretraining corpus from it.
+and :mod:`trainers.backbones.small_clip.recipe` builds the pretraining corpus from it.
 """
 from __future__ import annotations
 

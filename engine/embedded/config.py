@@ -77,7 +77,7 @@ def _defaults() -> CN:
     c.MODEL = CN()
     c.MODEL.INIT_WEIGHTS = ""  # Dassl: weights to initialise a model from; unused here
     c.MODEL.BACKBONE = CN()
-    c.MODEL.BACKBONE.NAME = ""  # a CLIP model name (ViT-B/32, ...), synth-small, or a checkpoint file
+    c.MODEL.BACKBONE.NAME = ""  # a CLIP name (ViT-B/16, ViT-B-16:laion2b_s34b_b88k, hf-hub:<repo>, synth-small) or a path
     c.MODEL.BACKBONE.PRETRAINED = True  # Dassl's flag; CLIP backbones are always pretrained
     c.MODEL.HEAD = CN()
     c.MODEL.HEAD.NAME = ""  # classification head (Dassl); unused here

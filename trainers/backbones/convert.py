@@ -29,10 +29,13 @@ ACTIVATIONS = (QUICK_GELU, GELU)
 _BUILD_ONLY_KEYS = ("input_resolution", "context_length", "vocab_size")
 _TRANSFORMERS_CONFIG = "config.json"
 _OPEN_CLIP_CONFIG = "open_clip_config.json"
-_WEIGHT_FILES = {
+CONFIG_FILES = (_OPEN_CLIP_CONFIG, _TRANSFORMERS_CONFIG)  # a timm repo's config.json is not a CLIP config
+WEIGHT_FILES = {
     _TRANSFORMERS_CONFIG: ("model.safetensors", "pytorch_model.bin"),
     _OPEN_CLIP_CONFIG: ("open_clip_model.safetensors", "open_clip_pytorch_model.bin"),
 }
+NORMALISATION_FILES = {_TRANSFORMERS_CONFIG: "preprocessor_config.json"}  # open_clip's config holds its own
+CLIP_VOCAB = 49408  # the BPE tokenizer's size (datasets/text.py tokenises every caption with it)
 _UNSUPPORTED = ("siglip", "siglip2")
 _UNSUPPORTED_WHY = ("it has no class token, no causal text mask and a SentencePiece tokenizer, "
                     "which the deep-prompt driver needs")
@@ -102,6 +105,15 @@ def build_clip(state_dict: dict[str, torch.Tensor], activation: str) -> CLIP:
         raise BackboneFormatError(f'activation "{activation}" is not one of {", ".join(ACTIVATIONS)}')
     if "text_projection" not in state_dict or "token_embedding.weight" not in state_dict:
         raise BackboneFormatError("the state dict is not a CLIP checkpoint (no text_projection / token_embedding.weight)")
+    vocab = state_dict["token_embedding.weight"].shape[0]
+    if vocab != CLIP_VOCAB:
+        raise BackboneFormatError(f"the text tower has {vocab} tokens, not the {CLIP_VOCAB} of CLIP's BPE tokenizer, "
+                                  "which every caption is tokenised with")
+    for tower in ("visual.transformer", "transformer"):
+        fc = state_dict.get(f"{tower}.resblocks.0.mlp.c_fc.weight")
+        if fc is not None and fc.shape[0] != 4 * fc.shape[1]:
+            raise BackboneFormatError(f"the {tower} MLP is {fc.shape[0]} wide, not 4 x its width {fc.shape[1]}: "
+                                      "the clip model class holds only CLIP's own proportions")
     sd = {k: v.float() if v.is_floating_point() else v for k, v in state_dict.items() if k not in _BUILD_ONLY_KEYS}
     try:
         model = build_model(sd).float()  # it keeps sd unchanged
@@ -123,11 +135,33 @@ def _read_json(path: str) -> dict:
         raise BackboneFormatError(f'cannot read "{path}": {e}') from e
 
 
+def folder_normalisation(folder: str, config_name: str, mean: tuple, std: tuple) -> tuple[tuple, tuple]:
+    """The image mean/std a model folder states (open_clip's ``preprocess_cfg``, transformers'
+    ``preprocessor_config.json``), else the given defaults."""
+    if config_name == _OPEN_CLIP_CONFIG:
+        pre, keys = _read_json(os.path.join(folder, config_name)).get("preprocess_cfg", {}), ("mean", "std")
+    else:
+        path = os.path.join(folder, NORMALISATION_FILES[config_name])
+        pre, keys = (_read_json(path) if os.path.isfile(path) else {}), ("image_mean", "image_std")
+    got = [pre.get(k) for k in keys]
+    if not all(isinstance(v, list) and len(v) == 3 for v in got):
+        return mean, std
+    return tuple(map(float, got[0])), tuple(map(float, got[1]))
+
+
 def folder_activation(folder: str) -> tuple[str, str]:
     """(config file name, activation) for a transformers or open_clip model folder."""
     tf, oc = os.path.join(folder, _TRANSFORMERS_CONFIG), os.path.join(folder, _OPEN_CLIP_CONFIG)
     if os.path.isfile(oc):
         model_cfg = _read_json(oc).get("model_cfg", {})
+        if "init_logit_bias" in model_cfg:  # the sigmoid loss's bias: a SigLIP model
+            raise BackboneFormatError(f'"{folder}" holds a SigLIP model: {_UNSUPPORTED_WHY}')
+        towers = {**model_cfg.get("vision_cfg", {}), **model_cfg.get("text_cfg", {})}
+        foreign = [k for k in ("timm_model_name", "hf_model_name") if towers.get(k)]
+        if foreign:
+            raise BackboneFormatError(f'"{oc}" builds a tower from {foreign[0]} "{towers[foreign[0]]}": only '
+                                      "open_clip's own CLIP towers (the OpenAI layout) are supported")
+        # open_clip's own default when the key is absent is GELU (its CLIP class: quick_gelu=False)
         return _OPEN_CLIP_CONFIG, QUICK_GELU if model_cfg.get("quick_gelu", False) else GELU
     if os.path.isfile(tf):
         cfg = _read_json(tf)
@@ -147,7 +181,7 @@ def folder_activation(folder: str) -> tuple[str, str]:
 
 def folder_weights(folder: str, config_name: str) -> str:
     """The weight file of a model folder (safetensors preferred)."""
-    for name in _WEIGHT_FILES[config_name]:
+    for name in WEIGHT_FILES[config_name]:
         if os.path.isfile(os.path.join(folder, name)):
             return os.path.join(folder, name)
-    raise BackboneFormatError(f'"{folder}" has {config_name} but none of {", ".join(_WEIGHT_FILES[config_name])}')
+    raise BackboneFormatError(f'"{folder}" has {config_name} but none of {", ".join(WEIGHT_FILES[config_name])}')

@@ -1,8 +1,8 @@
 """A small CLIP pretrained on a synthetic corpus: the project's embedded default backbone.
 
 ``MODEL.BACKBONE.NAME synth-small`` loads the committed checkpoint next to this file
-(``synth_small.pt``); ``python -m trainers.small_clip`` rebuilds it with the recipe in
-:mod:`trainers.small_clip.recipe`.
+(``synth_small.pt``); ``python -m trainers.backbones.small_clip`` rebuilds it with the recipe in
+:mod:`trainers.backbones.small_clip.recipe`.
 """
 import os
 

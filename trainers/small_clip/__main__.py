@@ -1,4 +1,0 @@
-"""``python -m trainers.small_clip [--steps N ...]``: rebuild the synth-small checkpoint."""
-from .recipe import main
-
-main()
