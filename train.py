@@ -35,12 +35,13 @@ import torch
 from engine import CheckpointMismatchError
 from engine import distributed as dist
 from engine.locking import locked
+from engine.writes import DiskFullError, disk_full_in, write_atomic
 from plugins import default_cfg
 from reporting.identity import differences, flatten
 from trainers import backbones
 
 RUN_LOCK = ".run.lock"
-TMP_FILE = re.compile(r".*\.tmp-\d+$")  # names of atomic writes in progress (see engine's checkpointing)
+TMP_FILE = re.compile(r".*\.tmp-\d+$")  # names of atomic writes in progress (engine/writes.py)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -171,14 +172,11 @@ def remove_unfinished_writes(directory: str) -> None:
 
 def write_run_info(cfg: Any) -> None:
     """Save the resolved config and the environment report next to the log."""
-    os.makedirs(cfg.OUTPUT_DIR, exist_ok=True)
-    with open(os.path.join(cfg.OUTPUT_DIR, "config.yaml"), "w", encoding="utf-8") as f:
-        f.write(cfg.dump())
+    write_atomic(os.path.join(cfg.OUTPUT_DIR, "config.yaml"), cfg.dump())
     env = engine.collect_env_info()
     b = cfg.MODEL.BACKBONE
     weights = f"backbone: {b.NAME} from {b.SOURCE}, sha256 {b.SHA256}, activation {b.ACTIVATION}"
-    with open(os.path.join(cfg.OUTPUT_DIR, "env.txt"), "w", encoding="utf-8") as f:
-        f.write(f"engine: {engine.ENGINE_DESCRIPTION}\n{weights}\n{env}\n")
+    write_atomic(os.path.join(cfg.OUTPUT_DIR, "env.txt"), f"engine: {engine.ENGINE_DESCRIPTION}\n{weights}\n{env}\n")
     print(weights)
     print("Collecting env info ...\n** System info **\n" + env + "\n")
 
@@ -281,17 +279,25 @@ def run(argv: list[str]) -> None:
     try:
         main(build_parser().parse_args(argv))
         dist.cleanup()
-    except (ValueError, KeyError, OSError) as e:
-        if os.environ.get("DCAR_DEBUG"):
+    except (ValueError, KeyError, OSError, RuntimeError) as e:
+        full = disk_full_in(e)  # a full disk, also where a library wrapped it (torch's writer: RuntimeError)
+        if os.environ.get("DCAR_DEBUG") or (isinstance(e, RuntimeError) and full is None):
             raise
-        if isinstance(e, KeyError) and e.args:
+        if isinstance(full, DiskFullError):
+            message = full
+        elif full is not None:
+            message = os_error_message(full)
+        elif isinstance(e, KeyError) and e.args:
             message = e.args[0]
         elif isinstance(e, OSError) and not isinstance(e, FileNotFoundError):
             message = os_error_message(e)
         else:
             message = e
-        print(f"ERROR: {message}")
-        sys.stdout.flush()
+        try:
+            print(f"ERROR: {message}")
+            sys.stdout.flush()
+        except OSError:  # the log's disk is full too: the tee wrote the line to the console first
+            pass
         raise SystemExit(2) from None
 
 

@@ -1,10 +1,13 @@
 """Pictures written to a run folder: training curves and a retrieval gallery (matplotlib, no display)."""
 from __future__ import annotations
 
+import io
 import textwrap
 from typing import TYPE_CHECKING, Any, Sequence
 
 import torch
+
+from engine.writes import write_atomic
 
 from .ranking import normalize
 
@@ -21,6 +24,14 @@ def _pyplot() -> Any:
     return plt
 
 
+def _save(fig: Any, path: str, dpi: int) -> None:
+    """The figure as a PNG, written atomically (a full disk leaves the previous picture intact)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    _pyplot().close(fig)
+    write_atomic(path, buf.getvalue())
+
+
 def plot_curves(curves: Sequence[dict], path: str) -> None:
     """Training loss and validation R@1 (both directions) per epoch."""
     plt = _pyplot()
@@ -35,8 +46,7 @@ def plot_curves(curves: Sequence[dict], path: str) -> None:
     if ax2.lines:
         ax2.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _save(fig, path, dpi=100)
 
 
 def pick_hits_and_misses(hit: Sequence[bool], n: int) -> list[int]:
@@ -110,7 +120,6 @@ def plot_gallery(snapshot: Snapshot, path: str, n_text: int = 4, n_image: int = 
     fig.suptitle(f"Retrieval gallery ({domain or 'test'}): text queries -> top-{top} images, image queries -> "
                  f"top-{top} captions; hits and misses at rank 1", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path, dpi=110)
     verdict = {True: "hit", False: "miss"}
     return {"text": [verdict[t2i_hit[q]] for q in text_q], "image": [verdict[i2t_hit[q]] for q in image_q]}

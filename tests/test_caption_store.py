@@ -38,3 +38,21 @@ def test_caption_file_is_written_whole(tmp_path):
     out = tmp_path / "x" / "c.json"
     write_caption_file(str(out), {"k": {"positive": "p"}})
     assert json.loads(out.read_text()) == {"k": {"positive": "p"}} and list(out.parent.iterdir()) == [out]
+
+
+def test_a_full_disk_while_appending_keeps_what_was_written(tmp_path, monkeypatch):
+    import errno
+
+    from engine import writes
+
+    work = WorkFile(str(tmp_path / "captions.json"))
+    work.append([{"key": "a", "entry": {"c": 1}}])
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(writes.os, "fsync", full)
+    with pytest.raises(writes.DiskFullError, match=r"captions.json.*: it needs"):
+        work.append([{"key": "b", "entry": {"c": 2}}])
+    monkeypatch.undo()
+    assert "a" in WorkFile(str(tmp_path / "captions.json")).load()  # the finished image is kept

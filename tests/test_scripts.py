@@ -1,6 +1,7 @@
 """The shell entry points: reproduce_table.sh end to end (tiny preset), and main.sh's
 finished/unfinished seed handling."""
 import os
+import shutil
 import subprocess
 import sys
 
@@ -22,7 +23,8 @@ def _env(tmp_path, **extra):
 @pytest.mark.slow
 def test_reproduce_table_tiny(tmp_path, tiny_clip_files):
     work = tmp_path / "repo"
-    subprocess.run(["cp", "-r", ROOT, str(work)], check=True)  # outputs stay out of the checkout
+    # outputs stay out of the checkout; the copy leaves out the virtual environment (GBs) and git's store
+    shutil.copytree(ROOT, work, ignore=shutil.ignore_patterns(".venv", ".git", "output", "__pycache__"))
     env = _env(tmp_path, PRESET="synth", SHOTS="1", SEEDS="1 2",
                OPTS=f"MODEL.BACKBONE.NAME {tiny_clip_files['described']} {SMALL}")
     res = subprocess.run(["bash", "scripts/reproduce_table.sh", "fdrd_synth"], cwd=work, env=env,

@@ -28,6 +28,7 @@ from tqdm import tqdm
 from datasets.text import tokenize
 from engine import DatasetWrapper
 from engine import distributed as dist
+from engine.writes import write_atomic
 from evaluation.pictures import plot_curves, plot_gallery
 from evaluation.retrieval import RetrievalResult
 from reporting.identity import flatten, group_key
@@ -253,8 +254,7 @@ class RetrievalTrainer(BaseTrainer):
             record.update({f"val_{k}": val[k] for k in ("i2t_R@1", "t2i_R@1", "rsum")})
         self.curves.append(record)
         if dist.is_main():
-            with open(self.curves_path(), "w", encoding="utf-8") as f:
-                json.dump(self.curves, f, indent=1)
+            write_atomic(self.curves_path(), json.dumps(self.curves, indent=1))
 
     def after_train(self) -> None:
         """Curves first, then the final test: ``results.json``, which marks a run as finished, is
@@ -282,10 +282,7 @@ class RetrievalTrainer(BaseTrainer):
             "split": split,
         }
         path = os.path.join(self.output_dir, "results.json")
-        tmp = f"{path}.tmp-{os.getpid()}"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(record, f, indent=2)
-        os.replace(tmp, path)
+        write_atomic(path, json.dumps(record, indent=2))
         return path
 
     def load_model(self, directory: str, epoch: int | None = None) -> None:

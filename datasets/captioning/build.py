@@ -17,6 +17,8 @@ from typing import Sequence
 
 from tqdm import tqdm
 
+from engine.writes import write_atomic
+
 from .backends import DEFAULT_MODEL, VLM, BackendUnavailable, Request, build_backend
 from .postprocess import BUDGET, SCHEMAS, Outcome, finalise
 from .prompts import Prompts
@@ -263,8 +265,7 @@ def build(a: argparse.Namespace) -> int:
     report = quality_report(finished, len(images), a.max_tokens)
     write_caption_file(a.out, entries)
     for path, text in ((f"{a.out}.report.json", json.dumps(report, indent=1)), (f"{a.out}.report.md", render_report(report))):
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(text + "\n")
+        write_atomic(path, text + "\n")
     print(render_report(report))
     print(f"{len(entries):,} captions written to {a.out} ({'complete' if complete else 'partial: rerun to continue'}); "
           f"report in {a.out}.report.md")

@@ -8,6 +8,8 @@ import json
 import os
 from typing import Iterable
 
+from engine.writes import append_synced, write_atomic
+
 
 class WorkFile:
     """``<out>.work.jsonl``: one record per finished image, ``{"key", "entry", "build"}``
@@ -39,26 +41,15 @@ class WorkFile:
         return done
 
     def _rewrite(self, lines: list[str]) -> None:
-        tmp = f"{self.path}.tmp-{os.getpid()}"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write("".join(x + "\n" for x in lines))
-        os.replace(tmp, self.path)
+        write_atomic(self.path, "".join(x + "\n" for x in lines))
 
     def append(self, records: Iterable[dict]) -> None:
         text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
         if not text:
             return
-        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
+        append_synced(self.path, text)
 
 
 def write_caption_file(out: str, entries: dict[str, dict]) -> None:
     """The caption file (key -> released-schema entry), written to a temporary file and renamed."""
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    tmp = f"{out}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(entries, f, indent=1, ensure_ascii=False)
-    os.replace(tmp, out)
+    write_atomic(out, json.dumps(entries, indent=1, ensure_ascii=False))

@@ -15,6 +15,8 @@ import random
 from collections import defaultdict
 from typing import Sequence
 
+from engine.writes import DiskFullError, write_atomic
+
 SAMPLER_VERSION = "fdrd-fewshot-v1"
 
 
@@ -70,12 +72,10 @@ def fewshot_keys(train: tuple[list[str], list[int]], val: tuple[list[str], list[
     note = f"Creating a {shots}-shot dataset (seed {seed}): {shortfall(*train, train_keys, shots)}"
     if cache_path:
         try:
-            os.makedirs(os.path.dirname(cache_path), exist_ok=True)
-            tmp = f"{cache_path}.tmp-{os.getpid()}"
-            with open(tmp, "w", encoding="utf-8") as f:
-                json.dump({"train": train_keys, "val": val_keys, "shots": shots, "seed": seed}, f)
-            os.replace(tmp, cache_path)
+            write_atomic(cache_path, json.dumps({"train": train_keys, "val": val_keys, "shots": shots, "seed": seed}))
             note += f"; saved to {cache_path}"
+        except DiskFullError:
+            raise  # the run would fail at its next write: say so now, with the space needed
         except OSError as e:
             note += f"; not cached ({cache_path} is not writable: {e})"
     return train_keys, val_keys, note

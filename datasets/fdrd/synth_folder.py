@@ -17,6 +17,7 @@ import shutil
 from typing import Callable
 
 from engine.locking import locked
+from engine.writes import DiskFullError, disk_full_in, mib
 
 MARKER = ".fdrd_synth"
 MANIFEST = "manifest.json"  # written last by the generator: its presence means "complete"
@@ -94,6 +95,13 @@ def ensure(root: str, dir_value: str, name: str, build: Callable[[str], None]) -
                 shutil.rmtree(os.path.join(home, leftover))
         tmp = os.path.join(home, f"{prefix}{os.getpid()}")
         print(f"Generating FDRDSynth into {final}")
-        build(tmp)
+        try:
+            build(tmp)
+        except OSError as e:
+            if disk_full_in(e) is None:
+                raise
+            written = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(tmp) for f in fs)
+            shutil.rmtree(tmp, ignore_errors=True)  # an unfinished build is never used: give the space back
+            raise DiskFullError(final, f"more than the {mib(written)} it had written when the disk filled") from e
         os.rename(tmp, final)
     return rel

@@ -13,6 +13,7 @@ one file); ``load_model`` tolerates ``val_result=None``.
 """
 from __future__ import annotations
 
+import io
 import os
 import pickle
 import random
@@ -23,6 +24,7 @@ import numpy as np
 import torch
 
 from .. import distributed
+from ..writes import write_atomic
 
 POINTER = "checkpoint"
 BEST = "model-best.pth.tar"
@@ -33,20 +35,6 @@ def epoch_file(epoch: int) -> str:
     return f"model.pth.tar-{epoch}"
 
 
-def _atomic_write(fpath: str, write: Any) -> None:
-    os.makedirs(os.path.dirname(os.path.abspath(fpath)), exist_ok=True)
-    tmp = f"{fpath}.tmp-{os.getpid()}"
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, fpath)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def save_checkpoint(state: dict[str, Any], fpath: str) -> None:
     """Atomically ``torch.save`` ``state`` to ``fpath``, stripping any ``module.`` key prefix."""
     state = dict(state)
@@ -54,12 +42,14 @@ def save_checkpoint(state: dict[str, Any], fpath: str) -> None:
         state["state_dict"] = OrderedDict(
             (k[7:] if k.startswith("module.") else k, v) for k, v in state["state_dict"].items()
         )
-    _atomic_write(fpath, lambda f: torch.save(state, f))
+    buf = io.BytesIO()  # serialised in memory: the disk sees one plain write of known size
+    torch.save(state, buf)
+    write_atomic(fpath, buf.getvalue())
     print(f"Checkpoint saved to {fpath}")
 
 
 def write_pointer(directory: str, fname: str) -> None:
-    _atomic_write(os.path.join(directory, POINTER), lambda f: f.write(f"{fname}\n".encode()))
+    write_atomic(os.path.join(directory, POINTER), f"{fname}\n")
 
 
 def read_pointer(directory: str) -> str | None:

@@ -8,6 +8,8 @@ import sys
 import time
 from typing import Any, TextIO
 
+from ..writes import DiskFullError, disk_full_in
+
 
 class _Tee:
     """stdout replacement writing to the terminal and a log file.
@@ -22,16 +24,28 @@ class _Tee:
 
     def write(self, msg: str) -> int:
         self.console.write(msg)
-        self.file.write(msg)
+        if self.file is not None:
+            self._to_file(lambda f: f.write(msg), msg)
         return len(msg)
 
     def flush(self) -> None:
         self.console.flush()
-        self.file.flush()
-        os.fsync(self.file.fileno())
+        if self.file is not None:
+            self._to_file(lambda f: (f.flush(), os.fsync(f.fileno())), "")
+
+    def _to_file(self, op: Any, msg: str) -> None:
+        """Write to the log; a full disk stops the log (the console keeps the rest) and is raised once."""
+        try:
+            op(self.file)
+        except OSError as e:
+            if disk_full_in(e) is None:
+                raise
+            path, self.file = self.file.name, None
+            raise DiskFullError(path, f"{max(len(msg.encode()), 1)} bytes for a log line") from e
 
     def close(self) -> None:
-        self.file.close()
+        if self.file is not None:
+            self.file.close()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.console, name)
