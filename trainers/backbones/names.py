@@ -98,8 +98,13 @@ def is_known(name: str) -> bool:
     return name in PUBLISHED or name in OPENAI_RELEASES or name == SMALL_CLIP
 
 
+def legacy_only() -> list[str]:
+    """OpenAI names without a hub row: served only by their original file."""
+    return [n for n in OPENAI_RELEASES if n not in PUBLISHED]
+
+
 def all_names() -> list[str]:
-    return [SMALL_CLIP, *PUBLISHED, *ALIASES, *(n for n in OPENAI_RELEASES if n not in PUBLISHED)]
+    return [SMALL_CLIP, *PUBLISHED, *ALIASES, *legacy_only()]
 
 
 def describe() -> list[str]:
@@ -110,9 +115,8 @@ def describe() -> list[str]:
         sha = row.sha256[:12] if row.sha256 else "not known"
         lines.append(f"{name:32s} {row.repo} @ {rev}, {row.file}, sha256 {sha}, {row.activation}")
     lines += [f"{alias:32s} = {name}" for alias, name in ALIASES.items()]
-    for name in OPENAI_RELEASES:
-        if name not in PUBLISHED:
-            lines.append(f"{name:32s} only from its original file {legacy(name).file} in the legacy cache (quick_gelu)")
+    lines += [f"{name:32s} only from its original file {legacy(name).file} in the legacy cache (quick_gelu)"
+              for name in legacy_only()]
     lines.append(f"{HUB_PREFIX + '<repo>[@revision]':32s} any hub repository in open_clip or transformers format")
     lines.append(f"{'<file or folder>':32s} a local weight file or model folder (docs/backbones.md)")
     return lines
