@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import yaml
 from tabulate import tabulate
 
+from reporting.cli import bad_input
 from reporting.identity import VARIES_WITHIN_GROUP, differences, flatten, group_key
 from reporting.metric_names import format_metric
 from reporting.stats import mean_ci, mean_std
@@ -191,6 +192,8 @@ def parse_groups(directory: str, seeds: list[int]) -> tuple[dict[tuple, list[Run
 
 
 def print_directory(directory: str, seeds: list[int], ci95: bool) -> int:
+    if not os.path.isdir(directory):
+        return bad_input(f"{directory} does not exist: give the experiment folder that main.sh printed")
     print(f"Parsing files in {directory}")
     groups, warnings = parse_groups(directory, seeds)
     for run in (r for g in groups.values() for r in g):
@@ -199,8 +202,8 @@ def print_directory(directory: str, seeds: list[int], ci95: bool) -> int:
     for w in warnings:
         print(f"WARNING: {w}")
     if not groups:
-        print(f"Nothing found in {directory}")
-        return 1
+        return bad_input(f"no finished run in {directory}: expected seed*/ folders holding results.json (or a log.txt "
+                         "with final test results); give the experiment folder that main.sh printed")
     if len(groups) > 1:
         print(f"WARNING: {directory} holds runs of {len(groups)} different settings; each is summarised on its own")
     differ = how_groups_differ(groups)
@@ -311,10 +314,13 @@ def _format(rows: list[list]) -> list[list]:
 
 
 def write_table(root: str, ks: list[int], out: str) -> int:
+    if not os.path.isdir(root):
+        return bad_input(f"{root} does not exist: give the folder the runs were written to (OUTPUT_ROOT of the "
+                         "scripts, default output)")
     headers, rows, legend = build_table(root, ks)
     if len(headers) == 2:
-        print(f"No results.json found under {root}")
-        return 1
+        return bad_input(f"no results.json found under {root}: give the folder the runs were written to "
+                         "(OUTPUT_ROOT of the scripts, default output)")
     fmt = _format(rows)
     md = tabulate(fmt, headers=headers, tablefmt="github", disable_numparse=True)
     fine_headers, fine_rows = fine_grained_table(collect(root))

@@ -37,6 +37,7 @@ from engine import distributed as dist
 from engine.locking import locked
 from engine.writes import DiskFullError, disk_full_in, write_atomic
 from plugins import default_cfg
+from reporting.cli import BAD_INPUT, bad_input
 from reporting.identity import differences, flatten
 from trainers import backbones
 
@@ -95,12 +96,12 @@ def setup_cfg(args: argparse.Namespace) -> Any:
     for path in (args.dataset_config_file, args.config_file):
         if path:
             if not os.path.isfile(path):
-                raise SystemExit(f"Config file not found: {path}")
+                raise ValueError(f"Config file not found: {path}")
             merge_checked(lambda path=path: cfg.merge_from_file(path), path)
     reset_cfg(cfg, args)
     if args.opts:
         if len(args.opts) % 2:
-            raise SystemExit(f"Trailing options must be KEY VALUE pairs, got an odd list: {args.opts}")
+            raise ValueError(f"Trailing options must be KEY VALUE pairs, got an odd list: {args.opts}")
         merge_checked(lambda: cfg.merge_from_list(args.opts), "the command line")
     backbones.configure(cfg)  # the weights' hash, activation and normalisation join the run's config
     cfg.freeze()
@@ -112,7 +113,7 @@ def merge_checked(merge: Any, source: str) -> None:
     try:
         merge()
     except AssertionError as e:
-        raise SystemExit(f"Config error in {source}: {e}. Check the key's spelling (flags such as --output-dir "
+        raise ValueError(f"Config error in {source}: {e}. Check the key's spelling (flags such as --output-dir "
                          "go before the trailing KEY VALUE options)") from None
 
 
@@ -205,7 +206,7 @@ def main(args: argparse.Namespace) -> None:
     try:
         engine.check_registered(engine.TRAINER_REGISTRY, cfg.TRAINER.NAME, "trainer")
     except ValueError as e:
-        raise SystemExit(f"{e}\nSet it with --trainer NAME.") from None
+        raise ValueError(f"{e}. Set it with --trainer NAME.") from None
     dist.setup(cfg.USE_CUDA)
     with ExitStack() as stack:
         problem = None
@@ -221,7 +222,7 @@ def main(args: argparse.Namespace) -> None:
         if dist.broadcast_int(problem is not None):
             if problem is not None:
                 raise problem
-            raise SystemExit(2)  # rank 0 reports why
+            raise SystemExit(BAD_INPUT)  # rank 0 reports why
         if not args.eval_only and os.path.isfile(os.path.join(cfg.OUTPUT_DIR, "results.json")):
             print(f"Finished: {cfg.OUTPUT_DIR} has results.json from a run with this configuration "
                   "(use another --output-dir, or delete the folder, to run it again)")
@@ -294,11 +295,11 @@ def run(argv: list[str]) -> None:
         else:
             message = e
         try:
-            print(f"ERROR: {message}")
+            bad_input(message)
             sys.stdout.flush()
         except OSError:  # the log's disk is full too: the tee wrote the line to the console first
             pass
-        raise SystemExit(2) from None
+        raise SystemExit(BAD_INPUT) from None
 
 
 if __name__ == "__main__":

@@ -44,7 +44,8 @@ def test_missing_images_counted_with_examples_or_skipped(tmp_path, capsys):
         _load(tmp_path)
     ds = _load(tmp_path, SKIP_BAD_IMAGES=True)
     assert ds.reports[0].skipped_images == 2 and len(ds.train_x) + len(ds.val) == 16
-    assert "[DTD] missing images: 2" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "[DTD] missing images skipped: 2" in out and "[DTD]   missing image: " in out
 
 
 def test_corrupt_image_is_a_clear_error_at_load(tmp_path):
@@ -167,22 +168,95 @@ def test_check_counts_the_negatives_by_kind_and_writes_them_as_json(tmp_path, ca
 
 def test_truncated_jpeg_is_caught_before_training(tmp_path, capsys):
     """A JPEG whose header is intact but whose data is cut: a named error at load, or a counted skip."""
-    import io
-
-    import numpy as np
     from PIL import Image
 
     mini_dtd(tmp_path)
-    buf = io.BytesIO()
-    Image.fromarray((np.random.default_rng(0).random((64, 64, 3)) * 255).astype("uint8")).save(buf, "JPEG")
     bad = tmp_path / "dtd" / "images" / "dotted" / "dotted_0100.jpg"
-    bad.write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+    _truncate(bad)
     with Image.open(bad) as img:
         assert img.size == (64, 64)  # the header alone looks fine
     with pytest.raises(FDRDDataError, match=r"1 images cannot be read as images, e.g. .*dotted_0100.jpg"):
         _load(tmp_path)
     ds = _load(tmp_path, SKIP_BAD_IMAGES=True)
     assert ds.reports[0].skipped_images == 1 and str(bad) not in {d.impath for d in ds.test}
+
+
+def _truncate(path) -> None:
+    """Cut a JPEG's data in half, keeping an intact header."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray((np.random.default_rng(0).random((64, 64, 3)) * 255).astype("uint8")).save(buf, "JPEG")
+    path.write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+
+
+def test_check_names_every_bad_entry_and_image_on_screen_and_in_json(tmp_path, capsys):
+    mini_dtd(tmp_path)
+    bad = tmp_path / "dtd" / "images" / "dotted" / "dotted_0100.jpg"
+    _truncate(bad)
+    for i in (1, 2):
+        os.remove(tmp_path / "dtd" / "images" / "banded" / f"banded_{i:04d}.jpg")
+    entries = dtd_entries()
+    del entries["dotted_0003.jpg"]["positive"]
+    write_captions(tmp_path, "inter_dtd_train.json", entries)
+    report = tmp_path / "check.json"
+    assert fdrd_cli(["check", "--root", str(tmp_path), "--domains", "DTD", "--json", str(report)]) == 1
+    out = capsys.readouterr().out
+    assert "[DTD]   unreadable image: " + str(bad) in out
+    assert "[DTD]   missing image: " + str(tmp_path / "dtd" / "images" / "banded" / "banded_0001.jpg") in out
+    caption_file = tmp_path / "fdrd" / "inter_dtd_train.json"
+    assert f'[DTD]   bad entry: {caption_file}: entry "dotted_0003.jpg" has no "positive"' in out
+    problems = json.loads(report.read_text())["problems"]["DTD"]
+    assert problems["unreadable_images"] == [str(bad)] and len(problems["missing_images"]) == 2
+    assert len(problems["bad_entries"]) == 1
+
+
+def test_check_shows_the_first_ten_and_the_json_has_all(tmp_path, capsys):
+    mini_dtd(tmp_path, per_class=8)
+    images = sorted((tmp_path / "dtd" / "images").rglob("*.jpg"))[:12]
+    for path in images:
+        os.remove(path)
+    report = tmp_path / "check.json"
+    assert fdrd_cli(["check", "--root", str(tmp_path), "--domains", "DTD"]) == 1
+    out = capsys.readouterr().out
+    assert out.count("[DTD]   missing image: ") == 10 and "... and 2 more" in out and "--json FILE lists every" in out
+    assert fdrd_cli(["check", "--root", str(tmp_path), "--domains", "DTD", "--json", str(report)]) == 1
+    assert sorted(json.loads(report.read_text())["problems"]["DTD"]["missing_images"]) == sorted(map(str, images))
+
+
+def test_a_missing_root_or_caption_folder_is_an_error(tmp_path, capsys):
+    for command in ("check", "present"):
+        assert fdrd_cli([command, "--root", str(tmp_path / "no")]) == 2
+        assert capsys.readouterr().out.startswith(f"ERROR: --root {tmp_path / 'no'} does not exist")
+        assert fdrd_cli([command, "--root", str(tmp_path)]) == 2
+        assert f"has no fdrd/ folder: {tmp_path / 'fdrd'} does not exist" in capsys.readouterr().out
+        assert fdrd_cli([command, "--root", str(tmp_path), "--caption-dir", str(tmp_path / "c")]) == 2
+        assert f"ERROR: --caption-dir {tmp_path / 'c'} does not exist" in capsys.readouterr().out
+
+
+def test_help_lists_every_command(capsys):
+    with pytest.raises(SystemExit):
+        fdrd_cli(["--help"])
+    assert "{check,present,download,synth,build-captions}" in capsys.readouterr().out
+
+
+def test_a_run_names_skipped_images_in_its_log_and_results(tmp_path, tiny_clip_files, capsys):
+    import train
+
+    mini_dtd(tmp_path)
+    bad = tmp_path / "dtd" / "images" / "striped" / "striped_0100.jpg"
+    _truncate(bad)
+    out = tmp_path / "zs"
+    train.run(["--root", str(tmp_path), "--trainer", "ZeroshotCLIP", "--output-dir", str(out), "--eval-only",
+               "--dataset-config-file", "configs/datasets/fdrd_dtd.yaml",
+               "--config-file", "configs/trainers/ZeroshotCLIP/synth.yaml", "MODEL.BACKBONE.NAME",
+               tiny_clip_files["described"], "INPUT.SIZE", "(32, 32)", "DATASET.FDRD.SKIP_BAD_IMAGES", "True",
+               "VERBOSE", "False"])
+    assert f"[DTD]   unreadable image: {bad}" in (out / "log.txt").read_text()
+    assert json.loads((out / "results.json").read_text())["skipped_data"] == {"DTD": {"unreadable_images": [str(bad)]}}
 
 
 def test_more_shots_than_a_class_has_says_how_many_were_used(tmp_path, capsys):

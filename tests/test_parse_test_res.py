@@ -95,8 +95,10 @@ def test_log_uses_last_test_evaluation_only(tmp_path):
 
 
 def test_nothing_found_is_an_error(tmp_path, capsys):
-    assert ptr.main([str(tmp_path)]) == 1
-    assert "Nothing found" in capsys.readouterr().out
+    assert ptr.main([str(tmp_path)]) == 2
+    assert f"ERROR: no finished run in {tmp_path}: expected seed*/ folders" in capsys.readouterr().out
+    assert ptr.main(["--table", str(tmp_path)]) == 2
+    assert f"ERROR: no results.json found under {tmp_path}" in capsys.readouterr().out
 
 
 def _table(root):

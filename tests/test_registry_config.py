@@ -25,3 +25,11 @@ def test_unknown_name_lists_registered_ones():
         engine.check_registered(engine.TRAINER_REGISTRY, "ToyTrainr", "trainer")
     msg = str(err.value)
     assert 'Did you mean "ToyTrainer"' in msg and "Registered trainers:" in msg and "ToyTrainer" in msg
+
+
+def test_a_name_in_the_wrong_case_gets_the_registered_spelling():
+    import plugins
+
+    plugins.load_plugins()
+    with pytest.raises(ValueError, match='Did you mean "CoOp"'):  # difflib alone finds nothing for "coop"
+        engine.check_registered(engine.TRAINER_REGISTRY, "coop", "trainer")

@@ -42,11 +42,19 @@ def _error_line(capsys, argv) -> str:
     return lines[0]
 
 
-def test_train_py_rejects_unknown_trainer(tmp_path):
-    args = train.build_parser().parse_args(["--trainer", "NoSuchTrainer", "--output-dir", str(tmp_path / "o")])
-    with pytest.raises(SystemExit, match="Registered trainers"):
-        train.main(args)
+def test_train_py_rejects_unknown_trainer(tmp_path, capsys):
+    line = _error_line(capsys, ["--trainer", "NoSuchTrainer", "--output-dir", str(tmp_path / "o")])
+    assert "Registered trainers" in line and "Set it with --trainer NAME." in line
     assert not (tmp_path / "o").exists()  # fails before writing anything
+    assert 'Did you mean "DCAR"?' in _error_line(capsys, ["--trainer", "dcar", "--output-dir", str(tmp_path / "o")])
+
+
+def test_config_errors_are_one_error_line_with_exit_status_2(tmp_path, capsys):
+    assert _error_line(capsys, ["OPTIM.NOPE", "1"]).startswith(
+        "ERROR: Config error in the command line: Non-existent key: OPTIM.NOPE")
+    assert "KEY VALUE pairs" in _error_line(capsys, ["OPTIM.LR"])
+    missing = tmp_path / "no.yaml"
+    assert _error_line(capsys, ["--config-file", str(missing)]) == f"ERROR: Config file not found: {missing}"
 
 
 def _write(path, text):
@@ -82,11 +90,11 @@ def test_seed_unset_stays_negative_and_bad_opts_fail(tmp_path):
     assert cfg.SEED == -1
     with pytest.raises(ValueError, match="Type mismatch"):
         train.setup_cfg(train.build_parser().parse_args(["OPTIM.LR", "1"]))
-    with pytest.raises(SystemExit, match="Config error in the command line: Non-existent key: OPTIM.NOPE"):
+    with pytest.raises(ValueError, match="Config error in the command line: Non-existent key: OPTIM.NOPE"):
         train.setup_cfg(train.build_parser().parse_args(["OPTIM.NOPE", "1"]))
-    with pytest.raises(SystemExit, match="KEY VALUE"):
+    with pytest.raises(ValueError, match="KEY VALUE"):
         train.setup_cfg(train.build_parser().parse_args(["OPTIM.LR"]))
-    with pytest.raises(SystemExit, match="Config file not found"):
+    with pytest.raises(ValueError, match="Config file not found"):
         train.setup_cfg(train.build_parser().parse_args(["--config-file", str(tmp_path / "missing.yaml")]))
 
 

@@ -87,3 +87,4 @@ def test_the_few_shot_cache_on_a_full_disk_is_an_error_not_a_note(tmp_path, monk
     with pytest.raises(DiskFullError, match="shots.json"):
         fewshot.fewshot_keys((keys, [0, 0, 1, 1]), (keys, [0, 0, 1, 1]), 1, 0,
                               str(tmp_path / "shots.json"))
+

@@ -267,7 +267,7 @@ class RetrievalTrainer(BaseTrainer):
     def write_results(self, result: RetrievalResult, split: str) -> str:
         """``results.json`` (atomically): the metrics, per-domain metrics, gallery sizes and each
         query's rank, with the run's identity (its whole resolved config and the group it may be
-        averaged in) and the domains left out. Returns the path."""
+        averaged in), the domains left out and every bad entry and image skipped. Returns the path."""
         cfg, flat, dataset = self.cfg, flatten(self.cfg), self.dm.dataset
         record = {
             "metrics": result.metrics, "per_domain": result.per_domain, "domains": list(result.per_domain),
@@ -279,6 +279,7 @@ class RetrievalTrainer(BaseTrainer):
             "group": group_key(flat), "config": flat,
             "skipped_domains": getattr(dataset, "skipped", {}),
             "not_evaluated_domains": getattr(dataset, "not_evaluated", {}),
+            "skipped_data": getattr(dataset, "problems", {}),
             "split": split,
         }
         path = os.path.join(self.output_dir, "results.json")

@@ -18,6 +18,7 @@ from typing import Sequence
 from tqdm import tqdm
 
 from engine.writes import write_atomic
+from reporting.cli import bad_input
 
 from .backends import DEFAULT_MODEL, VLM, BackendUnavailable, Request, build_backend
 from .postprocess import BUDGET, SCHEMAS, Outcome, finalise
@@ -215,8 +216,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m datasets.fdrd
     try:
         return build(a)
     except (InputError, BackendUnavailable, ValueError, OSError) as e:
-        print(f"ERROR: {e}")
-        return 2
+        return bad_input(e)
 
 
 def build(a: argparse.Namespace) -> int:

@@ -1,11 +1,14 @@
-"""``python -m datasets.fdrd check|present|download|synth --root $DATA``: inspect, list, fetch or
-generate FDRD data.
+"""``python -m datasets.fdrd check|present|download|synth|build-captions --root $DATA``: inspect,
+list, fetch, generate or caption FDRD data. Bad input (a missing root or caption folder, a bad
+setting) is one ``ERROR:`` line and exit status 2.
 
 * ``check``: one row per domain with classes, pairs and everything counted, then the negatives
   made per domain and split (attribute negatives by kind, synonym, out-of-domain and fallback
   rates; ``--json FILE`` writes them). Domains without any caption file are "not present" (an
   error only when named with ``--domains``); a domain with a train file only can train but has
-  nothing to evaluate on, and is reported as such. Exit status 0 when everything present is valid.
+  nothing to evaluate on, and is reported as such. Every bad entry and image is named (the first
+  few of each kind on screen, all with ``--json``). Exit status 0 when everything present is
+  valid, 1 when something is broken.
 * ``present``: the domains usable for training and evaluation, one per line (the others, with
   the reason, on stderr); ``scripts/common/main.sh fdrd`` loops over them.
 * ``synth``: writes FDRDSynth with the default settings (into its own folder; nothing is deleted);
@@ -22,6 +25,9 @@ import sys
 
 from tabulate import tabulate
 
+from engine.writes import write_atomic
+from reporting.cli import bad_input
+
 from .captions import FDRDFormatError, expected_files, find_caption_files
 from .domains import DOMAINS, Domain, find_domain
 from .fetch import OfflineError, fetch_captions, fetch_split_files
@@ -34,8 +40,22 @@ HEADERS = ["domain", "classes", "train pairs", "test pairs", "with released nega
            "unreadable images", "duplicate captions", "over-length captions", "status"]
 
 
-def _caption_dir(args: argparse.Namespace) -> str:
-    return os.path.abspath(args.caption_dir or os.path.join(args.root, "fdrd"))
+SHOWN = 10  # bad entries and images named on screen per domain and kind (all of them in --json)
+
+
+def _caption_dir(args: argparse.Namespace, must_exist: bool = True) -> str:
+    """The caption folder; a missing ``--root`` or caption folder is bad input, not "0 domains present"."""
+    if not must_exist:
+        return os.path.abspath(args.caption_dir or os.path.join(args.root, "fdrd"))
+    if not os.path.isdir(args.root):
+        raise ValueError(f"--root {args.root} does not exist: give the $DATA folder that holds fdrd/ (the caption "
+                         "files) and the image folders in CoOp's layout")
+    folder = _caption_dir(args, must_exist=False)
+    if not os.path.isdir(folder):
+        given = "--caption-dir" if args.caption_dir else f"--root {args.root} has no fdrd/ folder:"
+        raise ValueError(f"{given} {folder} does not exist; it should hold the released caption files "
+                         f"(python -m datasets.fdrd download --root {args.root}, or copy them there; README, data)")
+    return folder
 
 
 def _files(domain: Domain, found: dict[tuple[str, str], str]) -> dict[str, str]:
@@ -60,7 +80,7 @@ def check(args: argparse.Namespace) -> int:
     found = find_caption_files(caption_dir)
     opts = LoadOptions(seed=1, skip_bad_images=True, skip_bad_entries=True, check_images=not args.no_image_check,
                        eval_only=True, attribute_swaps=args.attribute_swaps, captions_only=args.captions_only)
-    rows, messages, errors, present, negatives = [], [], 0, 0, {}
+    rows, messages, errors, present, negatives, problems = [], [], 0, 0, {}, {}
     for name in args.domains or [d.name for d in DOMAINS]:
         try:
             domain = find_domain(name)
@@ -80,19 +100,26 @@ def check(args: argparse.Namespace) -> int:
         status, bad = _status(r)
         errors += bad
         negatives[r.domain] = {split: c.summary() for split, c in r.negatives.items()}
+        if r.problems():
+            problems[r.domain] = r
         counts = [r.entries.get("train"), r.entries.get("test"), r.with_released_negatives, len(r.missing_images),
                   len(r.unreadable_images), r.duplicate_captions, r.overlength]
         rows.append([r.domain, f"{r.classes:,}"] + ["-" if n is None else f"{n:,}" for n in counts] + [status])
     print(tabulate(rows, headers=HEADERS, tablefmt="github", disable_numparse=True))
     for i, msg in enumerate(messages, 1):
         print(f"ERROR {i}: {msg}")
+    for r in problems.values():
+        print("\n".join(r.problem_lines(SHOWN)))
     for name, splits in negatives.items():
         for split, summary in splits.items():
             print(f"{name} {split}: " + NegativeCounts.text(summary))
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump({"attribute_swaps": args.attribute_swaps, "domains": negatives}, f, indent=1)
-        print(f"Negatives per domain and split written to {args.json}")
+        record = {"attribute_swaps": args.attribute_swaps, "domains": negatives,
+                  "problems": {name: r.problems() for name, r in problems.items()}}
+        write_atomic(args.json, json.dumps(record, indent=1))
+        print(f"Negatives per domain and split, and every bad entry and image, written to {args.json}")
+    elif any(len(v) > SHOWN for r in problems.values() for v in r.problems().values()):
+        print("--json FILE lists every bad entry and image")
     print(f"{present} of {len(rows)} domains present in {caption_dir}; "
           + ("all of them valid." if not errors else f"{errors} with errors."))
     return 1 if errors else 0
@@ -112,11 +139,12 @@ def present(args: argparse.Namespace) -> int:
 
 
 def download(args: argparse.Namespace) -> int:
-    caption_dir = _caption_dir(args)
+    caption_dir = _caption_dir(args, must_exist=False)
     try:
         fetched, absent = fetch_captions(caption_dir)
     except OfflineError as e:
-        print(f"Offline: {e}.\nCopy the released caption files into {caption_dir} by hand (see README, data).")
+        print(f"ERROR: cannot download (offline: {e}). Copy the released caption files into {caption_dir} by hand "
+              "(README, data).")
         return 1
     print(f"Fetched {len(fetched)} caption files into {caption_dir}; not published: {', '.join(absent) or 'none'}")
     print(f"Found: {sorted(find_caption_files(caption_dir))}")
@@ -145,6 +173,15 @@ def synth(args: argparse.Namespace) -> int:
     return 0
 
 
+COMMANDS = {
+    "check": "validate the caption files and images, name every bad one, count the negatives",
+    "present": "list the domains usable for training and evaluation",
+    "download": "fetch the released caption files (and CoOp's split files with --splits)",
+    "synth": "generate FDRDSynth",
+    "build-captions": "caption a new domain's images with a VLM (build-captions --help)",
+}
+
+
 def main(argv: list[str]) -> int:
     if argv[:1] == ["build-captions"]:  # its own parser: datasets/captioning/build.py
         from datasets.captioning.build import main as build_captions
@@ -153,8 +190,10 @@ def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="python -m datasets.fdrd", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
-    for name in ("check", "present", "download", "synth"):
-        s = sub.add_parser(name)
+    for name, what in COMMANDS.items():
+        s = sub.add_parser(name, help=what, add_help=name != "build-captions")
+        if name == "build-captions":  # dispatched above, to its own parser
+            continue
         s.add_argument("--root", required=True, help="the $DATA folder (CoOp layout)")
         if name != "synth":
             s.add_argument("--caption-dir", default="", help="caption files (default: $DATA/fdrd)")
@@ -167,7 +206,7 @@ def main(argv: list[str]) -> int:
                            help="which attribute-swap generator to count (datasets/negatives.py)")
             s.add_argument("--json", default="", metavar="FILE",
                            help="write the negatives made per domain and split (by kind, synonym, out-of-domain and "
-                                "fallback rates) to FILE")
+                                "fallback rates) and every bad entry and image to FILE")
         elif name == "download":
             s.add_argument("--splits", action="store_true", help="also fetch CoOp's split_zhou files (gdown)")
         elif name == "synth":
@@ -179,8 +218,7 @@ def main(argv: list[str]) -> int:
     try:
         return {"check": check, "present": present, "download": download, "synth": synth}[args.command](args)
     except ValueError as e:  # bad settings: one line, as train.py reports them
-        print(f"ERROR: {e}")
-        return 2
+        return bad_input(e)
 
 
 if __name__ == "__main__":

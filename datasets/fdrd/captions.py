@@ -99,7 +99,7 @@ def read_caption_file(path: str, skip_bad_entries: bool = False) -> CaptionFile:
         except FDRDFormatError as e:
             if not skip_bad_entries:
                 raise
-            bad.append(f"{key}: {e}")
+            bad.append(str(e))  # names the file and the entry
     if not entries:
         raise FDRDFormatError(f"{path}: no usable entries.")
     return CaptionFile(path, entries, duplicate_keys, bad)

@@ -60,7 +60,8 @@ class CaptionDataset(DatasetBase):
     """Loads the domains that :meth:`sources` names, one after the other, with global labels.
 
     ``skipped`` maps each domain left out to the reason; ``not_evaluated`` each domain that trains
-    but has no test split (a train file only)."""
+    but has no test split (a train file only); ``problems`` each domain's skipped bad entries and
+    images, named (:meth:`DomainReport.problems`)."""
 
     skipped: dict[str, str]
 
@@ -70,6 +71,7 @@ class CaptionDataset(DatasetBase):
     def __init__(self, cfg: Any) -> None:
         root = os.path.abspath(os.path.expanduser(cfg.DATASET.ROOT))
         self.skipped = {}
+        self.problems: dict[str, dict[str, list[str]]] = {}
         selected, cache_dir = self.sources(cfg, root)
         opts = load_options(cfg, cache_dir)
         splits: dict[str, list] = {"train": [], "val": [], "test": []}
@@ -85,9 +87,10 @@ class CaptionDataset(DatasetBase):
                 print(f"Skipping domain {domain.name}: {e}")
                 self.skipped[domain.name] = str(e)
                 continue
-            if cfg.VERBOSE:
-                for line in report.lines():
-                    print(line)
+            for line in (report.lines() if cfg.VERBOSE else []) + report.problem_lines():
+                print(line)
+            if report.problems():
+                self.problems[domain.name] = report.problems()
             for split, lst in items.items():
                 splits[split].extend(lst)
             if not items["test"]:

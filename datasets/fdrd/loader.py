@@ -19,6 +19,8 @@ from .fewshot import content_hash, fewshot_keys
 from .splits import SplitIndex, read_split_index
 
 EXAMPLES = 5
+PROBLEM_NAMES = {"bad_entries": ("bad entries", "bad entry"), "missing_images": ("missing images", "missing image"),
+                 "unreadable_images": ("unreadable images", "unreadable image")}  # DomainReport.problems' kinds
 
 
 class FDRDDataError(ValueError):
@@ -178,16 +180,32 @@ class DomainReport:
             ("entries not in the split file", self.not_in_split),
             ("train-file entries in CoOp's test split (excluded)", self.train_in_test_split),
             ("class names differing from the split file (split file wins)", len(self.class_mismatch)),
-            ("bad entries skipped", len(self.bad_entries)),
-            ("missing images", len(self.missing_images)),
-            ("unreadable images", len(self.unreadable_images)),
-            ("items skipped for bad images", self.skipped_images),
         ]
         out += [f"[{self.domain}] {what}: {n:,}" for what, n in counted if n]
         out += [f"[{self.domain}] {split} {c.line()}" for split, c in self.negatives.items()]
         out += [f"[{self.domain}] {note}" for note in self.notes]
         if self.class_mismatch:
             out.append(f"[{self.domain}] e.g. " + "; ".join(self.class_mismatch[:EXAMPLES]))
+        return out
+
+    def problems(self) -> dict[str, list[str]]:
+        """Every bad entry (its file, key and fault) and bad image (its path), by kind; empty kinds left out."""
+        kinds = {"bad_entries": self.bad_entries, "missing_images": self.missing_images,
+                 "unreadable_images": self.unreadable_images}
+        return {kind: list(names) for kind, names in kinds.items() if names}
+
+    def problem_lines(self, limit: int | None = None) -> list[str]:
+        """The skips counted and each one named (the first ``limit`` of each kind; all without one),
+        for the log whatever ``VERBOSE`` says: nothing is dropped unnamed."""
+        out = []
+        for kind, names in self.problems().items():
+            many, one = PROBLEM_NAMES[kind]
+            out.append(f"[{self.domain}] {many} skipped: {len(names):,}")
+            out += [f"[{self.domain}]   {one}: {name}" for name in names[:limit]]
+            if limit is not None and len(names) > limit:
+                out.append(f"[{self.domain}]   ... and {len(names) - limit:,} more")
+        if self.skipped_images:
+            out.append(f"[{self.domain}] items skipped for bad images: {self.skipped_images:,}")
         return out
 
 

@@ -54,14 +54,20 @@ class _Tee:
 def setup_logger(output: str | None = None) -> str | None:
     """Tee stdout to ``output/log.txt`` (or to ``output`` if it ends in .txt/.log).
 
-    An existing file is never overwritten: a ``-%Y-%m-%d-%H-%M-%S`` suffix is appended, as Dassl does.
+    ``log.txt`` is always the current attempt's log: an existing one (a killed or failed attempt)
+    is kept under its own last-write time, ``log.txt-%Y-%m-%d-%H-%M-%S`` (Dassl instead gives the
+    *new* log the dated name, so ``log.txt`` stays the dead run's; docs/engine.md §9).
     Returns the path written to.
     """
     if output is None:
         return None
     fpath = output if output.endswith((".txt", ".log")) else os.path.join(output, "log.txt")
     if os.path.exists(fpath):
-        fpath += time.strftime("-%Y-%m-%d-%H-%M-%S")
+        earlier = fpath + time.strftime("-%Y-%m-%d-%H-%M-%S", time.localtime(os.path.getmtime(fpath)))
+        n = 1
+        while os.path.exists(earlier + (f"-{n}" if n > 1 else "")):
+            n += 1
+        os.replace(fpath, earlier + (f"-{n}" if n > 1 else ""))
     os.makedirs(os.path.dirname(os.path.abspath(fpath)), exist_ok=True)
     base = sys.stdout.console if isinstance(sys.stdout, _Tee) else sys.stdout
     if isinstance(sys.stdout, _Tee):

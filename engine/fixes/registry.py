@@ -14,6 +14,7 @@ def check_registered(registry: Any, name: str, what: str) -> None:
     names = sorted(registry.registered_names())
     if name in names:
         return
-    close = difflib.get_close_matches(name, names, n=1)
+    same_letters = [n for n in names if n.lower() == name.lower()]  # "dcar" for "DCAR"
+    close = same_letters or difflib.get_close_matches(name, names, n=1)
     hint = f' Did you mean "{close[0]}"?' if close else ""
     raise ValueError(f'Unknown {what} "{name}".{hint} Registered {what}s: {", ".join(names) or "(none)"}')

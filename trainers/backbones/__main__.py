@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from reporting.cli import bad_input
+
 from . import hub, names
 from .loading import locate
 
@@ -23,8 +25,7 @@ def main(argv: list[str]) -> int:
     try:
         found = locate(a.name, allow_download=True)
     except (OSError, ValueError) as e:
-        print(f"ERROR: {e}")
-        return 2
+        return bad_input(e)
     print(found.summary())
     print(f"file: {found.path}")
     print(f"Hugging Face cache: {hub.cache_root()} (copy it to the same place on the machine that trains, "
