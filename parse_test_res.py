@@ -24,11 +24,10 @@ import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-import yaml
 from tabulate import tabulate
 
 from reporting.cli import bad_input
-from reporting.identity import VARIES_WITHIN_GROUP, differences, flatten, group_key
+from reporting.identity import VARIES_WITHIN_GROUP, differences, group_key, result_keys, saved_config
 from reporting.metric_names import format_metric
 from reporting.stats import mean_ci, mean_std
 
@@ -72,15 +71,6 @@ def _log_metrics(run_dir: str) -> dict[str, float] | None:
     return metrics or None
 
 
-def _saved_config(run_dir: str) -> dict | None:
-    """The flattened ``config.yaml`` that train.py writes into every run folder, if there is one."""
-    path = os.path.join(run_dir, "config.yaml")
-    if not os.path.isfile(path):
-        return None
-    with open(path, encoding="utf-8") as f:
-        return flatten(yaml.safe_load(f) or {})
-
-
 def read_record(run_dir: str) -> Run | None:
     """The run in ``run_dir``, or None when it has no final results (unfinished or crashed).
     Its identity comes from ``results.json``, else from the folder's ``config.yaml``."""
@@ -93,7 +83,7 @@ def read_record(run_dir: str) -> Run | None:
         metrics, per_domain, r = _log_metrics(run_dir), {}, {}
         if metrics is None:
             return None
-    config = r.get("config") or _saved_config(run_dir)
+    config = r.get("config") or saved_config(run_dir)
     if config is None:
         identity = (r.get("method") or r.get("trainer", "?"), r.get("dataset", "?"), r.get("num_shots", "?"), "",
                     "unknown (no config recorded)")
@@ -102,8 +92,8 @@ def read_record(run_dir: str) -> Run | None:
     if r.get("eval_only") and r.get("model_dir"):  # the experiment the models come from (any seed)
         evaluated = re.sub(r"seed\d+$", "seed*", os.path.normpath(r["model_dir"]))
     trainer = config.get("TRAINER.NAME", "?")
-    identity = (trainer, config.get("DATASET.NAME", "?"), config.get("DATASET.NUM_SHOTS", "?"), evaluated,
-                group_key(config))
+    shots = r.get("num_shots", config.get("DATASET.NUM_SHOTS", "?"))  # an evaluated model's: its training shots
+    identity = (trainer, config.get("DATASET.NAME", "?"), shots, evaluated, group_key(config))
     return Run(run_dir, metrics, per_domain, trainer, identity, config, config.get("SEED"))
 
 
@@ -141,12 +131,15 @@ def how_groups_differ(groups: dict[tuple, list[Run]]) -> dict[tuple, str]:
     return out
 
 
-def summarize(values: list[float], ci95: bool) -> tuple[float, float]:
-    """(mean, spread): population std (as CoOp), or the half-width of the 95% t interval."""
+def summarize(values: list[float], ci95: bool) -> tuple[float, float | None]:
+    """(mean, spread): population std (as CoOp), or the half-width of the 95% t interval; a single
+    value has no spread (None), not a spread of 0."""
+    if len(values) < 2:
+        return values[0], None
     return mean_ci(values) if ci95 else mean_std(values)
 
 
-def summarize_runs(runs: list[Run], ci95: bool) -> tuple[dict[str, tuple[float, float]], list[str]]:
+def summarize_runs(runs: list[Run], ci95: bool) -> tuple[dict[str, tuple[float, float | None]], list[str]]:
     names: list[str] = []
     for run in runs:
         names += [k for k in run.metrics if k not in names]
@@ -217,7 +210,8 @@ def print_directory(directory: str, seeds: list[int], ci95: bool) -> int:
         if len(groups) > 1:
             print(f"Settings: {runs[0].label()} ({differ[ident]})")
         for name, (mean, spread) in summary.items():
-            print(format_metric(name, mean, spread, "95% t interval" if ci95 else "std"))
+            alone = " (n = 1)" if spread is None else ""
+            print(format_metric(name, mean, spread, "95% t interval" if ci95 else "std") + alone)
     print("===")
     return 0
 
@@ -232,15 +226,37 @@ def collect(root: str) -> dict[tuple, list[Run]]:
 
 
 def column_names(groups: dict[tuple, list[Run]]) -> dict[tuple, str]:
-    """The trainer's name when it has one group; else the name with a number per group."""
+    """The trainer's name when it has one group; else the name and what sets the group apart from
+    the trainer's other groups: "DCAR, 16 shots", "DCAR, 16 shots, re-evaluated", "DCAR, CATE.LAMBDA 0.5"
+    (a number is added only where that still leaves two columns alike)."""
     by_trainer: dict[str, list[tuple]] = defaultdict(list)
     for ident in groups:
         by_trainer[ident[0]].append(ident)
     names = {}
     for trainer, idents in by_trainer.items():
+        if len(idents) == 1:
+            names[idents[0]] = trainer
+            continue
+        configs = [result_keys(groups[i][0].config or {}) for i in idents]
+        varying = sorted(k for k in set().union(*configs) if k not in VARIES_WITHIN_GROUP and k != "DATASET.NUM_SHOTS"
+                         and len({json.dumps(c.get(k), default=str) for c in configs}) > 1)
+        for ident, config in zip(idents, configs):
+            _, dataset, shots, evaluated, _ = ident
+            parts = [dataset] if len({i[1] for i in idents}) > 1 else []
+            parts += [_shots(shots)] if len({i[2] for i in idents}) > 1 else []
+            parts += ["re-evaluated"] if evaluated else []
+            short = [f"{k.removeprefix(f'TRAINER.{trainer.upper()}.')} {config.get(k, '(absent)')}" for k in varying]
+            parts += short[:2] + (["..."] if len(short) > 2 else [])
+            names[ident] = ", ".join([trainer] + parts)
+        repeated = [n for n in names.values() if list(names.values()).count(n) > 1]
         for i, ident in enumerate(idents, 1):
-            names[ident] = trainer if len(idents) == 1 else f"{trainer} [{i}]"
+            if names[ident] in repeated:
+                names[ident] += f" [{i}]"
     return names
+
+
+def _shots(shots: object) -> str:
+    return "all images" if shots in (-1, 0) else f"{shots} shots"
 
 
 def _order(names, preferred) -> list[str]:

@@ -21,8 +21,6 @@ import sys
 from contextlib import ExitStack
 from typing import Any
 
-import yaml
-
 try:
     import engine
 except ImportError as _e:  # DCAR_ENGINE=dassl without an importable Dassl: one line, as for any bad input
@@ -38,7 +36,7 @@ from engine.locking import locked
 from engine.writes import DiskFullError, disk_full_in, write_atomic
 from plugins import default_cfg
 from reporting.cli import BAD_INPUT, bad_input
-from reporting.identity import differences, flatten
+from reporting.identity import differences, flatten, saved_config
 from trainers import backbones
 
 RUN_LOCK = ".run.lock"
@@ -136,11 +134,9 @@ def has_run(directory: str) -> bool:
 def check_run_identity(cfg: Any) -> None:
     """Refuse to continue a run whose saved configuration differs in a key that changes results."""
     for directory in dict.fromkeys(d for d in (cfg.RESUME, cfg.OUTPUT_DIR) if d):
-        saved_path = os.path.join(directory, "config.yaml")
-        if not (os.path.isfile(saved_path) and has_run(directory)):
+        saved_path, saved = os.path.join(directory, "config.yaml"), saved_config(directory)
+        if saved is None or not has_run(directory):
             continue
-        with open(saved_path, encoding="utf-8") as f:
-            saved = flatten(yaml.safe_load(f) or {})
         diffs = differences(saved, flatten(cfg), defaults=flatten(default_cfg()))
         if diffs:
             raise ValueError(
@@ -152,11 +148,10 @@ def check_run_identity(cfg: Any) -> None:
 def model_config_differences(cfg: Any, model_dir: str) -> str:
     """The model-defining keys (``MODEL.*``, ``TRAINER.*``) in which ``cfg`` differs from the
     config saved beside a checkpoint, as a sentence (empty when there is no saved config)."""
-    path = os.path.join(model_dir, "config.yaml")
-    if not os.path.isfile(path):
+    path, saved = os.path.join(model_dir, "config.yaml"), saved_config(model_dir)
+    if saved is None:
         return ""
-    with open(path, encoding="utf-8") as f:
-        saved = {k: v for k, v in flatten(yaml.safe_load(f) or {}).items() if k.startswith(("MODEL.", "TRAINER."))}
+    saved = {k: v for k, v in saved.items() if k.startswith(("MODEL.", "TRAINER."))}
     diffs = differences(saved, {k: v for k, v in flatten(cfg).items() if k.startswith(("MODEL.", "TRAINER."))})
     return f" Differences from {path}: {'; '.join(diffs)}." if diffs else ""
 

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from typing import Any, Mapping
+
+import yaml
 
 # Keys that never change what a run computes: where things are read from or written to, how
 # much is printed, how evaluation is batched (ranks are exact, whatever the batching).
@@ -34,6 +37,15 @@ def flatten(node: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             out[name] = list(value) if isinstance(value, tuple) else value
     return out
+
+
+def saved_config(run_dir: str) -> dict[str, Any] | None:
+    """The flattened ``config.yaml`` that train.py writes into every run folder (None without one)."""
+    path = os.path.join(run_dir, "config.yaml")
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        return flatten(yaml.safe_load(f) or {})
 
 
 def result_keys(flat: Mapping[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 import parse_test_res as ptr
+from reporting.identity import flatten
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -32,7 +33,7 @@ def _results(path, per_domain, **config):
         flat.update(next(iter(per_domain.values())))
     (path / "results.json").write_text(json.dumps({
         "metrics": flat, "per_domain": per_domain, "trainer": cfg["TRAINER"]["NAME"], "seed": cfg["SEED"],
-        "config": ptr.flatten(cfg), "eval_only": False}))
+        "config": flatten(cfg), "eval_only": False}))
 
 
 def test_mean_std_and_missing_unfinished_seeds(tmp_path, capsys):
@@ -66,11 +67,12 @@ def test_directory_mixing_settings_is_not_averaged(tmp_path, capsys):
     _results(d / "seed1", {"X": {"i2t_R@1": 10.0}}, seed=1)
     _results(d / "seed2", {"X": {"i2t_R@1": 30.0}}, seed=2, lr=0.01)  # rerun into the folder with another LR
     summary, warnings, runs = ptr.parse_directory(str(d), [1, 2], ci95=False)
-    assert list(runs) == ["seed1"] and summary["i2t_R@1"] == (10.0, 0.0)
+    assert list(runs) == ["seed1"] and summary["i2t_R@1"] == (10.0, None)  # one run: no spread
     assert any("seed2 ran with other settings" in w for w in warnings)
     assert ptr.main([str(d), "--seeds", "1", "2"]) == 0
     out = capsys.readouterr().out
     assert "holds runs of 2 different settings" in out and "OPTIM.LR: reference 0.002, here 0.01" in out
+    assert "* i2t_R@1: 10.00% (n = 1)\n" in out and "+- 0.00%" not in out  # a single run is a value, not 10 +- 0
 
 
 def test_runs_on_other_weights_under_the_same_name_are_not_averaged(tmp_path, capsys):
@@ -135,8 +137,8 @@ def test_table_never_averages_different_settings(tmp_path, capsys):
     _results(tmp_path / "DCAR" / "2shots" / "seed1", {"X": {"i2t_R@1": 30.0, "t2i_R@1": 30.0}}, shots=2)
     assert ptr.main(["--table", str(tmp_path), "--ks", "1"]) == 0
     header, rows, lines = _table(tmp_path)
-    assert len(header) == 2 + 2 * 3
-    assert sorted(rows[0][2:5]) == ["30.00", "41.00", "46.00"]  # never 40.29-style mixtures
+    assert header[2:5] == ["i2t DCAR, 16 shots", "i2t DCAR, 16 shots, re-evaluated", "i2t DCAR, 2 shots"]
+    assert rows[0][2:5] == ["41.00", "46.00", "30.00"]  # never 40.29-style mixtures
     legend = "\n".join(lines)
     assert "2 run(s) of DCAR on FDRDSynth, 16 shots, config" in legend
     assert "evaluated from" in legend and "DATASET.NUM_SHOTS: reference 16, here 2" in legend

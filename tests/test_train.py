@@ -220,9 +220,11 @@ def test_dcar_run_folder_identity_eval_only_and_results_last(tmp_path, tiny_clip
     line = _error_line(capsys, _dcar(tmp_path, ckpt, "TRAINER.DCAR.CAA.TYPE", "none",
                                      flags=["--eval-only", "--model-dir", str(run)], out="ev1"))
     assert "does not match the model" in line and "TRAINER.DCAR.CAA.TYPE: saved 'adapter', now 'none'" in line
-    train.run(_dcar(tmp_path, ckpt, flags=["--eval-only", "--model-dir", str(run)], out="ev2"))
+    train.run(_dcar(tmp_path, ckpt, "DATASET.NUM_SHOTS", "2", flags=["--eval-only", "--model-dir", str(run)],
+                    out="ev2"))  # the evaluation's own shots say nothing of the model
     again = json.loads((tmp_path / "ev2" / "results.json").read_text())
     assert again["eval_only"] is True and again["model_dir"] == str(run) and again["metrics"] == res["metrics"]
+    assert res["num_shots"] == again["num_shots"] == -1  # the evaluated model's shots, not the evaluation's
     saved = yaml.safe_load((run / "config.yaml").read_text())
     assert saved["TRAINER"]["DCAR"]["CAA"]["TYPE"] == "adapter"
 

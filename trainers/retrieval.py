@@ -31,7 +31,7 @@ from engine import distributed as dist
 from engine.writes import write_atomic
 from evaluation.pictures import plot_curves, plot_gallery
 from evaluation.retrieval import RetrievalResult
-from reporting.identity import flatten, group_key
+from reporting.identity import flatten, group_key, saved_config
 
 from . import backbones
 from .base import BaseTrainer
@@ -273,7 +273,7 @@ class RetrievalTrainer(BaseTrainer):
             "metrics": result.metrics, "per_domain": result.per_domain, "domains": list(result.per_domain),
             "sizes": result.sizes, "duplicate_captions": sum(s["duplicate_captions"] for s in result.sizes.values()),
             "trainer": cfg.TRAINER.NAME, "backbone": self.backbone.record(), "dataset": cfg.DATASET.NAME,
-            "num_shots": cfg.DATASET.NUM_SHOTS, "seed": cfg.SEED, "ks": list(result.ks), "item_ranks": result.item_ranks,
+            "num_shots": self.model_shots(), "seed": cfg.SEED, "ks": list(result.ks), "item_ranks": result.item_ranks,
             "method": cfg.TRAINER.NAME, "output_dir": cfg.OUTPUT_DIR,
             "eval_only": self.loaded_from is not None, "model_dir": self.loaded_from,
             "group": group_key(flat), "config": flat,
@@ -285,6 +285,12 @@ class RetrievalTrainer(BaseTrainer):
         path = os.path.join(self.output_dir, "results.json")
         write_atomic(path, json.dumps(record, indent=2))
         return path
+
+    def model_shots(self) -> int:
+        """The shots the evaluated model was trained with: this run's, or for a model loaded from
+        another run folder, that run's ``DATASET.NUM_SHOTS`` (an evaluation's own config says -1)."""
+        saved = saved_config(self.loaded_from) if self.loaded_from else None
+        return int(saved.get("DATASET.NUM_SHOTS", -1)) if saved else self.cfg.DATASET.NUM_SHOTS
 
     def load_model(self, directory: str, epoch: int | None = None) -> None:
         """Load weights for evaluation (engine); remember where from, for ``results.json``."""
