@@ -189,6 +189,13 @@ def test_bad_input_is_one_message_not_a_traceback(tmp_path, capsys):
     assert "ERROR: DTD: not present: no caption file in" in _error_line(capsys, argv)
 
 
+def test_prompts_deeper_than_the_backbone_name_the_configs(tmp_path, tiny_clip_files, capsys):
+    ckpt = tiny_clip_files["described"]
+    line = _error_line(capsys, _dcar(tmp_path, ckpt, "TRAINER.DCAR.PROMPT_DEPTH", "9"))
+    assert line.startswith("ERROR: PROMPT_DEPTH 9 exceeds the 3 layers of the text encoder (TRAINER.DCAR, backbone ")
+    assert f"No shipped DCAR config is written for {ckpt}" in line and "DCAR/synth.yaml (synth-small)" in line
+
+
 @pytest.mark.skipif(importlib.util.find_spec("dassl") is not None, reason="Dassl is installed here")
 def test_dassl_engine_requested_without_dassl_is_one_line():
     res = subprocess.run([sys.executable, "train.py", "--trainer", "DCAR"], cwd=ROOT, capture_output=True, text=True,

@@ -14,6 +14,7 @@ from datasets.text import tokenize
 from engine import distributed as dist
 
 from .clip_driver import assemble_text, encode_image
+from .configs import fit_hint
 from .prompting import DualPromptLearner, Prompts
 from .retrieval import RetrievalTrainer
 
@@ -41,7 +42,11 @@ class PromptedRetrievalTrainer(RetrievalTrainer):
 
     def build_model(self) -> None:
         clip_model = self.build_frozen_clip()
-        self.learner = self.build_learner(clip_model).to(self.device)
+        try:
+            self.learner = self.build_learner(clip_model).to(self.device)
+        except ValueError as e:  # prompts that do not fit this backbone: name the config that does
+            raise ValueError(f"{e} (TRAINER.{self.CONFIG_NODE}, backbone {self.cfg.MODEL.BACKBONE.NAME}). "
+                             f"{fit_hint(self.cfg)}") from None
         self.register_trainable("prompt_learner", self.learner)
         self.train_learner = self.parallel(self.learner)
         self.prepare_training_data()

@@ -45,8 +45,9 @@ class DualPromptLearner(nn.Module):
         self.ctx = nn.Parameter(ctx)
         self.deep_text = nn.ParameterList([nn.Parameter(torch.randn(n_ctx, width) * 0.02) for _ in range(depth - 1)])
         if visual:
-            if depth > len(clip_model.visual.transformer.resblocks):
-                raise ValueError(f"PROMPT_DEPTH {depth} exceeds the layers of the image encoder")
+            vision_layers = len(clip_model.visual.transformer.resblocks)
+            if depth > vision_layers:
+                raise ValueError(f"PROMPT_DEPTH {depth} exceeds the {vision_layers} layers of the image encoder")
             self.couplings = nn.ModuleList([nn.Linear(width, vision_width(clip_model)) for _ in range(depth)])
 
     def forward(self) -> Prompts:

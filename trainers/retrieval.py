@@ -36,6 +36,7 @@ from reporting.identity import flatten, group_key, saved_config
 from . import backbones
 from .base import BaseTrainer
 from .clip_driver import EncoderCall, assemble_text, encode_text, report
+from .configs import fit_hint
 from .loaders import deterministic_train_transform, train_loader
 from .losses import contrastive_loss
 
@@ -95,7 +96,7 @@ class RetrievalTrainer(BaseTrainer):
         size = tuple(self.cfg.INPUT.SIZE)
         if size != (resolution, resolution):
             raise ValueError(f"INPUT.SIZE {size} does not match the backbone's input resolution {resolution}; "
-                             f"set INPUT.SIZE ({resolution}, {resolution})")
+                             f"set INPUT.SIZE ({resolution}, {resolution}). {fit_hint(self.cfg)}")
 
     def parallel(self, module: torch.nn.Module) -> torch.nn.Module:
         """``module`` wrapped in DistributedDataParallel under ``torchrun``, else itself: call the
