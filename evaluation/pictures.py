@@ -45,6 +45,13 @@ def plot_curves(curves: Sequence[dict], path: str) -> None:
     ax2.set(xlabel="epoch", ylabel="R@1 (%)", title="validation R@1")
     if ax2.lines:
         ax2.legend()
+    from matplotlib.ticker import MaxNLocator
+
+    for ax in (ax1, ax2):  # epochs are whole numbers, also for a run of one or two (where a locator gives fractions)
+        if len(epochs) <= 10:
+            ax.set_xticks(epochs)
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
     _save(fig, path, dpi=100)
 
@@ -66,8 +73,9 @@ def pick_hits_and_misses(hit: Sequence[bool], n: int) -> list[int]:
 def plot_gallery(snapshot: Snapshot, path: str, n_text: int = 4, n_image: int = 4, top: int = 5) -> dict[str, list[str]]:
     """Text queries with their top images and image queries with their top captions, from the
     first domain of an evaluation: half of each are hits at rank 1 and half misses (so the
-    picture shows what goes wrong, not only what works); correct answers are marked. The items
-    also need ``impath``. Returns the verdict ("hit"/"miss") of each query drawn, per direction."""
+    picture shows what goes wrong, not only what works); correct answers are marked and a miss
+    says where the true match ranked. The items also need ``impath``. Returns the verdict
+    ("hit"/"miss") and that rank of each query drawn, per direction."""
     from PIL import Image
 
     plt = _pyplot()
@@ -77,16 +85,17 @@ def plot_gallery(snapshot: Snapshot, path: str, n_text: int = 4, n_image: int = 
     img = normalize(feats[idx])
     caps = [items[i].captions[0] for i in idx]
     txt = normalize(torch.stack([snapshot.caption_features[c] for c in caps]))
-    t2i_top = (txt @ img.T).argsort(dim=1, descending=True)[:, :top].tolist()
-    i2t_top = (img @ txt.T).argsort(dim=1, descending=True)[:, :top].tolist()
-    t2i_hit = [caps[o[0]] == caps[q] for q, o in enumerate(t2i_top)]
-    i2t_hit = [caps[o[0]] == caps[q] for q, o in enumerate(i2t_top)]
+    t2i_order = (txt @ img.T).argsort(dim=1, descending=True).tolist()
+    i2t_order = (img @ txt.T).argsort(dim=1, descending=True).tolist()
+    t2i_rank, i2t_rank = _true_ranks(t2i_order, caps), _true_ranks(i2t_order, caps)
+    t2i_top, i2t_top = [o[:top] for o in t2i_order], [o[:top] for o in i2t_order]
+    t2i_hit, i2t_hit = [r == 1 for r in t2i_rank], [r == 1 for r in i2t_rank]
     text_q, image_q = pick_hits_and_misses(t2i_hit, n_text), pick_hits_and_misses(i2t_hit, n_image)
     fig, axes = plt.subplots(n_text + n_image, top + 1, figsize=(2.2 * (top + 1), 2.2 * (n_text + n_image)),
                              squeeze=False)
     for row, q in enumerate(text_q):
-        verdict = "hit" if t2i_hit[q] else "miss"
-        axes[row, 0].text(0, 0.5, f"[{verdict} at rank 1]\n" + textwrap.fill(caps[q], 28), fontsize=6.5, va="center")
+        verdict = "hit at rank 1" if t2i_hit[q] else f"miss: true image at rank {t2i_rank[q]}"
+        axes[row, 0].text(0, 0.5, f"[{verdict}]\n" + textwrap.fill(caps[q], 28), fontsize=6.5, va="center")
         for col, j in enumerate(t2i_top[q], start=1):
             ax = axes[row, col]
             ax.imshow(Image.open(items[idx[j]].impath).convert("RGB"))
@@ -96,9 +105,9 @@ def plot_gallery(snapshot: Snapshot, path: str, n_text: int = 4, n_image: int = 
                 spine.set(edgecolor="green" if ok else "white", linewidth=3)
     for r, q in enumerate(image_q):
         row = n_text + r
-        verdict = "hit" if i2t_hit[q] else "miss"
+        verdict = "hit at rank 1" if i2t_hit[q] else f"miss: true caption at rank {i2t_rank[q]}"
         axes[row, 0].imshow(Image.open(items[idx[q]].impath).convert("RGB"))
-        axes[row, 0].set_title(f"image query ({verdict} at rank 1)", fontsize=7)
+        axes[row, 0].set_title(f"image query\n({verdict})", fontsize=7)
         for col in range(1, top + 1):
             axes[row, col].remove()
         ax = fig.add_subplot(axes[0, 0].get_gridspec()[row, 1:])
@@ -119,7 +128,14 @@ def plot_gallery(snapshot: Snapshot, path: str, n_text: int = 4, n_image: int = 
         axes[row, 0].axis("off")
     fig.suptitle(f"Retrieval gallery ({domain or 'test'}): text queries -> top-{top} images, image queries -> "
                  f"top-{top} captions; hits and misses at rank 1", fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / fig.get_figheight()))  # the title's own band, above every panel
     _save(fig, path, dpi=110)
     verdict = {True: "hit", False: "miss"}
-    return {"text": [verdict[t2i_hit[q]] for q in text_q], "image": [verdict[i2t_hit[q]] for q in image_q]}
+    return {"text": [verdict[t2i_hit[q]] for q in text_q], "image": [verdict[i2t_hit[q]] for q in image_q],
+            "text_ranks": [t2i_rank[q] for q in text_q], "image_ranks": [i2t_rank[q] for q in image_q]}
+
+
+def _true_ranks(orders: list[list[int]], caps: list[str]) -> list[int]:
+    """For each query (row), the 1-based position of its first correct answer in the drawn order:
+    an answer is correct when its caption is the query's (exact duplicates count as correct)."""
+    return [next(k for k, j in enumerate(order, 1) if caps[j] == caps[q]) for q, order in enumerate(orders)]

@@ -1,5 +1,6 @@
 """The shell entry points: reproduce_table.sh end to end (tiny preset), and main.sh's
 finished/unfinished seed handling."""
+import json
 import os
 import shutil
 import subprocess
@@ -40,6 +41,18 @@ def test_reproduce_table_tiny(tmp_path, tiny_clip_files):
 
     again = subprocess.run(["bash", "scripts/common/main.sh", "DCAR", "fdrd_synth", "1",
                             "MODEL.BACKBONE.NAME", tiny_clip_files["described"], *SMALL.split()],
-                           cwd=work, env=dict(env, CFG="synth", OUTPUT_ROOT="output/table_synth_1shots"),
+                           cwd=work, env=dict(env, OUTPUT_ROOT="output/table_synth_1shots"),  # CFG: synth by default
                            capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and again.stdout.count("Finished: ") == 2, again.stdout[-2000:]
+
+    evaluated = subprocess.run(["bash", "scripts/common/eval.sh", "DCAR", "fdrd_synth", "1",
+                                "MODEL.BACKBONE.NAME", tiny_clip_files["described"], *SMALL.split()],
+                               cwd=work, env=dict(env, OUTPUT_ROOT="output/table_synth_1shots"),
+                               capture_output=True, text=True, timeout=300)
+    assert evaluated.returncode == 0, evaluated.stdout[-2000:] + evaluated.stderr[-2000:]
+    assert "Summary of directory: output/table_synth_1shots/evaluation/DCAR/synth_1shots/fdrd_synth (2 run(s)" in evaluated.stdout
+    res = json.loads((work / "output/table_synth_1shots/evaluation/DCAR/synth_1shots/fdrd_synth/seed1/results.json").read_text())
+    assert res["eval_only"] and res["num_shots"] == 1  # the model's shots
+    no_cfg = subprocess.run(["bash", "scripts/common/eval.sh", "FullFineTune", "fdrd_caltech101", "1"], cwd=work,
+                            env=env, capture_output=True, text=True, timeout=60)
+    assert no_cfg.returncode == 2 and "ERROR: set CFG to a config name under configs/trainers/FullFineTune/" in no_cfg.stderr

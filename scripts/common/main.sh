@@ -2,7 +2,7 @@
 # Train TRAINER on DATASET with SHOTS images per class for each seed, then aggregate.
 #   bash scripts/common/main.sh TRAINER DATASET SHOTS [KEY VALUE ...]
 # Environment: OUTPUT_ROOT (default output), DATA (dataset root, default ./data), CFG (config name under configs/trainers/TRAINER/,
-# default DEFAULT_CFG), SEEDS (default "1 2 3"), GPUS (default 1; more runs each seed with torchrun on that
+# default: scripts/common/default_cfg.sh), SEEDS (default "1 2 3"), GPUS (default 1; more runs each seed with torchrun on that
 # many GPUs, the config's batch size being the global batch).
 # train.py decides per seed: a folder whose results.json comes from this configuration is finished
 # (said so, nothing redone); a folder without it is an unfinished run, resumed from its last
@@ -15,7 +15,7 @@ DATASET=${2:?usage: main.sh TRAINER DATASET SHOTS [KEY VALUE ...]}
 SHOTS=${3:?usage: main.sh TRAINER DATASET SHOTS [KEY VALUE ...]}
 shift 3
 DATA=${DATA:-./data}
-CFG=${CFG:?set CFG to a config name under configs/trainers/${TRAINER}/}
+CFG=${CFG:-$(bash scripts/common/default_cfg.sh "${TRAINER}" "${DATASET}")}
 SEEDS=${SEEDS:-1 2 3}
 GPUS=${GPUS:-1}
 LAUNCH=(python)

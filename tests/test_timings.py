@@ -1,0 +1,31 @@
+"""benchmarks/timings.py: its formatting by hand, and every figure the README's set-up and
+quick-start sections quote is one that a benchmark wrote (docs/bench_*.json)."""
+import os
+import re
+
+from benchmarks.timings import duration, pytest_counts, readme_phrases, span
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIGURE = re.compile(r"\d+ min(?: \d+ s)?(?: to \d+ min(?: \d+ s)?)?|(?<![\w.])\d+ s\b|[\d,]+ tests"
+                    r"|\d+\.\d+ ± \d+\.\d+|(?<![\w.])\d+\.\d+(?![\d.])")
+
+
+def test_durations_and_ranges():
+    assert duration(70.4) == "1 min 10 s" and duration(45) == "45 s" and duration(716) == "11 min 56 s"
+    assert span([222, 233]) == "3 min 42 s to 3 min 53 s" and span([70.2, 69.8]) == "1 min 10 s"
+
+
+def test_pytest_summary_counts():
+    out = "....\n==== 250 passed, 3 skipped, 2 deselected in 812.31s (0:13:32) ====\n"
+    assert pytest_counts(out) == {"passed": 250, "skipped": 3, "deselected": 2}
+
+
+def test_readme_phrases_from_the_runs():
+    runs = [{"setup_seconds": 70, "suite": {"seconds": 800, "counts": {"passed": 250, "skipped": 3}},
+             "quick_start": {"seconds": 716, "seed_seconds": {"seed1": 240, "seed2": 222, "seed3": 233},
+                             "metrics": {"i2t_R@1": [13.744, 0.341], "t2i_R@1": [12.57, 0.24]}}},
+            {"setup_seconds": 80}]
+    assert readme_phrases(runs) == {"setup": "1 min 10 s to 1 min 20 s", "tests": "253 tests", "suite": "13 min 20 s",
+                                    "quick_start": "11 min 56 s", "per_seed": "3 min 42 s to 4 min 0 s",
+                                    "result": "i2t R@1 13.74 ± 0.34, t2i R@1 12.57 ± 0.24"}
+
