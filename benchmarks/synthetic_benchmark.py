@@ -34,6 +34,7 @@ here is selected on test.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -102,9 +103,31 @@ COMPARISONS = ([(r.name, REFERENCE_METHOD) for r in ROWS if r.role != "ablation"
                + [(r.name, REFERENCE_ABLATION) for r in ROWS if r.role == "ablation"])
 
 
+def already_finished(argv: list[str]) -> bool:
+    """Whether ``train.py argv`` would only say "Finished" (its folder has ``results.json`` from
+    this very configuration), decided with train.py's own checks in this process, so that a rerun
+    starts no process for a finished run."""
+    if "--eval-only" in argv:
+        return False
+    import train
+
+    with contextlib.chdir(ROOT):
+        cfg = train.setup_cfg(train.build_parser().parse_args(argv))
+        if not os.path.isfile(os.path.join(cfg.OUTPUT_DIR, "results.json")):
+            return False
+        try:
+            train.check_run_identity(cfg)
+        except ValueError:  # another configuration: train.py itself says so
+            return False
+    return True
+
+
 def run_jobs(jobs: list[tuple[str, list[str]]], workers: int, env: dict) -> int:
     """Run ``train.py`` jobs, ``workers`` at a time; return how many were already finished."""
-    pending, running, reused = list(jobs), [], 0
+    finished = [job for job in jobs if already_finished(job[1])]
+    for out_dir, _ in finished:
+        print(f"done {os.path.relpath(out_dir, ROOT)} (finished earlier, reused)", flush=True)
+    pending, running, reused = [job for job in jobs if job not in finished], [], len(finished)
     while pending or running:
         while pending and len(running) < workers:
             out_dir, argv = pending.pop(0)

@@ -36,7 +36,7 @@ def test_corpus_does_not_depend_on_the_hash_seed():
             "print(hashlib.sha256('|'.join(c).encode() + i.numpy().tobytes() + l.numpy().tobytes()).hexdigest())")
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     digests = {subprocess.run([sys.executable, "-c", code], cwd=root, env=dict(os.environ, PYTHONHASHSEED=str(h)),
-                              capture_output=True, text=True, check=True).stdout for h in (1, 2, 3)}
+                              capture_output=True, text=True, check=True).stdout for h in (1, 2)}
     assert len(digests) == 1
 
 
@@ -47,8 +47,9 @@ def test_zero_shot_on_synth_is_far_from_chance_and_from_perfect(tmp_path):
     out = tmp_path / "zs"
     argv = ["--root", str(tmp_path / "data"), "--trainer", "ZeroshotCLIP", "--dataset-config-file",
             "configs/datasets/fdrd_synth.yaml", "--config-file", "configs/trainers/ZeroshotCLIP/synth.yaml",
-            "--output-dir", str(out), "--eval-only"]
+            "--output-dir", str(out), "--eval-only", "DATASET.FDRD_SYNTH.TRAIN_PER_CLASS", "1",
+            "DATASET.FDRD_SYNTH.TEST_IMAGES_PER_DOMAIN", "501"]  # half the default gallery, few training images
     train.main(train.build_parser().parse_args(argv))
     metrics = json.loads((out / "results.json").read_text())["metrics"]
-    # chance: 0.1% (1,002 images per domain); full fine-tuning reaches about 50% (docs/synthetic_benchmark.md)
+    # chance: 0.2% (501 images per domain); full fine-tuning reaches about 50% on 1,002 (docs/synthetic_benchmark.md)
     assert 2.0 < metrics["i2t_R@1"] < 30.0 and 2.0 < metrics["t2i_R@1"] < 30.0
