@@ -4,8 +4,8 @@
 
 In a fresh clone of ``--repo`` (its committed HEAD) and a fresh virtual environment:
 
-1. set-up: ``python -m venv`` and ``pip install -r requirements-dev.txt`` (wall time; whether pip's
-   download cache was warm is recorded, since a first install downloads about 3 GB);
+1. set-up: ``python -m venv`` and ``pip install -r requirements-dev.txt`` (wall time; where pip
+   takes packages from is recorded, since a first download from PyPI takes longer);
 2. the tests: ``python -m pytest -q`` (wall time and the counts of pytest's summary line);
 3. the quick start: ``bash scripts/dcar/main.sh fdrd_synth 16`` with fresh ``DATA`` and output
    folders (wall time; each seed from its ``env.txt`` to its ``results.json``, the first seed
@@ -55,6 +55,13 @@ def machine() -> dict:
                                                                              capture_output=True).stdout)}
 
 
+def pip_sources() -> list[str]:
+    """Where pip takes packages from here (index and wheel folders): a local mirror installs
+    faster than a first download from PyPI."""
+    out = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True).stdout
+    return [line for line in out.splitlines() if re.search(r"index-url|find-links", line)]
+
+
 def timed(argv: list[str], cwd: str, env: dict, log: str) -> tuple[float, str]:
     """Run ``argv``; its wall time and output (also written to ``log``). A failure stops the benchmark."""
     start = time.time()
@@ -91,8 +98,7 @@ def measure(repo: str, suite: bool, quick: bool) -> dict:
     clone = os.path.join(work, "repo")
     subprocess.run(["git", "clone", "-q", repo, clone], check=True)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=clone, capture_output=True, text=True).stdout.strip()
-    pip_cache = os.path.isdir(os.path.expanduser("~/.cache/pip"))
-    record = {"date": time.strftime("%Y-%m-%d"), "commit": commit, "machine": machine(), "pip_cache_warm": pip_cache}
+    record = {"date": time.strftime("%Y-%m-%d"), "commit": commit, "machine": machine(), "pip_sources": pip_sources()}
     venv = os.path.join(clone, ".venv")
     start = time.time()
     subprocess.run([sys.executable, "-m", "venv", venv], check=True)

@@ -1,12 +1,14 @@
 """benchmarks/timings.py: its formatting by hand, and every figure the README's set-up and
 quick-start sections quote is one that a benchmark wrote (docs/bench_*.json)."""
+import glob
+import json
 import os
 import re
 
 from benchmarks.timings import duration, pytest_counts, readme_phrases, span
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FIGURE = re.compile(r"\d+ min(?: \d+ s)?(?: to \d+ min(?: \d+ s)?)?|(?<![\w.])\d+ s\b|[\d,]+ tests"
+FIGURE = re.compile(r"\d+ min(?: \d+ s)?(?: to \d+ min(?: \d+ s)?)?|(?<![\w.])\d+ s\b|\d[\d,]* tests"
                     r"|\d+\.\d+ ± \d+\.\d+|(?<![\w.])\d+\.\d+(?![\d.])")
 
 
@@ -29,3 +31,29 @@ def test_readme_phrases_from_the_runs():
                                     "quick_start": "11 min 56 s", "per_seed": "3 min 42 s to 4 min 0 s",
                                     "result": "i2t R@1 13.74 ± 0.34, t2i R@1 12.57 ± 0.24"}
 
+
+
+def _sections(names):
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+        parts = re.split(r"(?m)^## ", f.read())
+    return "\n".join(p for p in parts if p.startswith(names))
+
+
+def _benchmark_figures():
+    phrases, numbers = [], set()
+    for path in glob.glob(os.path.join(ROOT, "docs", "bench_*.json")):
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        if path.endswith("bench_timings.json"):
+            phrases += json.loads(text)["readme"].values()
+        numbers |= {f"{float(n):.2f}" for n in re.findall(r"-?\d+\.\d+", text)}
+    return phrases, numbers
+
+
+def test_every_figure_of_set_up_and_quick_start_was_measured():
+    text = _sections(("Set-up", "Quick start"))
+    figures = [m.group(0) for m in FIGURE.finditer(text) if not text[max(0, m.start() - 7):m.start()].endswith("Python ")]
+    assert len(figures) >= 6  # the set-up, the tests, the quick start, its result
+    phrases, numbers = _benchmark_figures()
+    unmeasured = [f for f in figures if not any(f in p for p in phrases) and f not in numbers]
+    assert not unmeasured, f"README figures no benchmark wrote (python benchmarks/timings.py): {unmeasured}"
