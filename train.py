@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import errno
 import os
-import re
 import sys
 from contextlib import ExitStack
 from typing import Any
@@ -33,14 +32,13 @@ import torch
 from engine import CheckpointMismatchError
 from engine import distributed as dist
 from engine.locking import locked
-from engine.writes import DiskFullError, disk_full_in, write_atomic
+from engine.writes import DiskFullError, disk_full_in, is_tmp_name, write_atomic
 from plugins import default_cfg
 from reporting.cli import BAD_INPUT, bad_input
 from reporting.identity import differences, flatten, saved_config
 from trainers import backbones
 
 RUN_LOCK = ".run.lock"
-TMP_FILE = re.compile(r".*\.tmp-\d+$")  # names of atomic writes in progress (engine/writes.py)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -159,7 +157,7 @@ def model_config_differences(cfg: Any, model_dir: str) -> str:
 def remove_unfinished_writes(directory: str) -> None:
     """Delete temporary files of atomic writes that a killed run left behind (this process holds
     the folder's lock, so no write is in progress)."""
-    leftovers = [os.path.join(d, f) for d, _, files in os.walk(directory) for f in files if TMP_FILE.fullmatch(f)]
+    leftovers = [os.path.join(d, f) for d, _, files in os.walk(directory) for f in files if is_tmp_name(f)]
     for path in leftovers:
         os.remove(path)
     if leftovers:

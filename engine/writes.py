@@ -22,6 +22,12 @@ def tmp_name(path: str) -> str:
     return f"{path}.tmp-{os.getpid()}"
 
 
+def is_tmp_name(name: str) -> bool:
+    """Whether a file name is one :func:`tmp_name` makes: a write in progress, or left by a killed one."""
+    stem, sep, pid = name.rpartition(".tmp-")
+    return bool(stem and sep and pid.isdigit())
+
+
 def mib(n: int) -> str:
     return f"{n / 2**20:.1f} MiB"
 

@@ -88,3 +88,9 @@ def test_the_few_shot_cache_on_a_full_disk_is_an_error_not_a_note(tmp_path, monk
         fewshot.fewshot_keys((keys, [0, 0, 1, 1]), (keys, [0, 0, 1, 1]), 1, 0,
                               str(tmp_path / "shots.json"))
 
+
+
+def test_tmp_names_are_recognised():
+    assert writes.is_tmp_name(os.path.basename(writes.tmp_name("/r/results.json")))
+    assert writes.is_tmp_name("model.pth.tar-3.tmp-41")
+    assert not any(map(writes.is_tmp_name, ["results.json", "x.tmp-", "x.tmp-12a", ".tmp-12", "log.txt-2026"]))

@@ -7,6 +7,8 @@ import socket
 import urllib.error
 import urllib.request
 
+from engine.writes import write_atomic
+
 from .domains import DOMAINS
 
 RELEASE_BASE = "https://raw.githubusercontent.com/wyf202322/DCAR/main/FDRD"
@@ -35,22 +37,19 @@ class OfflineError(RuntimeError):
 
 
 def _get(url: str, dst: str, timeout: float) -> bool:
-    """Download ``url`` to ``dst`` atomically; False on HTTP 404, OfflineError when unreachable."""
-    tmp = f"{dst}.part-{os.getpid()}"
+    """Download ``url`` to ``dst`` (written whole, :func:`engine.writes.write_atomic`); False on
+    HTTP 404, OfflineError when unreachable."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as src, open(tmp, "wb") as out:
-            out.write(src.read())
-        os.replace(tmp, dst)
-        return True
+        with urllib.request.urlopen(url, timeout=timeout) as src:
+            data = src.read()
     except urllib.error.HTTPError as e:
         if e.code == 404:
             return False
         raise OfflineError(f"{url}: HTTP {e.code}") from e
     except (urllib.error.URLError, socket.timeout, OSError) as e:
         raise OfflineError(f"cannot reach {url} ({e})") from e
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    write_atomic(dst, data)
+    return True
 
 
 def fetch_captions(caption_dir: str, timeout: float = TIMEOUT_S) -> tuple[list[str], list[str]]:
