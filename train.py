@@ -7,9 +7,7 @@ Multi-GPU: ``torchrun --nproc_per_node=N train.py ...`` (same arguments; the bat
 global batch). Config layering, later wins: engine defaults, keys added by trainer/dataset modules, dataset
 config, trainer config, command-line flags, trailing ``KEY VALUE`` options.
 
-A run folder belongs to one run: a lock file names the process writing it (a second run into the
-same folder is refused), and a folder holding a run with another configuration (its
-``config.yaml``) is never resumed or overwritten (:mod:`reporting.identity`).
+A run folder belongs to one run (:mod:`run_folder`: its lock, identity check and clean-up).
 """
 from __future__ import annotations
 
@@ -17,7 +15,6 @@ import argparse
 import errno
 import os
 import sys
-from contextlib import ExitStack
 from typing import Any
 
 try:
@@ -29,16 +26,13 @@ except ImportError as _e:  # DCAR_ENGINE=dassl without an importable Dassl: one 
     sys.exit(2)
 import torch
 
+import run_folder
 from engine import CheckpointMismatchError
 from engine import distributed as dist
-from engine.locking import locked
-from engine.writes import DiskFullError, disk_full_in, is_tmp_name, write_atomic
+from engine.writes import DiskFullError, disk_full_in
 from plugins import default_cfg
 from reporting.cli import BAD_INPUT, bad_input
-from reporting.identity import differences, flatten, saved_config
 from trainers import backbones
-
-RUN_LOCK = ".run.lock"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -121,66 +115,6 @@ def print_args(args: argparse.Namespace, cfg: Any) -> None:
     print(cfg)
 
 
-def has_run(directory: str) -> bool:
-    """Whether ``directory`` holds a run's state: results, or a checkpoint to resume from."""
-    if os.path.isfile(os.path.join(directory, "results.json")):
-        return True
-    return os.path.isdir(directory) and any(
-        os.path.isfile(os.path.join(directory, d, "checkpoint")) for d in os.listdir(directory))
-
-
-def check_run_identity(cfg: Any) -> None:
-    """Refuse to continue a run whose saved configuration differs in a key that changes results."""
-    for directory in dict.fromkeys(d for d in (cfg.RESUME, cfg.OUTPUT_DIR) if d):
-        saved_path, saved = os.path.join(directory, "config.yaml"), saved_config(directory)
-        if saved is None or not has_run(directory):
-            continue
-        diffs = differences(saved, flatten(cfg), defaults=flatten(default_cfg()))
-        if diffs:
-            raise ValueError(
-                f"{directory} holds a run with another configuration ({'; '.join(diffs)}); continuing it would mix "
-                f"the two. Start fresh with another --output-dir (or delete {directory}), or rerun with the settings "
-                f"saved in {saved_path}")
-
-
-def model_config_differences(cfg: Any, model_dir: str) -> str:
-    """The model-defining keys (``MODEL.*``, ``TRAINER.*``) in which ``cfg`` differs from the
-    config saved beside a checkpoint, as a sentence (empty when there is no saved config)."""
-    path, saved = os.path.join(model_dir, "config.yaml"), saved_config(model_dir)
-    if saved is None:
-        return ""
-    saved = {k: v for k, v in saved.items() if k.startswith(("MODEL.", "TRAINER."))}
-    diffs = differences(saved, {k: v for k, v in flatten(cfg).items() if k.startswith(("MODEL.", "TRAINER."))})
-    return f" Differences from {path}: {'; '.join(diffs)}." if diffs else ""
-
-
-def remove_unfinished_writes(directory: str) -> None:
-    """Delete temporary files of atomic writes that a killed run left behind (this process holds
-    the folder's lock, so no write is in progress)."""
-    leftovers = [os.path.join(d, f) for d, _, files in os.walk(directory) for f in files if is_tmp_name(f)]
-    for path in leftovers:
-        os.remove(path)
-    if leftovers:
-        print(f"Removed {len(leftovers)} unfinished temporary file(s) left by an earlier run: {', '.join(leftovers[:3])}")
-
-
-def write_run_info(cfg: Any) -> None:
-    """Save the resolved config and the environment report next to the log."""
-    write_atomic(os.path.join(cfg.OUTPUT_DIR, "config.yaml"), cfg.dump())
-    env = engine.collect_env_info()
-    b = cfg.MODEL.BACKBONE
-    weights = f"backbone: {b.NAME} from {b.SOURCE}, sha256 {b.SHA256}, activation {b.ACTIVATION}"
-    write_atomic(os.path.join(cfg.OUTPUT_DIR, "env.txt"), f"engine: {engine.ENGINE_DESCRIPTION}\n{weights}\n{env}\n")
-    print(weights)
-    print("Collecting env info ...\n** System info **\n" + env + "\n")
-
-
-def quiet_follower() -> None:
-    """Ranks other than 0 print nothing and draw no progress bars (errors still reach stderr)."""
-    os.environ["TQDM_DISABLE"] = "1"
-    sys.stdout = open(os.devnull, "w", encoding="utf-8")
-
-
 def build_trainer(cfg: Any) -> Any:
     """The trainer; under ``torchrun`` rank 0 prepares the data (generation, few-shot caches)
     before the other ranks read it, and ranks > 0 then draw different augmentations."""
@@ -201,31 +135,9 @@ def main(args: argparse.Namespace) -> None:
     except ValueError as e:
         raise ValueError(f"{e}. Set it with --trainer NAME.") from None
     dist.setup(cfg.USE_CUDA)
-    with ExitStack() as stack:
-        problem = None
-        if dist.is_main():  # rank 0 owns the run folder: its lock, identity check and log
-            try:
-                stack.enter_context(locked(
-                    os.path.join(cfg.OUTPUT_DIR, RUN_LOCK), f"train.py --trainer {cfg.TRAINER.NAME} --seed {cfg.SEED}",
-                    wait=False, how_to="Wait for that run to end or use another --output-dir (if no such process "
-                                       "runs, delete the lock file)."))
-                check_run_identity(cfg)
-            except ValueError as e:
-                problem = e
-        if dist.broadcast_int(problem is not None):
-            if problem is not None:
-                raise problem
-            raise SystemExit(BAD_INPUT)  # rank 0 reports why
-        if not args.eval_only and os.path.isfile(os.path.join(cfg.OUTPUT_DIR, "results.json")):
-            print(f"Finished: {cfg.OUTPUT_DIR} has results.json from a run with this configuration "
-                  "(use another --output-dir, or delete the folder, to run it again)")
-            return
-        if dist.is_main():
-            engine.setup_logger(cfg.OUTPUT_DIR)
-            remove_unfinished_writes(cfg.OUTPUT_DIR)
-        else:
-            quiet_follower()
-        execute(cfg, args)
+    with run_folder.claimed(cfg, args.eval_only) as to_do:
+        if to_do:
+            execute(cfg, args)
 
 
 def execute(cfg: Any, args: argparse.Namespace) -> None:
@@ -242,7 +154,7 @@ def execute(cfg: Any, args: argparse.Namespace) -> None:
         print(f"CPU threads: {torch.get_num_threads()} (set OMP_NUM_THREADS=1 when other jobs share these cores)")
     print_args(args, cfg)
     if dist.is_main():
-        write_run_info(cfg)
+        run_folder.write_run_info(cfg)
     trainer = build_trainer(cfg)
     if args.eval_only:
         if not args.model_dir and trainer.get_model_names():
@@ -251,7 +163,7 @@ def execute(cfg: Any, args: argparse.Namespace) -> None:
         try:
             trainer.load_model(args.model_dir, epoch=args.load_epoch)
         except CheckpointMismatchError as e:
-            raise ValueError(f"{e}{model_config_differences(cfg, args.model_dir)}") from None
+            raise ValueError(f"{e}{run_folder.model_config_differences(cfg, args.model_dir)}") from None
         trainer.test()
         return
     if not args.no_train:

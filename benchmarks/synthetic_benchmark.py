@@ -109,6 +109,7 @@ def already_finished(argv: list[str]) -> bool:
     starts no process for a finished run."""
     if "--eval-only" in argv:
         return False
+    import run_folder
     import train
 
     with contextlib.chdir(ROOT):
@@ -116,7 +117,7 @@ def already_finished(argv: list[str]) -> bool:
         if not os.path.isfile(os.path.join(cfg.OUTPUT_DIR, "results.json")):
             return False
         try:
-            train.check_run_identity(cfg)
+            run_folder.check_run_identity(cfg)
         except ValueError:  # another configuration: train.py itself says so
             return False
     return True

@@ -1,5 +1,6 @@
 """The floor plan: imports only go down the layers (engine and reporting <- datasets <-
-evaluation <- trainers <- entry points: train.py, plugins.py, parse_test_res.py, benchmarks/),
+evaluation <- trainers <- entry points: train.py, run_folder.py, plugins.py, parse_test_res.py,
+benchmarks/),
 and the engine names none of the project's packages, in an import or in a string."""
 import ast
 import os
@@ -8,7 +9,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAYER = {"engine": 0, "reporting": 0, "datasets": 1, "evaluation": 2, "trainers": 3,
-         "plugins": 4, "train": 4, "parse_test_res": 4, "benchmarks": 4, "tests": 5}
+         "plugins": 4, "train": 4, "run_folder": 4, "parse_test_res": 4, "benchmarks": 4, "tests": 5}
 PACKAGES = {"reporting", "datasets", "evaluation", "trainers", "plugins", "benchmarks"}
 
 

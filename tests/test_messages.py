@@ -14,7 +14,8 @@ import pytest
 from tests.helpers import ROOT
 from trainers.backbones import hub, names
 
-SOURCES = ("trainers", "datasets", "engine", "evaluation", "reporting", "benchmarks", "train.py", "parse_test_res.py")
+SOURCES = ("trainers", "datasets", "engine", "evaluation", "reporting", "benchmarks", "train.py", "run_folder.py",
+           "parse_test_res.py")
 
 
 def _source_text() -> str:

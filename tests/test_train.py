@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 import engine
+import run_folder
 import train
 from tests.dcar_helpers import TINY_DCAR, small_synth_opts
 
@@ -142,7 +143,7 @@ def test_second_run_into_a_busy_folder_is_refused(tmp_path, capsys):
     out.mkdir()
     holder = subprocess.Popen([sys.executable, "-c", (
         f"import sys, time; sys.path.insert(0, {ROOT!r}); from engine.locking import acquire; "
-        f"acquire({str(out / train.RUN_LOCK)!r}, 'train.py --trainer ToyTrainer --seed 2', wait=False); "
+        f"acquire({str(out / run_folder.RUN_LOCK)!r}, 'train.py --trainer ToyTrainer --seed 2', wait=False); "
         "print('held', flush=True); time.sleep(60)")], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
@@ -154,7 +155,7 @@ def test_second_run_into_a_busy_folder_is_refused(tmp_path, capsys):
         holder.wait()
     train.run(_toy(tmp_path))  # the holder is gone: its lock is taken over
     assert "Taking over the stale lock" in capsys.readouterr().out
-    assert not (out / train.RUN_LOCK).exists()
+    assert not (out / run_folder.RUN_LOCK).exists()
 
 
 def test_leftover_temporary_files_of_a_killed_run_are_removed(tmp_path, capsys):
@@ -173,7 +174,7 @@ def test_full_disk_and_read_only_folder_are_one_line(tmp_path, capsys, monkeypat
     monkeypatch.setattr(engine.fixes.checkpoint.torch, "save", full)
     line = _error_line(capsys, _toy(tmp_path))
     assert "No space left on device" in line and "free disk space or choose another --output-dir" in line
-    assert not (tmp_path / "run" / train.RUN_LOCK).exists()  # released on the way out
+    assert not (tmp_path / "run" / run_folder.RUN_LOCK).exists()  # released on the way out
 
     def read_only(path, what):
         raise OSError(errno.EROFS, "Read-only file system", path)
