@@ -109,9 +109,9 @@ def main() -> None:
                 print(f"skipped {name!r}: no trained DCAR run at {trained!r} (--trained)")
                 continue
             t.load_model(trained)
-        t.reweighter = TokenReweighter(replace(base, **over))
+        t.dtr.reweighter = TokenReweighter(replace(base, **over))
         with torch.no_grad():
-            w = t.compute_dtr_weights(items, t.learner() if source == "current" else None)
+            w = t.dtr.compute(items, t.model.prompts() if source == "current" else None)
         cap, floor = base.w_max, base.w_min
         by_role = defaultdict(list)
         for row, it, rs in zip(w, items, roles):

@@ -11,7 +11,7 @@ transform (resize + normalise), so the frozen-feature cache is active where it a
 
 * Per trainer and architecture: training-step time (median of ``--steps`` after a warm-up step),
   pairs per second, peak memory (the process's peak RSS on CPU, peak CUDA allocation during the
-  steps on GPU), evaluation throughput (images/s through ``encode_images`` on 64 ready image
+  steps on GPU), evaluation throughput (images/s through ``model.encode_image`` on 64 ready image
   tensors, i.e. the model without image decoding; captions/s through the evaluator's whole caption
   pass over 512 unique captions), the step's model FLOPs (useful: text up to
   each caption's end-of-text token; executed: what ran), and -- measured in the same process --
@@ -38,7 +38,6 @@ import sys
 import tempfile
 import time
 from typing import Any, Callable
-from unittest import mock
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -154,7 +153,7 @@ def trainer_row(args: argparse.Namespace) -> dict:
         torch.cuda.reset_peak_memory_stats()
     if args.trainer != "ZeroshotCLIP":
         batch, step = training_step(trainer)
-        with FlopRecorder(trainer.clip).recording() as flops:
+        with FlopRecorder(trainer.model.clip).recording() as flops:
             step()
         seconds = timed(step, trainer.device, args.steps)
         useful = flops.useful / seconds
@@ -165,10 +164,10 @@ def trainer_row(args: argparse.Namespace) -> dict:
     res = ARCHS[args.arch]["image_resolution"]
     images = torch.randn(64, 3, res, res, device=trainer.device)
     with torch.no_grad():
-        img_s = timed(lambda: trainer.encode_images(images), trainer.device, 2)
+        img_s = timed(lambda: trainer.model.encode_image(images), trainer.device, 2)
     captions = list(dict.fromkeys(p for p, _ in caption_pool(args)))[:512]
     with torch.no_grad():
-        txt_s = timed(lambda: trainer.evaluator.encode_captions(captions, trainer.encode_texts), trainer.device, 1)
+        txt_s = timed(lambda: trainer.evaluator.encode_captions(captions, trainer.model.encode_text), trainer.device, 1)
     row.update(eval_images_per_s=round(len(images) / img_s, 1), eval_captions_per_s=round(len(captions) / txt_s, 1),
                peak_mib=peak_mib(trainer.device), matmul_gflops_per_s=round(matmul / 1e9, 1))
     if "useful_gflops_per_s" in row:
@@ -188,38 +187,38 @@ def breakdown_rows(args: argparse.Namespace) -> list[dict]:
     idx = batch["index"].tolist()
     items = [data[i] for i in idx]
     images, labels = batch["img"].to(dev), batch["label"].to(dev)
-    weights = trainer.dtr_weights[idx].to(dev)
-    pos_ids = trainer.ids_for([it.caption for it in items])
-    neg_ids = trainer.ids_for([s for it in items for s in trainer.negatives_of(it)])
+    model, objective = trainer.model, trainer.objective
+    weights = trainer.dtr.weights[idx].to(dev)
+    pos_ids = trainer.tokens([it.caption for it in items], dev)
+    neg_ids = trainer.tokens([s for it in items for s in objective.negatives(it)], dev)
+    learner = trainer._models["prompt_learner"]
 
     def backward_of(fn: Callable[[Any], Any]) -> Callable[[], None]:
         def run() -> None:
-            trainer.learner.zero_grad()
+            learner.zero_grad()
             with trainer.precision.autocast():
-                out = fn(trainer.learner())
+                out = fn(model.make_prompts())
             out.float().square().mean().backward()
         return run
 
     with torch.no_grad(), trainer.precision.autocast():
-        prompts = trainer.learner()
-        img0 = trainer.prompted_image(prompts, images).float()
-        pos0 = trainer.prompted_text(prompts, pos_ids, weights).float()
-        cand0 = trainer.prompted_text(prompts, torch.cat([pos_ids, neg_ids])).float()
-    c = trainer.node()
+        prompts = model.make_prompts()
+        img0 = model.image_tower(images, prompts)
+        pos0 = model.text_features(pos_ids, weights, prompts)
+        cand0 = model.text_features(torch.cat([pos_ids, neg_ids]), prompts=prompts)
 
     def losses() -> None:
         img, pos, cand = (x.clone().requires_grad_() for x in (img0, pos0, cand0))
-        with mock.patch.object(trainer, "prompted_text", lambda *a, **k: cand):
-            loss = trainer.global_contrastive_loss(img, pos, idx, c.LOSS)[0] \
-                + c.CATE.LAMBDA * trainer.category_branch(None, items, img, None, labels)
-        trainer.learner.zero_grad()
+        loss = objective(img, pos, items, labels, model.logit_scale, lambda strings: cand, reweighted=True)[0]
+        learner.zero_grad()
         loss.backward()
 
     parts = {
-        "prompted image pass": backward_of(lambda p: trainer.prompted_image(p, images)),
-        "positive captions (re-weighted)": backward_of(lambda p: trainer.prompted_text(p, pos_ids, weights)),
-        "negative captions": backward_of(lambda p: trainer.prompted_text(p, neg_ids)),
-        "token re-weighting (positives again, unweighted, for L_cate)": backward_of(lambda p: trainer.prompted_text(p, pos_ids)),
+        "prompted image pass": backward_of(lambda p: model.image_tower(images, p)),
+        "positive captions (re-weighted)": backward_of(lambda p: model.text_features(pos_ids, weights, p)),
+        "negative captions": backward_of(lambda p: model.text_features(neg_ids, prompts=p)),
+        "token re-weighting (positives again, unweighted, for L_cate)":
+            backward_of(lambda p: model.text_features(pos_ids, prompts=p)),
         "losses (L_con, CAA, L_cate)": losses,
     }
     rows = [{"component": name, "seconds": round(timed(fn, dev, reps), 3)} for name, fn in parts.items()]
@@ -236,10 +235,10 @@ def text_rows(args: argparse.Namespace) -> list[dict]:
     import torch
 
     from datasets.text import tokenize
-    from trainers.clip_driver import assemble_text, encode_text
+    from trainers.model import assemble_text, encode_text
 
     trainer = build_trainer(args, "DCAR", ["TRAINER.DCAR.DTR.ENABLED", "False"])
-    dev, clip_model, k = trainer.device, trainer.clip, trainer.k
+    dev, clip_model, k = trainer.device, trainer.model.clip, trainer.model.n_ctx
     pool = caption_pool(args)
     rng = random.Random(0)
     policies = {"fixed 77 tokens": dict(trim=False), "up to the batch's longest": dict(trim=True),
@@ -258,10 +257,10 @@ def text_rows(args: argparse.Namespace) -> list[dict]:
             def run(kw: dict = kw, batches: list = batches, grad: bool = grad) -> None:
                 for ids in batches if not grad else batches[1:]:
                     with torch.set_grad_enabled(grad), trainer.precision.autocast():
-                        prompts = trainer.learner()
+                        prompts = trainer.model.prompts()
                         out = encode_text(clip_model, *assemble_text(clip_model, ids, prompts.ctx), prompts.deep_text, **kw)
                     if grad:
-                        trainer.learner.zero_grad()
+                        trainer._models["prompt_learner"].zero_grad()
                         out.float().square().mean().backward()
             seconds = timed(run, dev, 1)
             n = sum(len(b) for b in (batches[1:] if grad else batches))

@@ -108,7 +108,7 @@ def gather_with_grad(x: torch.Tensor) -> torch.Tensor:
 
     Each rank then computes the global-batch loss and back-propagates into its local part only;
     summing those parts over ranks gives the full gradient, so callers scale the loss by the
-    world size before DDP averages the gradients.
+    world size before the gradients are averaged (:func:`average_gradients`).
     """
     if not is_distributed():
         return x
@@ -124,3 +124,26 @@ def gather_objects(values: list[Any]) -> list[Any]:
     out = [None] * world_size()
     dist.all_gather_object(out, values)
     return [v for part in out for v in part]
+
+
+def broadcast_parameters(params: list[torch.Tensor]) -> None:
+    """Rank 0's values of ``params`` on every rank (trainable parameters start equal)."""
+    if is_distributed():
+        for p in params:
+            dist.broadcast(p.data, src=0)
+
+
+def average_gradients(params: list[torch.Tensor]) -> None:
+    """Average the gradients of ``params`` over the ranks, in one flat all-reduce (as DDP does:
+    each rank's gradient divided by the world size, then summed); call between backward and step."""
+    if not is_distributed():
+        return
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return
+    flat = torch.cat([g.reshape(-1) for g in grads]).div_(world_size())
+    dist.all_reduce(flat)
+    offset = 0
+    for g in grads:
+        g.copy_(flat[offset:offset + g.numel()].view_as(g))
+        offset += g.numel()

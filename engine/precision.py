@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -68,14 +68,20 @@ class Precision:
         """Cast the parameters and buffers of a frozen module to ``frozen_dtype``."""
         return module.to(self.frozen_dtype)
 
-    def backward_and_step(self, loss: torch.Tensor, optimizers: list[torch.optim.Optimizer]) -> None:
-        """Backward pass and optimiser steps, through the grad scaler when there is one."""
+    def backward_and_step(self, loss: torch.Tensor, optimizers: list[torch.optim.Optimizer],
+                          before_step: Callable[[], None] | None = None) -> None:
+        """Backward pass and optimiser steps, through the grad scaler when there is one;
+        ``before_step`` runs between them (the gradient average across processes)."""
         if self.scaler is None:
             loss.backward()
+            if before_step is not None:
+                before_step()
             for opt in optimizers:
                 opt.step()
             return
         self.scaler.scale(loss).backward()
+        if before_step is not None:
+            before_step()
         for opt in optimizers:
             self.scaler.step(opt)
         self.scaler.update()

@@ -39,3 +39,10 @@ def dcar_cfg(tmp_path, ckpt, trainer="DCAR", config=TINY_DCAR, **opts):
 def build(cfg, seed=1):
     engine.set_random_seed(seed)
     return engine.build_trainer(cfg)
+
+
+def trainable(trainer):
+    """The module a trainer registered for training (what its checkpoints hold)."""
+    names = trainer.get_model_names()
+    assert len(names) == 1, names
+    return trainer._models[names[0]]

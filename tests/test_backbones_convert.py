@@ -183,7 +183,7 @@ def test_tokenizer_ids_equal_open_clip_for_the_supported_models():
 
 def test_deep_prompts_train_on_a_converted_model(tmp_path):
     """MaPLe and DCAR on a transformers-format CLIP: every prompt parameter gets a gradient."""
-    from tests.dcar_helpers import build, config_file, dcar_cfg
+    from tests.dcar_helpers import build, config_file, dcar_cfg, trainable
 
     folder = tmp_path / "hf"
     _tiny_hf("quick_gelu", layers=3).save_pretrained(folder)
@@ -192,6 +192,6 @@ def test_deep_prompts_train_on_a_converted_model(tmp_path):
         t.set_model_mode("train")
         t.num_batches, t.batch_idx = 10**6, 0
         t.forward_backward(next(iter(t.train_loader_x)))
-        prompts = {n: p for n, p in t.learner.named_parameters() if n.startswith("prompts.")}
+        prompts = {n: p for n, p in trainable(t).named_parameters() if n.startswith("prompts.")}
         assert any(".deep_text." in n for n in prompts) and any(".couplings." in n for n in prompts)
         assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in prompts.values()), trainer

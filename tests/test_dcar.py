@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from datasets.text import tokenize
-from tests.dcar_helpers import build, dcar_cfg
-from trainers.clip_driver import assemble_text, encode_image, encode_text
-from trainers.dcar.losses import category_loss, category_weights
+from tests.dcar_helpers import build, dcar_cfg, trainable
+from trainers.dcar.objective import category_loss, category_weights
 from trainers.losses import contrastive_loss
+from trainers.model import assemble_text, encode_image, encode_text
 
 
 def _first_batch(trainer):
@@ -35,35 +35,35 @@ def test_reduces_to_coop_style_prompting(tmp_path, ckpt):
     cfg = dcar_cfg(tmp_path, ckpt, TRAINER__DCAR__DTR__ENABLED=False, TRAINER__DCAR__CATE__LAMBDA=0.0,
                    TRAINER__DCAR__PROMPT_DEPTH=1, TRAINER__DCAR__VISUAL_PROMPTS=False)
     t = build(cfg)
-    assert not hasattr(t.learner.prompts, "couplings") and t.learner.caa is None
+    assert not hasattr(t.model.prompts, "couplings") and t.objective.caa is None
     captions = ["This is a photo of Migal.A small red emblem.", "a blue flower"]
     ids, _ = tokenize(captions, reserved=2)
-    clip_model, ctx = t.clip, t.learner.prompts.ctx
+    clip_model, ctx = t.model.clip, t.model.prompts.ctx
     with torch.no_grad():  # CoOp: [SOS] ctx tokens, then the text; CLIP's transformer as a whole
         emb = clip_model.token_embedding(ids)
         x = torch.cat([emb[:, :1], ctx[None].expand(2, -1, -1), emb[:, 1:75]], dim=1) + clip_model.positional_embedding
         x = clip_model.ln_final(clip_model.transformer(x.permute(1, 0, 2)).permute(1, 0, 2))
         ref = x[torch.arange(2), ids.argmax(-1) + 2] @ clip_model.text_projection
-        assert torch.allclose(t.encode_texts(captions), ref, atol=1e-5)
+        assert torch.allclose(t.model.encode_text(captions), ref, atol=1e-5)
         ones = torch.ones(1, 3, 32, 32)
-        assert torch.allclose(t.encode_images(ones), clip_model.encode_image(ones), atol=1e-5)
+        assert torch.allclose(t.model.encode_image(ones), clip_model.encode_image(ones), atol=1e-5)
 
 
 def test_only_prompts_coupling_and_caa_train_and_clip_stays_frozen(tmp_path, ckpt):
     t = build(dcar_cfg(tmp_path, ckpt))
-    before = copy.deepcopy(t.clip.state_dict())
-    trainable = {n for n, p in t.learner.named_parameters() if p.requires_grad}
-    assert trainable and all(n.startswith(("prompts.ctx", "prompts.deep_text", "prompts.couplings", "caa.")) for n in trainable)
-    assert not any(p.requires_grad for p in t.clip.parameters())
+    before = copy.deepcopy(t.model.clip.state_dict())
+    own = {n for n, p in trainable(t).named_parameters() if p.requires_grad}
+    assert own and all(n.startswith(("prompts.ctx", "prompts.deep_text", "prompts.couplings", "caa.")) for n in own)
+    assert not any(p.requires_grad for p in t.model.clip.parameters())
     t.num_batches, t.batch_idx = 10, 0
     batch = _first_batch(t)
     t.model_zero_grad()
     t.forward_backward(batch)
-    grads = {n for n, p in t.learner.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
+    grads = {n for n, p in trainable(t).named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
     assert {"prompts.ctx", "prompts.deep_text.0", "prompts.couplings.0.weight", "caa.adapter.fc1.weight"} <= grads
     for _ in range(3):
         t.forward_backward(batch)
-    after = t.clip.state_dict()
+    after = t.model.clip.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
 
 
@@ -125,7 +125,7 @@ def test_category_branch_weights_the_positive_and_attribute_swaps_not_category_s
         seen.update(valid=valid.clone(), weights=weights.clone())
         return category_loss(img, cands, valid, weights, scale, mode)
 
-    monkeypatch.setattr("trainers.dcar.trainer.category_loss", spy)
+    monkeypatch.setattr("trainers.dcar.objective.category_loss", spy)
     batch = _first_batch(t)
     t.forward_backward(batch)
     items = [t.train_loader_x.dataset.data_source[i] for i in batch["index"].tolist()]
@@ -140,19 +140,19 @@ def test_category_branch_weights_the_positive_and_attribute_swaps_not_category_s
 def test_retrieval_encodes_captions_unweighted_and_without_caa(tmp_path, ckpt):
     """With DTR and CAA on, test-time captions still get token weights 1 and no CAA."""
     t = build(dcar_cfg(tmp_path, ckpt))
-    assert t.dtr_weights is not None and t.learner.caa is not None
+    assert t.dtr.weights is not None and t.objective.caa is not None
     items = t.train_loader_x.dataset.data_source[:6]
     caps = [it.caption for it in items]
-    ids, _ = tokenize(caps, reserved=t.k)
+    ids, _ = tokenize(caps, reserved=t.model.n_ctx)
     with torch.no_grad():
-        got = t.encode_texts(caps)
-        prompts = t.learner()
-        plain = encode_text(t.clip, *assemble_text(t.clip, ids, prompts.ctx), prompts.deep_text).float()
-        weighted = encode_text(t.clip, *assemble_text(t.clip, ids, prompts.ctx, t.dtr_weights[:6]),
+        got = t.model.encode_text(caps)
+        prompts = t.model.prompts()
+        plain = encode_text(t.model.clip, *assemble_text(t.model.clip, ids, prompts.ctx), prompts.deep_text).float()
+        weighted = encode_text(t.model.clip, *assemble_text(t.model.clip, ids, prompts.ctx, t.dtr.weights[:6]),
                                prompts.deep_text).float()
-        for p in t.learner.caa.parameters():
+        for p in t.objective.caa.parameters():
             p.add_(1.0)
-        after_caa_change = t.encode_texts(caps)
+        after_caa_change = t.model.encode_text(caps)
     assert torch.allclose(got, plain, atol=1e-5)
     assert not torch.allclose(plain, weighted, atol=1e-3)  # the training weights would show
     assert torch.equal(got, after_caa_change)
@@ -163,10 +163,11 @@ def test_caa_at_test_switch(tmp_path, ckpt):
     t = build(dcar_cfg(tmp_path, ckpt, TRAINER__DCAR__CAA__AT_TEST=True))
     caps = [it.caption for it in t.train_loader_x.dataset.data_source[:4]]
     with torch.no_grad():
-        prompts = t.learner()
-        plain = encode_text(t.clip, *assemble_text(t.clip, tokenize(caps, reserved=t.k)[0], prompts.ctx), prompts.deep_text)
-        expected = t.learner.caa(torch.nn.functional.normalize(plain, dim=-1)[:, None])[:, 0]
-        got = t.encode_texts(caps)
+        prompts = t.model.prompts()
+        ids = tokenize(caps, reserved=t.model.n_ctx)[0]
+        plain = encode_text(t.model.clip, *assemble_text(t.model.clip, ids, prompts.ctx), prompts.deep_text)
+        expected = t.objective.caa(torch.nn.functional.normalize(plain, dim=-1)[:, None])[:, 0]
+        got = t.model.encode_text(caps)
     assert torch.allclose(got, expected, atol=1e-5)
     assert not torch.allclose(got, torch.nn.functional.normalize(plain, dim=-1), atol=1e-4)
 

@@ -8,8 +8,8 @@ from torch import nn
 
 from datasets.text import encode, tokenize
 from tests.dcar_helpers import build, dcar_cfg
-from trainers.clip_driver import assemble_text, encode_image, encode_text
 from trainers.dcar.dtr import DTRSettings, TextTower, TokenReweighter, spread_to_tokens, weights_from_delta
+from trainers.model import assemble_text, encode_image, encode_text
 
 
 def test_token_weights_formula_and_special_tokens():
@@ -174,7 +174,7 @@ def test_patch_features_of_the_image_tower(tiny_clip_files):
 
 
 def _prompts(model, k):
-    from trainers.prompting import DualPromptLearner
+    from trainers.model import DualPromptLearner
 
     torch.manual_seed(3)
     with torch.no_grad():
@@ -183,10 +183,10 @@ def _prompts(model, k):
 
 def test_dtr_weights_of_training_pairs(tmp_path, ckpt):
     t = build(dcar_cfg(tmp_path, ckpt))
-    w = t.dtr_weights
+    w = t.dtr.weights
     items = t.train_loader_x.dataset.data_source
     assert w.shape == (len(items), 77)
-    ids = t.train_ids[[t.row_of[it.caption] for it in items]]
+    ids = t.tokens([it.caption for it in items], t.device)
     eot = ids.argmax(-1)
     rows = torch.arange(len(items))
     assert (w[:, 0] == 1).all() and (w[rows, eot] == 1).all()  # SOS and EOS
@@ -198,9 +198,9 @@ def test_current_source_recomputes_with_the_prompted_encoders(tmp_path, ckpt):
     """``DTR.SOURCE current``: weights from the prompted encoders at the first step, kept between
     refreshes, recomputed every ``REFRESH`` steps after the prompts moved (a trainer that read the
     frozen CLIP, or never refreshed, fails)."""
-    frozen = build(dcar_cfg(tmp_path, ckpt)).dtr_weights
+    frozen = build(dcar_cfg(tmp_path, ckpt)).dtr.weights
     t = build(dcar_cfg(tmp_path, ckpt, TRAINER__DCAR__DTR__SOURCE="current", TRAINER__DCAR__DTR__REFRESH=2))
-    assert t.dtr_weights is None
+    assert t.dtr.weights is None
     items = t.train_loader_x.dataset.data_source
     t.num_batches, t.epoch = 10, 0
     batches = list(t.train_loader_x)
@@ -209,9 +209,9 @@ def test_current_source_recomputes_with_the_prompted_encoders(tmp_path, ckpt):
         t.batch_idx = step
         if step == 2:
             with torch.no_grad():
-                expected = t.compute_dtr_weights(items, t.learner())
+                expected = t.dtr.compute(items, t.model.prompts())
         t.forward_backward(batches[step % len(batches)])
-        seen.append(t.dtr_weights.clone())
+        seen.append(t.dtr.weights.clone())
     assert not torch.allclose(seen[0], frozen, atol=1e-4)
     assert torch.equal(seen[0], seen[1]) and not torch.equal(seen[1], seen[2])
     assert torch.equal(seen[2], expected)
@@ -223,11 +223,11 @@ def test_test_time_blank_weights(tmp_path, ckpt):
     t = build(dcar_cfg(tmp_path, ckpt, TRAINER__DCAR__DTR__TEST_WEIGHTS="blank"))
     caps = [it.caption for it in t.train_loader_x.dataset.data_source[:5]]
     with torch.no_grad():
-        blank = nn.functional.normalize(t.frozen_image(t.blank_image()), dim=-1)[0]
-        w = t.reweighter.weights(caps, t.frozen_text_tower, None, blank, reserved=t.k)
-        prompts = t.learner()
-        ids, _ = tokenize(caps, reserved=t.k)
-        expected = encode_text(t.clip, *assemble_text(t.clip, ids, prompts.ctx, w), prompts.deep_text)
-        plain = encode_text(t.clip, *assemble_text(t.clip, ids, prompts.ctx), prompts.deep_text)
-        got = t.encode_texts(caps)
+        blank = nn.functional.normalize(t.model.frozen_image(t.dtr.blank_image()), dim=-1)[0]
+        w = t.dtr.reweighter.weights(caps, t.dtr.frozen_text, None, blank, reserved=t.model.n_ctx)
+        prompts = t.model.prompts()
+        ids, _ = tokenize(caps, reserved=t.model.n_ctx)
+        expected = encode_text(t.model.clip, *assemble_text(t.model.clip, ids, prompts.ctx, w), prompts.deep_text)
+        plain = encode_text(t.model.clip, *assemble_text(t.model.clip, ids, prompts.ctx), prompts.deep_text)
+        got = t.model.encode_text(caps)
     assert (w != 1).any() and torch.allclose(got, expected, atol=1e-5) and not torch.allclose(got, plain, atol=1e-4)

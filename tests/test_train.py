@@ -210,7 +210,7 @@ def test_dassl_engine_requested_without_dassl_is_one_line():
 def test_dcar_run_folder_identity_eval_only_and_results_last(tmp_path, tiny_clip_files, capsys, monkeypatch):
     ckpt = tiny_clip_files["described"]
     # a crash while drawing the final pictures leaves no results.json: the rerun is not "finished"
-    monkeypatch.setattr("trainers.retrieval.plot_gallery", lambda *a: (_ for _ in ()).throw(OSError(errno.EIO, "boom")))
+    monkeypatch.setattr("evaluation.report.plot_gallery", lambda *a: (_ for _ in ()).throw(OSError(errno.EIO, "boom")))
     _error_line(capsys, _dcar(tmp_path, ckpt))
     assert (tmp_path / "dcar" / "curves.png").is_file() and not (tmp_path / "dcar" / "results.json").exists()
     monkeypatch.undo()

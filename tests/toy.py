@@ -11,8 +11,17 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from engine import DATASET_REGISTRY, EVALUATOR_REGISTRY, TRAINER_REGISTRY, DatasetBase, Datum, EvaluatorBase
-from trainers.base import BaseTrainer
+from engine import (
+    DATASET_REGISTRY,
+    EVALUATOR_REGISTRY,
+    TRAINER_REGISTRY,
+    DatasetBase,
+    Datum,
+    EvaluatorBase,
+    TrainerX,
+    build_lr_scheduler,
+    build_optimizer,
+)
 
 CLASSES = ("red", "green", "blue")
 
@@ -44,18 +53,19 @@ class ToyColours(DatasetBase):
 
 
 @TRAINER_REGISTRY.register()
-class ToyTrainer(BaseTrainer):
+class ToyTrainer(TrainerX):
+    """A linear classifier on the engine's own loop (CPU, fp32)."""
+
     def build_model(self) -> None:
-        self.build_precision()
+        self.device = torch.device("cpu")
         size = self.cfg.INPUT.SIZE
-        self.model = nn.Sequential(nn.Flatten(), nn.Linear(3 * size[0] * size[1], self.num_classes)).to(self.device)
-        self.register_trainable("model", self.model)
+        self.model = nn.Sequential(nn.Flatten(), nn.Linear(3 * size[0] * size[1], self.num_classes))
+        optim = build_optimizer(self.model.parameters(), self.cfg.OPTIM)
+        self.register_model("model", self.model, optim, build_lr_scheduler(optim, self.cfg.OPTIM))
 
     def forward_backward(self, batch: dict) -> dict:
         img, label = batch["img"].to(self.device), batch["label"].to(self.device)
-        with self.precision.autocast():
-            logits = self.model(img)
-        loss = F.cross_entropy(logits.float(), label)
+        loss = F.cross_entropy(self.model(img), label)
         self.model_backward_and_update(loss)
         if self.batch_idx + 1 == self.num_batches:
             self.update_lr()

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 from torch import nn
 from yacs.config import CfgNode as CN
 
 from engine import TRAINER_REGISTRY
-from engine import distributed as dist
+from engine.precision import Precision
 
-from .adapters import ResidualAdapter
-from .retrieval import RetrievalTrainer
+from .model import PromptedCLIP, ResidualAdapter
+from .retrieval import RetrievalTrainer, prompted_clip
 
 
 def extend_cfg(cfg: Any) -> None:
@@ -25,46 +24,26 @@ def extend_cfg(cfg: Any) -> None:
     cfg.TRAINER.CLIP_ADAPTER = c
 
 
-class AdapterLearner(nn.Module):
-    def __init__(self, dim: int, c: Any) -> None:
-        super().__init__()
-        self.image = ResidualAdapter(dim, dim // c.REDUCTION, c.RATIO)
-        self.text = ResidualAdapter(dim, dim // c.REDUCTION, c.RATIO) if c.TEXT_ADAPTER else None
-
-    def text_head(self, text_feats: torch.Tensor) -> torch.Tensor:
-        """Text features, adapted when there is a text adapter."""
-        return text_feats if self.text is None else self.text(text_feats)
-
-    def forward(self, image_feats: torch.Tensor, text_feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Adapted image and text features."""
-        return self.image(image_feats), self.text_head(text_feats)
-
-
 @TRAINER_REGISTRY.register()
 class CLIP_Adapter(RetrievalTrainer):  # noqa: N801 - CLIP-Adapter's registry name
-    """The image tower is the frozen CLIP image encoder (its features are cached when exact);
-    the adapter is the image head."""
+    """The frozen CLIP image encoder (its features are cached when exact) with the adapter as
+    image head (and a second one as text head)."""
 
     CONFIG_NODE = "CLIP_ADAPTER"
 
+    @classmethod
+    def retrieval_model(cls, cfg: Any, clip_model: nn.Module,
+                        precision: Precision) -> tuple[PromptedCLIP, dict[str, nn.Module]]:
+        c = cfg.TRAINER.CLIP_ADAPTER
+        dim = clip_model.text_projection.shape[1]
+        heads = nn.ModuleDict({"image": ResidualAdapter(dim, dim // c.REDUCTION, c.RATIO)})
+        if c.TEXT_ADAPTER:
+            heads["text"] = ResidualAdapter(dim, dim // c.REDUCTION, c.RATIO)
+        heads = heads.to(precision.device)
+        text_head = heads["text"] if "text" in heads else None
+        model = prompted_clip(cfg, clip_model, precision, image_head=heads["image"], text_head=text_head)
+        return model, {"adapter": heads}
+
     def build_model(self) -> None:
-        clip_model = self.build_frozen_clip()
-        self.learner = AdapterLearner(clip_model.text_projection.shape[1], self.node()).to(self.device)
-        self.register_trainable("adapter", self.learner)
-        self.train_learner = self.parallel(self.learner)
-
-    def image_head(self, feats: torch.Tensor) -> torch.Tensor:
-        return self.learner.image(feats)
-
-    def encode_texts(self, captions: list[str]) -> torch.Tensor:
-        return self.learner.text_head(self.frozen_text(self.tokenize(captions)))
-
-    def forward_backward(self, batch: dict) -> dict[str, float]:
-        """L_con over the global batch (:meth:`RetrievalTrainer.global_contrastive_loss`)."""
-        data = self.train_loader_x.dataset.data_source
-        idx = batch["index"].tolist()
-        captions = self.frozen_text(self.tokenize([data[i].caption for i in idx]))
-        img, txt = self.train_learner(self.train_image_tower(batch), captions)
-        loss, _ = self.global_contrastive_loss(img, txt, idx, self.node().LOSS)
-        self.optimisation_step(loss * dist.world_size(), logged=loss.item())
-        return {"loss": loss.item()}
+        clip_model = self.load_clip()
+        self.setup_model(*self.retrieval_model(self.cfg, clip_model, self.precision))

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from torch import nn
 from yacs.config import CfgNode as CN
 
 from datasets.text import encode
 from engine import TRAINER_REGISTRY
+from engine.precision import Precision
 
-from .prompted import PromptedRetrievalTrainer
+from .model import PromptedCLIP
+from .retrieval import RetrievalTrainer, prompt_learner, prompted_clip
 
 
 def extend_cfg(cfg: Any) -> None:
@@ -24,7 +27,7 @@ def extend_cfg(cfg: Any) -> None:
 
 
 @TRAINER_REGISTRY.register()
-class CoOp(PromptedRetrievalTrainer):
+class CoOp(RetrievalTrainer):
     CONFIG_NODE = "COOP"
 
     def check_cfg(self, cfg: Any) -> None:
@@ -37,7 +40,15 @@ class CoOp(PromptedRetrievalTrainer):
             raise ValueError(f"TRAINER.COOP.CLASS_TOKEN_POSITION {c.CLASS_TOKEN_POSITION!r} has no meaning for caption "
                              "retrieval: the context is always prepended to the caption. Remove it.")
 
-    def prompt_shape(self) -> tuple[int, int, bool]:
+    @classmethod
+    def retrieval_model(cls, cfg: Any, clip_model: nn.Module,
+                        precision: Precision) -> tuple[PromptedCLIP, dict[str, nn.Module]]:
         """The context (the tokens of ``CTX_INIT`` when given), at the input only, text side only."""
-        c = self.node()
-        return (len(encode(c.CTX_INIT.replace("_", " "))) if c.CTX_INIT else c.N_CTX), 1, False
+        c = cfg.TRAINER.COOP
+        n_ctx = len(encode(c.CTX_INIT.replace("_", " "))) if c.CTX_INIT else c.N_CTX
+        prompts = prompt_learner(cfg, clip_model, n_ctx, 1, c.CTX_INIT, visual=False)
+        return prompted_clip(cfg, clip_model, precision, prompts), {"prompt_learner": nn.ModuleDict({"prompts": prompts})}
+
+    def build_model(self) -> None:
+        clip_model = self.load_clip()
+        self.setup_model(*self.retrieval_model(self.cfg, clip_model, self.precision))

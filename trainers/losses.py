@@ -1,5 +1,6 @@
 """The contrastive loss L_con (docs/method.md §5), used by every retrieval trainer and by the
-small-CLIP pretraining recipe; DCAR's category loss is in ``trainers/dcar/losses.py``.
+small-CLIP pretraining recipe, and its global-batch form under ``torchrun``; DCAR's category loss
+is in ``trainers/dcar/objective.py``.
 
 Similarities and losses are computed in fp32 even inside an autocast region (autocast would
 otherwise run their matmuls in bf16/fp16).
@@ -7,10 +8,12 @@ otherwise run their matmuls in bf16/fp16).
 from __future__ import annotations
 
 import functools
-from typing import Callable, TypeVar
+from typing import Any, Callable, Sequence, TypeVar
 
 import torch
 import torch.nn.functional as F
+
+from engine import distributed as dist
 
 F_ = TypeVar("F_", bound=Callable[..., torch.Tensor])
 
@@ -47,3 +50,20 @@ def contrastive_loss(img: torch.Tensor, txt: torch.Tensor, scale: float | torch.
     target = torch.arange(len(img), device=img.device)
     i2t = F.cross_entropy(logits, target)
     return i2t if mode == "i2t" else (i2t + F.cross_entropy(logits.T, target)) / 2
+
+
+def not_negative_pairs(keys: Sequence[tuple[str, str]], device: torch.device) -> torch.Tensor:
+    """[B, B] pairs of a batch of (image path, caption) keys that must not be each other's
+    negatives: same image or same caption."""
+    return torch.tensor([[a[0] == b[0] or a[1] == b[1] for b in keys] for a in keys], device=device)
+
+
+def global_contrastive_loss(img: torch.Tensor, txt: torch.Tensor, items: Sequence[Any], scale: float,
+                            mode: str) -> tuple[torch.Tensor, int]:
+    """L_con over the global batch, and that batch's size: every process's features and items
+    (``impath``, ``caption``) are gathered, gradients flow to this process's own rows (so the
+    caller scales the loss by the number of processes before gradients are averaged)."""
+    keys = dist.gather_objects([(it.impath, it.caption) for it in items])
+    loss = contrastive_loss(dist.gather_with_grad(img.float()), dist.gather_with_grad(txt.float()), scale,
+                            not_negative_pairs(keys, img.device), mode)
+    return loss, len(keys)

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from torch import nn
 from yacs.config import CfgNode as CN
 
 from engine import TRAINER_REGISTRY
+from engine.precision import Precision
 
-from .prompted import PromptedRetrievalTrainer
+from .model import PromptedCLIP
+from .retrieval import RetrievalTrainer, prompt_learner, prompted_clip
 
 
 def extend_cfg(cfg: Any) -> None:
@@ -23,5 +26,17 @@ def extend_cfg(cfg: Any) -> None:
 
 
 @TRAINER_REGISTRY.register()
-class MaPLe(PromptedRetrievalTrainer):
+class MaPLe(RetrievalTrainer):
     CONFIG_NODE = "MAPLE"
+
+    @classmethod
+    def retrieval_model(cls, cfg: Any, clip_model: nn.Module,
+                        precision: Precision) -> tuple[PromptedCLIP, dict[str, nn.Module]]:
+        """``N_CTX`` context tokens, deep text prompts to ``PROMPT_DEPTH``, visual prompts coupled to them."""
+        c = cfg.TRAINER.MAPLE
+        prompts = prompt_learner(cfg, clip_model, c.N_CTX, c.PROMPT_DEPTH, c.CTX_INIT, visual=True)
+        return prompted_clip(cfg, clip_model, precision, prompts), {"prompt_learner": nn.ModuleDict({"prompts": prompts})}
+
+    def build_model(self) -> None:
+        clip_model = self.load_clip()
+        self.setup_model(*self.retrieval_model(self.cfg, clip_model, self.precision))

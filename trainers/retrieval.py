@@ -1,44 +1,45 @@
-"""The base of the project's trainers: retrieval evaluation, frozen CLIP, the training loader,
-cached frozen image features and multi-process training (docs/method.md §7).
+"""The base of the project's trainers (docs/model.md, "Trainers"): a Dassl ``TrainerX`` that trains
+one :class:`~trainers.model.PromptedCLIP` with the device/precision policy, evaluates it by
+retrieval and keeps per-epoch curves; and the image-feature cache it reads.
 
-An image goes through the trainer's ``image_tower`` (the part that does not train: the frozen
-CLIP image encoder, or the prompted one) and then its ``image_head`` (a trainable adapter, or
-nothing). :meth:`RetrievalTrainer.test` encodes every image of the split once and every unique
-caption once (the ``Retrieval`` evaluator batches them by length), then reports the metrics.
+**Cached features** (``TRAINER.FEATURE_CACHE``, :class:`FeatureCache`): when a model's image tower
+has nothing trainable (zero-shot CLIP, CoOp, CLIP-Adapter, DCAR without visual prompts) its
+outputs are computed once per run and reused -- the val/test images' always (their transform is
+fixed), the training images' when ``INPUT.TRANSFORMS`` has no random augmentation (the training
+loader then yields indices only and reads no image). Image encoding is sharded across
+``torchrun`` processes and gathered.
 
-Cached frozen features (``TRAINER.FEATURE_CACHE``): when ``image_tower`` has nothing trainable
-(zero-shot CLIP, CoOp, CLIP-Adapter, DCAR without visual prompts) its outputs are computed once
-per run and reused -- the val/test images' always (their transform is fixed), the training
-images' when ``INPUT.TRANSFORMS`` has no random augmentation (the training loader then yields
-indices only and reads no image).
-
-Under ``torchrun`` image and caption encoding is sharded across the processes and gathered.
+A trainer's ``build_model`` loads CLIP (:meth:`RetrievalTrainer.load_clip`), builds its model with
+its class method ``retrieval_model`` (which :func:`trained.load_trained` calls too) and
+hands it to :meth:`RetrievalTrainer.setup_model`. The training step of every trainer but DCAR is
+:meth:`RetrievalTrainer.forward_backward`: image and caption features from the model, L_con over
+the global batch, one optimisation step.
 """
 from __future__ import annotations
 
 import json
 import os
+from collections import defaultdict
 from typing import Any, Callable, Sequence
 
 import torch
-from torch.nn.parallel import DistributedDataParallel
+from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from datasets.text import tokenize
-from engine import DatasetWrapper
+from engine import DatasetWrapper, TrainerX, build_lr_scheduler, build_optimizer
 from engine import distributed as dist
+from engine.precision import Precision, check_prec, resolve_device, resolve_precision
 from engine.writes import write_atomic
-from evaluation.pictures import plot_curves, plot_gallery
-from evaluation.retrieval import RetrievalResult
+from evaluation.pictures import plot_curves
+from evaluation.report import write_final
 from reporting.identity import flatten, group_key, saved_config
 
 from . import backbones
-from .base import BaseTrainer
-from .clip_driver import EncoderCall, assemble_text, encode_text, report
 from .configs import fit_hint
 from .loaders import deterministic_train_transform, train_loader
-from .losses import contrastive_loss
+from .losses import CON_MODES, global_contrastive_loss
+from .model import DualPromptLearner, PromptedCLIP, Prompts, TokenTable
 
 
 def extend_cfg(cfg: Any) -> None:
@@ -46,177 +47,213 @@ def extend_cfg(cfg: Any) -> None:
     cfg.TRAINER.FEATURE_CACHE = True  # compute a frozen image tower's features once per run (see module doc)
 
 
-def not_negative_pairs(items: list, device: torch.device) -> torch.Tensor:
-    """[B, B] pairs of a batch that must not be each other's negatives: same image or same caption."""
-    keys = [(it.impath, it.caption) for it in items]
-    return torch.tensor([[a[0] == b[0] or a[1] == b[1] for b in keys] for a in keys], device=device)
+def load_clip(cfg: Any, precision: Precision, frozen: bool = True) -> tuple[nn.Module, backbones.Backbone]:
+    """The configured CLIP on the precision's device, checked against ``INPUT.SIZE``; ``frozen``:
+    without gradients and cast to the precision's frozen dtype. Also returns the weights' record."""
+    backbone = backbones.from_cfg(cfg)
+    clip_model = backbones.load(backbone)
+    resolution = clip_model.visual.input_resolution
+    size = tuple(cfg.INPUT.SIZE)
+    if size != (resolution, resolution):
+        raise ValueError(f"INPUT.SIZE {size} does not match the backbone's input resolution {resolution}; "
+                         f"set INPUT.SIZE ({resolution}, {resolution}). {fit_hint(cfg)}")
+    if frozen:
+        clip_model.requires_grad_(False)
+        scale = clip_model.logit_scale.detach().clone()
+        clip_model = precision.cast_frozen(clip_model).eval()
+        clip_model.logit_scale.data = scale  # the temperature stays fp32 (similarities are fp32)
+    return clip_model.to(precision.device), backbone
 
 
-class RetrievalTrainer(BaseTrainer):
-    last_results: dict[str, dict]
+def prompted_clip(cfg: Any, clip_model: nn.Module, precision: Precision, prompts: DualPromptLearner | None = None,
+                  **kwargs: Any) -> PromptedCLIP:
+    """A :class:`PromptedCLIP` with the run's text-trimming policy (``TRAINER.TEXT_TRIM``)."""
+    return PromptedCLIP(clip_model, prompts, precision=precision, text_trim=cfg.TRAINER.TEXT_TRIM, **kwargs)
+
+
+def prompt_learner(cfg: Any, clip_model: nn.Module, n_ctx: int, depth: int, ctx_init: str,
+                   visual: bool) -> DualPromptLearner:
+    """The prompt learner on CLIP's device; prompts that do not fit the backbone name the shipped
+    config that does."""
+    try:
+        prompts = DualPromptLearner(clip_model, n_ctx, depth, ctx_init, visual)
+    except ValueError as e:
+        raise ValueError(f"{e} (TRAINER.{cfg.TRAINER.NAME.upper()}, backbone {cfg.MODEL.BACKBONE.NAME}). "
+                         f"{fit_hint(cfg)}") from None
+    return prompts.to(clip_model.token_embedding.weight.device)
+
+
+@torch.no_grad()
+def encode_items(cfg: Any, items: Sequence[Any], transform: Any, encoder: Callable[[torch.Tensor], torch.Tensor],
+                 desc: str, device: torch.device) -> torch.Tensor:
+    """``encoder`` over the images of ``items`` [N, D] in item order, in test-size batches
+    (sharded across processes and gathered). Draws nothing from the global RNG, so whether
+    features are cached does not change the training batches."""
+    part = [items[i] for i in dist.shard(len(items))] if len(items) >= dist.world_size() else list(items)
+    loader = DataLoader(DatasetWrapper(cfg, part, transform=transform, is_train=False),
+                        batch_size=cfg.DATALOADER.TEST.BATCH_SIZE, num_workers=cfg.DATALOADER.NUM_WORKERS,
+                        generator=torch.Generator())
+    feats = torch.cat([encoder(batch["img"].to(device)).float() for batch in tqdm(loader, desc=desc)])
+    return dist.gather_rows(feats) if len(part) < len(items) else feats
+
+
+class FeatureCache:
+    """Image features of a run's model: from the cache when its image tower is frozen, else encoded."""
+
+    def __init__(self, cfg: Any, model: PromptedCLIP) -> None:
+        self.cfg, self.model = cfg, model
+        self.enabled = bool(cfg.TRAINER.FEATURE_CACHE) and model.image_tower_frozen
+        self.train: torch.Tensor | None = None
+        self.eval: dict[str, torch.Tensor] = {}
+
+    def encode(self, items: Sequence[Any], transform: Any, desc: str) -> torch.Tensor:
+        """Image-tower features of ``items`` (no head)."""
+        return encode_items(self.cfg, items, transform, self.model.image_tower, desc, self.model.device)
+
+    def cache_train(self, items: Sequence[Any], transform: Any) -> bool:
+        """Compute the training images' tower features once, when the tower is frozen and the
+        training transform has no randomness; returns whether it did (the loader then needs no images)."""
+        if not self.enabled:
+            return False
+        if not deterministic_train_transform(self.cfg):
+            print(f"Frozen image features of the training images are recomputed every step: INPUT.TRANSFORMS "
+                  f"{list(self.cfg.INPUT.TRANSFORMS)} is random (a fixed transform such as ['normalize'] caches them)")
+            return False
+        self.train = self.encode(items, transform, "Caching frozen training image features")
+        print(f"Frozen image features of the {len(self.train):,} training images computed once and reused "
+              "every epoch (TRAINER.FEATURE_CACHE; no random augmentation)")
+        return True
+
+    def train_images(self, batch: dict, prompts: Prompts | None) -> torch.Tensor:
+        """The image features of a training batch under this step's ``prompts``."""
+        if self.train is not None:
+            tower = self.train[batch["index"].to(self.train.device)]
+        else:
+            tower = self.model.image_tower(batch["img"].to(self.model.device), prompts)
+        return self.model.head_image(tower)
+
+    def eval_images(self, split: str, items: Sequence[Any], transform: Any) -> torch.Tensor:
+        """Image features of a split; a frozen tower's are computed once per run."""
+        tower = self.eval.get(split)
+        if tower is None:
+            tower = self.encode(items, transform, f"Encoding {split} images")
+            if self.enabled:
+                self.eval[split] = tower
+        return self.model.head_image(tower)
+
+
+class RetrievalTrainer(TrainerX):
+    """``CONFIG_NODE`` names the trainer's config node (``"DCAR"``: ``TRAINER.DCAR``), whose
+    ``PREC`` sets the precision and ``LOSS`` the direction of L_con."""
+
+    CONFIG_NODE: str = ""
+    FROZEN_CLIP = True  # False: CLIP's own weights train (full fine-tuning)
+    model: PromptedCLIP
     loaded_from: str | None = None  # the run folder whose weights were loaded for evaluation
+    step_losses: list[float] | None = None  # the current epoch's losses, while an epoch runs
+    progress: Any = None  # the current epoch's progress bar, while an epoch runs
 
     def __init__(self, cfg: Any) -> None:
-        self.last_results = {}
-        self.truncated_captions = 0
-        self.eval_cache: dict[str, torch.Tensor] = {}
-        self.train_cache: torch.Tensor | None = None
+        self.last_results: dict[str, dict] = {}
         super().__init__(cfg)
-        self.cache_train_features()
+
+    def node(self, cfg: Any = None) -> Any:
+        """This trainer's config node (of ``cfg``, default the trainer's config)."""
+        return (self.cfg if cfg is None else cfg).TRAINER[self.CONFIG_NODE]
 
     def check_cfg(self, cfg: Any) -> None:
-        super().check_cfg(cfg)
+        node = self.node(cfg)
+        check_prec(node.PREC, f"TRAINER.{self.CONFIG_NODE}.PREC")
+        if "LOSS" in node and node.LOSS not in CON_MODES:
+            raise ValueError(f"TRAINER.{self.CONFIG_NODE}.LOSS must be one of {CON_MODES}, got {node.LOSS!r}")
         if cfg.TEST.EVALUATOR != "Retrieval":
             raise ValueError(f"{cfg.TRAINER.NAME} is evaluated by retrieval: set TEST.EVALUATOR Retrieval "
                              f"(got {cfg.TEST.EVALUATOR!r})")
 
+    # ---------------------------------------------------------------- building
+    def load_clip(self, frozen: bool = True) -> nn.Module:
+        """Resolve device and precision, then load CLIP (:func:`load_clip`); ``self.backbone``
+        records its weights."""
+        self.device = resolve_device(self.cfg.USE_CUDA)
+        self.precision = resolve_precision(self.node().PREC, self.device)
+        self.scaler = self.precision.scaler
+        print(f"Running on {self.precision.describe()}")
+        clip_model, self.backbone = load_clip(self.cfg, self.precision, frozen)
+        return clip_model
+
+    def setup_model(self, model: PromptedCLIP, trainable: dict[str, nn.Module],
+                    strings: Sequence[str] | None = None) -> None:
+        """Adopt ``model``: register each of ``trainable`` (its run-folder name -> module) with an
+        optimiser and the LR schedule, tokenize the training ``strings`` once (default: the
+        captions), cache what its frozen image tower computes, and build the training loader
+        (without images when their features are cached)."""
+        self.model = model
+        for name, module in trainable.items():
+            self.register_trainable(name, module)
+        self.features = FeatureCache(self.cfg, model)
+        items, cached = self.train_set.data_source, False
+        if trainable:
+            self.tokens = TokenTable([it.caption for it in items] if strings is None else strings, model.n_ctx)
+            print(f"Training strings: {len(self.tokens):,} unique ({self.tokens.truncated} truncated to fit "
+                  f"{77 - 2 - model.n_ctx} tokens, end-of-text kept)")
+            cached = self.features.cache_train(items, self.train_set.transform)
+        self.train_loader_x = train_loader(self.cfg, self.train_set, self.train_loader_x.pin_memory,
+                                           with_images=not cached)
+
     def build_data_loader(self) -> None:
-        """The engine's loaders, with the training loader's batches drawn by global batch
-        (:mod:`trainers.loaders`)."""
+        """The engine's loaders; the training loader is replaced in :meth:`setup_model`."""
         super().build_data_loader()
-        self.train_loader_x = train_loader(self.cfg, self.train_loader_x.dataset, self.train_loader_x.pin_memory)
+        self.train_set = self.train_loader_x.dataset
 
-    def build_frozen_clip(self) -> torch.nn.Module:
-        """Resolve device/precision, load CLIP, freeze it and put it on the device as ``self.clip``
-        (cast to the precision's frozen dtype); also sets ``self.logit_scale`` (CLIP's, frozen)."""
-        self.build_precision()
-        clip_model = self.load_backbone()
-        self.check_input_size(clip_model.visual.input_resolution)
-        clip_model.requires_grad_(False)
-        self.logit_scale = float(clip_model.logit_scale.exp())
-        self.clip = self.precision.cast_frozen(clip_model).to(self.device).eval()
-        return self.clip
+    def register_trainable(self, name: str, module: nn.Module) -> None:
+        """Register ``module`` with an optimiser over its trainable parameters and the LR schedule;
+        log how many parameters train and under which names."""
+        params = [p for p in module.parameters() if p.requires_grad]
+        if not params:
+            raise ValueError(f"Model {name!r} has no trainable parameters")
+        dist.broadcast_parameters(params)
+        groups: defaultdict[str, int] = defaultdict(int)
+        for pname, p in module.named_parameters():
+            if p.requires_grad:
+                groups[".".join(pname.split(".")[:2])] += p.numel()
+        total = sum(groups.values())
+        print(f"Trainable parameters of {name}: {total:,} in " + ", ".join(f"{g} ({n:,})" for g, n in groups.items()))
+        optim = build_optimizer(params, self.cfg.OPTIM)
+        sched = build_lr_scheduler(optim, self.cfg.OPTIM)
+        self.register_model(name, module, optim, sched)
 
-    def load_backbone(self) -> torch.nn.Module:
-        """The configured CLIP in fp32 (docs/backbones.md); ``self.backbone`` records its weights."""
-        self.backbone = backbones.from_cfg(self.cfg)
-        return backbones.load(self.backbone)
-
-    def check_input_size(self, resolution: int) -> None:
-        size = tuple(self.cfg.INPUT.SIZE)
-        if size != (resolution, resolution):
-            raise ValueError(f"INPUT.SIZE {size} does not match the backbone's input resolution {resolution}; "
-                             f"set INPUT.SIZE ({resolution}, {resolution}). {fit_hint(self.cfg)}")
-
-    def parallel(self, module: torch.nn.Module) -> torch.nn.Module:
-        """``module`` wrapped in DistributedDataParallel under ``torchrun``, else itself: call the
-        result in training steps so that gradients are averaged across processes."""
-        if not dist.is_distributed():
-            return module
-        return DistributedDataParallel(module, device_ids=[self.device] if self.device.type == "cuda" else None)
+    # ---------------------------------------------------------------- training
+    def forward_backward(self, batch: dict) -> dict[str, float]:
+        """One L_con step: image and caption features from the model under one set of prompts,
+        L_con over the global batch, the optimisation step."""
+        items = [self.train_set.data_source[i] for i in batch["index"].tolist()]
+        with self.precision.autocast():
+            prompts = self.model.make_prompts()
+            img = self.features.train_images(batch, prompts)
+            txt = self.model.encode_text(self.tokens([it.caption for it in items], self.device), prompts=prompts)
+            loss, _ = global_contrastive_loss(img, txt, items, self.model.logit_scale, self.node().LOSS)
+        self.optimisation_step(loss * dist.world_size(), logged=loss.item())
+        return {"loss": loss.item()}
 
     def optimisation_step(self, objective: torch.Tensor, logged: float) -> None:
         """Backward and optimiser step for this process's part of the global batch (``objective``
-        already scaled for the average across processes), logging ``logged``; the LR schedule
-        steps after the epoch's last batch, as Dassl's trainers do."""
-        self.model_backward_and_update(objective, logged=logged)
+        already scaled for the average across processes), logging ``logged``; the gradients are
+        averaged across processes before the step, and the LR schedule steps after the epoch's
+        last batch, as Dassl's trainers do."""
+        if self.step_losses is not None:
+            self.step_losses.append(logged)
+        if self.progress is not None:
+            self.progress.update()
+        self.model_zero_grad()
+        self.detect_anomaly(objective)
+        names = self.get_model_names()
+        params = [p for n in names for p in self._models[n].parameters() if p.requires_grad]
+        self.precision.backward_and_step(objective, [self._optims[n] for n in names],
+                                         before_step=lambda: dist.average_gradients(params))
         if self.batch_idx + 1 == self.num_batches:
             self.update_lr()
 
-    def global_contrastive_loss(self, img: torch.Tensor, txt: torch.Tensor, idx: list[int],
-                                mode: str) -> tuple[torch.Tensor, int]:
-        """L_con over the global batch and that batch's size: every process's features are
-        gathered, gradients flow to this process's own rows (so the caller scales the loss by the
-        number of processes before DDP averages the gradients). ``idx``: this process's items."""
-        data = self.train_loader_x.dataset.data_source
-        every = [data[i] for i in dist.gather_objects(idx)]
-        loss = contrastive_loss(dist.gather_with_grad(img.float()), dist.gather_with_grad(txt.float()),
-                                self.logit_scale, not_negative_pairs(every, self.device), mode)
-        return loss, len(every)
-
-    # ---------------------------------------------------------------- encoders
-    def frozen_image(self, images: torch.Tensor) -> torch.Tensor:
-        """fp32 features of the frozen, unprompted CLIP image encoder."""
-        with torch.no_grad(), self.precision.autocast():
-            out = self.clip.encode_image(images.to(self.device).to(self.precision.frozen_dtype))
-        report(EncoderCall("image", images, out))
-        return out.float()
-
-    def frozen_text(self, ids: torch.Tensor) -> torch.Tensor:
-        """fp32 features of the frozen, unprompted CLIP text encoder (up to the longest caption)."""
-        with torch.no_grad(), self.precision.autocast():
-            return self.text_transformer(*assemble_text(self.clip, ids, None)).float()
-
-    def text_transformer(self, x: torch.Tensor, eot: torch.Tensor, deep: Sequence[torch.Tensor] = ()) -> torch.Tensor:
-        """CLIP's text transformer over assembled embeddings with the run's padding policy:
-        ``TRAINER.TEXT_TRIM`` runs length groups each up to its longest caption, else all 77 tokens."""
-        trim = self.cfg.TRAINER.TEXT_TRIM
-        overhead = self.precision.text_group_overhead if trim else None
-        return encode_text(self.clip, x, eot, deep, trim=trim, group_overhead=overhead)
-
-    def image_tower_is_frozen(self) -> bool:
-        """Whether :meth:`image_tower` has no trainable part (its features can then be cached)."""
-        return True
-
-    def image_tower(self, images: torch.Tensor) -> torch.Tensor:
-        """The image path up to its first trainable module (fp32 features)."""
-        return self.frozen_image(images)
-
-    def image_head(self, feats: torch.Tensor) -> torch.Tensor:
-        """The trainable rest of the image path after :meth:`image_tower` (none by default)."""
-        return feats
-
-    def encode_images(self, images: torch.Tensor) -> torch.Tensor:
-        return self.image_head(self.image_tower(images))
-
-    def encode_texts(self, captions: list[str]) -> torch.Tensor:
-        raise NotImplementedError
-
-    def tokenize(self, captions: list[str], reserved: int = 0) -> torch.Tensor:
-        """Token ids on the device; truncations are counted for the log."""
-        ids, truncated = tokenize(captions, reserved=reserved)
-        self.truncated_captions += truncated
-        return ids.to(self.device)
-
-    @torch.no_grad()
-    def encode_items(self, items: Sequence[Any], transform: Any, encoder: Callable[[torch.Tensor], torch.Tensor],
-                     desc: str) -> torch.Tensor:
-        """``encoder`` over the images of ``items`` [N, D] in item order, in test-size batches
-        (sharded across processes and gathered). Draws nothing from the global RNG, so whether
-        features are cached does not change the training batches."""
-        part = [items[i] for i in dist.shard(len(items))] if len(items) >= dist.world_size() else list(items)
-        loader = DataLoader(DatasetWrapper(self.cfg, part, transform=transform, is_train=False),
-                            batch_size=self.cfg.DATALOADER.TEST.BATCH_SIZE, num_workers=self.cfg.DATALOADER.NUM_WORKERS,
-                            generator=torch.Generator())
-        feats = torch.cat([encoder(batch["img"].to(self.device)).float() for batch in tqdm(loader, desc=desc)])
-        return dist.gather_rows(feats) if len(part) < len(items) else feats
-
-    # ---------------------------------------------------------------- cached frozen features
-    def caching(self) -> bool:
-        return self.cfg.TRAINER.FEATURE_CACHE and self.image_tower_is_frozen()
-
-    def cache_train_features(self) -> None:
-        """With a frozen image tower and no random augmentation, compute the training images'
-        tower features once; the training loader then yields indices only."""
-        if not self.caching():
-            return
-        if not deterministic_train_transform(self.cfg):
-            print(f"Frozen image features of the training images are recomputed every step: INPUT.TRANSFORMS "
-                  f"{list(self.cfg.INPUT.TRANSFORMS)} is random (a fixed transform such as ['normalize'] caches them)")
-            return
-        data = self.train_loader_x.dataset
-        self.train_cache = self.encode_items(data.data_source, data.transform, self.image_tower,
-                                             "Caching frozen training image features")
-        print(f"Frozen image features of the {len(self.train_cache):,} training images computed once and reused "
-              "every epoch (TRAINER.FEATURE_CACHE; no random augmentation)")
-        self.train_loader_x = train_loader(self.cfg, data, pin_memory=False, with_images=False)
-
-    def train_image_tower(self, batch: dict) -> torch.Tensor:
-        """:meth:`image_tower` of a training batch, from the cache when there is one."""
-        if self.train_cache is not None:
-            return self.train_cache[batch["index"].to(self.train_cache.device)]
-        return self.image_tower(batch["img"].to(self.device))
-
-    def eval_image_features(self, split: str, items: Sequence[Any], transform: Any) -> torch.Tensor:
-        """Features of a split's images; a frozen tower's are computed once per run."""
-        tower = self.eval_cache.get(split)
-        if tower is None:
-            tower = self.encode_items(items, transform, self.image_tower, f"Encoding {split} images")
-            if self.caching():
-                self.eval_cache[split] = tower
-        return self.image_head(tower)
-
-    # ------------------------------------------------------------ per-epoch validation, curves, pictures
+    # ------------------------------------------------------------ per-epoch validation, curves
     def curves_path(self) -> str:
         return os.path.join(self.output_dir, "curves.json")
 
@@ -265,39 +302,26 @@ class RetrievalTrainer(BaseTrainer):
             print(f"Training curves drawn to {os.path.join(self.output_dir, 'curves.png')}")
         super().after_train()
 
-    def write_results(self, result: RetrievalResult, split: str) -> str:
-        """``results.json`` (atomically): the metrics, per-domain metrics, gallery sizes and each
-        query's rank, with the run's identity (its whole resolved config and the group it may be
-        averaged in), the domains left out and every bad entry and image skipped. Returns the path."""
-        cfg, flat, dataset = self.cfg, flatten(self.cfg), self.dm.dataset
-        record = {
-            "metrics": result.metrics, "per_domain": result.per_domain, "domains": list(result.per_domain),
-            "sizes": result.sizes, "duplicate_captions": sum(s["duplicate_captions"] for s in result.sizes.values()),
-            "trainer": cfg.TRAINER.NAME, "backbone": self.backbone.record(), "dataset": cfg.DATASET.NAME,
-            "num_shots": self.model_shots(), "seed": cfg.SEED, "ks": list(result.ks), "item_ranks": result.item_ranks,
-            "method": cfg.TRAINER.NAME, "output_dir": cfg.OUTPUT_DIR,
-            "eval_only": self.loaded_from is not None, "model_dir": self.loaded_from,
-            "group": group_key(flat), "config": flat,
-            "skipped_domains": getattr(dataset, "skipped", {}),
-            "not_evaluated_domains": getattr(dataset, "not_evaluated", {}),
-            "skipped_data": getattr(dataset, "problems", {}),
-            "split": split,
-        }
-        path = os.path.join(self.output_dir, "results.json")
-        write_atomic(path, json.dumps(record, indent=2))
-        return path
-
-    def model_shots(self) -> int:
-        """The shots the evaluated model was trained with: this run's, or for a model loaded from
-        another run folder, that run's ``DATASET.NUM_SHOTS`` (an evaluation's own config says -1)."""
-        saved = saved_config(self.loaded_from) if self.loaded_from else None
-        return int(saved.get("DATASET.NUM_SHOTS", -1)) if saved else self.cfg.DATASET.NUM_SHOTS
-
+    # ---------------------------------------------------------------- evaluation
     def load_model(self, directory: str, epoch: int | None = None) -> None:
         """Load weights for evaluation (engine); remember where from, for ``results.json``."""
         super().load_model(directory, epoch)
         if directory:
             self.loaded_from = directory
+
+    def run_record(self, split: str) -> dict[str, Any]:
+        """The run's identity for ``results.json``: its whole resolved config and the group it may be
+        averaged in, the evaluated model's shots, the domains left out and every bad entry skipped."""
+        cfg, flat, dataset = self.cfg, flatten(self.cfg), self.dm.dataset
+        saved = saved_config(self.loaded_from) if self.loaded_from else None
+        shots = int(saved.get("DATASET.NUM_SHOTS", -1)) if saved else cfg.DATASET.NUM_SHOTS
+        return {"trainer": cfg.TRAINER.NAME, "backbone": self.backbone.record(), "dataset": cfg.DATASET.NAME,
+                "num_shots": shots, "seed": cfg.SEED, "method": cfg.TRAINER.NAME, "output_dir": cfg.OUTPUT_DIR,
+                "eval_only": self.loaded_from is not None, "model_dir": self.loaded_from,
+                "group": group_key(flat), "config": flat,
+                "skipped_domains": getattr(dataset, "skipped", {}),
+                "not_evaluated_domains": getattr(dataset, "not_evaluated", {}),
+                "skipped_data": getattr(dataset, "problems", {}), "split": split}
 
     @torch.no_grad()
     def test(self, split: str | None = None) -> float:
@@ -312,22 +336,17 @@ class RetrievalTrainer(BaseTrainer):
             split, loader = "test", self.test_loader
         self.set_model_mode("eval")
         self.evaluator.reset()
-        self.truncated_captions = 0
+        self.model.truncated_captions = 0
         print(f"Evaluate on the *{split}* set")
         items = loader.dataset.data_source
-        self.evaluator.process(self.eval_image_features(split, items, loader.dataset.transform), items)
-        result = self.evaluator.evaluate(self.encode_texts, fine_grained=final)
-        results = result.metrics
-        truncated = sum(dist.per_rank(self.truncated_captions))
+        self.evaluator.process(self.features.eval_images(split, items, loader.dataset.transform), items)
+        result = self.evaluator.evaluate(self.model.encode_text, fine_grained=final)
+        truncated = sum(dist.per_rank(self.model.truncated_captions))
         if truncated:
             print(f"{truncated} captions were longer than the text context and truncated (end-of-text kept)")
-        for k, v in results.items():
+        for k, v in result.metrics.items():
             self.write_scalar(f"{split}/{k}", v, self.epoch)
-        self.last_results[split] = results
+        self.last_results[split] = result.metrics
         if final and dist.is_main():
-            os.makedirs(self.output_dir, exist_ok=True)
-            path = os.path.join(self.output_dir, "gallery.png")
-            plot_gallery(result.snapshot, path)
-            print(f"Retrieval gallery drawn to {path}")
-            print(f"Results written to {self.write_results(result, split)}")
-        return results["rsum"]
+            print(f"Results written to {write_final(self.output_dir, result, self.run_record(split))}")
+        return result.metrics["rsum"]

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
+from torch import nn
 from yacs.config import CfgNode as CN
 
 from engine import TRAINER_REGISTRY
+from engine.precision import Precision
 
-from .retrieval import RetrievalTrainer
+from .model import PromptedCLIP
+from .retrieval import RetrievalTrainer, prompted_clip
 
 
 def extend_cfg(cfg: Any) -> None:
@@ -22,15 +24,16 @@ class ZeroshotCLIP(RetrievalTrainer):
 
     CONFIG_NODE = "ZSCLIP"
 
+    @classmethod
+    def retrieval_model(cls, cfg: Any, clip_model: nn.Module,
+                        precision: Precision) -> tuple[PromptedCLIP, dict[str, nn.Module]]:
+        """CLIP alone: nothing trains."""
+        return prompted_clip(cfg, clip_model, precision), {}
+
     def build_model(self) -> None:
-        self.build_frozen_clip()
+        clip_model = self.load_clip()
+        self.setup_model(*self.retrieval_model(self.cfg, clip_model, self.precision))
 
     def train(self) -> None:  # type: ignore[override]
         print("ZeroshotCLIP has nothing to train: evaluating the frozen model")
         self.test()
-
-    def cache_train_features(self) -> None:
-        """Nothing trains, so no training image is encoded."""
-
-    def encode_texts(self, captions: list[str]) -> torch.Tensor:
-        return self.frozen_text(self.tokenize(captions))

@@ -118,6 +118,25 @@ def _load_state(model: torch.nn.Module, state_dict: dict[str, Any], path: str) -
         )
 
 
+def load_weights(module: torch.nn.Module, model_dir: str, epoch: int | None = None) -> None:
+    """Load a module's weights from its run-folder directory for evaluation: epoch ``epoch``, else
+    the best-val model, else the latest one."""
+    if epoch is not None:
+        fname = epoch_file(epoch)
+    elif os.path.isfile(os.path.join(model_dir, BEST)):
+        fname = BEST
+    else:
+        fname = read_pointer(model_dir) or BEST
+    path = os.path.join(model_dir, fname)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'Model not found at "{path}"')
+    checkpoint = load_checkpoint(path)
+    val = checkpoint.get("val_result")
+    val_txt = f", val_result = {val:.1f}" if val is not None else ""
+    print(f'Loading weights to {os.path.basename(model_dir)} from "{path}" (epoch = {checkpoint.get("epoch")}{val_txt})')
+    _load_state(module, checkpoint["state_dict"], path)
+
+
 class CheckpointMixin:
     """Epoch-end saving, resume and ``load_model`` for Dassl-style trainers.
 
@@ -227,18 +246,4 @@ class CheckpointMixin:
             print("Note that load_model() is skipped as no pretrained model is given")
             return
         for name in self.get_model_names():
-            model_dir = os.path.join(directory, name)
-            if epoch is not None:
-                fname = epoch_file(epoch)
-            elif os.path.isfile(os.path.join(model_dir, BEST)):
-                fname = BEST
-            else:
-                fname = read_pointer(model_dir) or BEST
-            path = os.path.join(model_dir, fname)
-            if not os.path.isfile(path):
-                raise FileNotFoundError(f'Model not found at "{path}"')
-            checkpoint = load_checkpoint(path)
-            val = checkpoint.get("val_result")
-            val_txt = f", val_result = {val:.1f}" if val is not None else ""
-            print(f'Loading weights to {name} from "{path}" (epoch = {checkpoint.get("epoch")}{val_txt})')
-            _load_state(self._models[name], checkpoint["state_dict"], path)
+            load_weights(self._models[name], os.path.join(directory, name), epoch)

@@ -18,9 +18,12 @@ and the learned context get weight 1. ``S`` is a cosine between unit features (�
   maps), pooled over the patches by ``max`` or ``mean``.
 
 The towers are the frozen CLIP (``DTR.SOURCE frozen``) or the current prompted encoders
-(``current``, recomputed by the trainer during training); :class:`TextTower` is the text side.
+(``current``, recomputed during training); :class:`TextTower` is the text side.
 At test time captions have no paired image: their weights are 1, or with ``DTR.TEST_WEIGHTS
 blank`` the weights of dS_j = S(token_j, I_blank) alone (``images=None``).
+
+:class:`DTRSchedule` owns the whole of it over a run: the blank image, the source towers, the
+weights of every training pair and when they are recomputed, and the test-time weights.
 """
 from __future__ import annotations
 
@@ -28,12 +31,12 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import torch
+from PIL import Image
 from torch import nn
 
 from datasets.text import CONTEXT_LENGTH, tokenize, words
 
-from ..clip_driver import assemble_text, encode_text
-from ..prompting import Prompts
+from ..model import PromptedCLIP, Prompts, assemble_text, encode_image, encode_text
 
 S_MODES = ("word", "contextual", "patch")
 BLANKS = ("white", "mean")
@@ -141,9 +144,6 @@ class TokenReweighter:
     """Token weights of captions from their paired images' features (§3)."""
 
     def __init__(self, settings: DTRSettings) -> None:
-        for key, value, allowed in (("S_MODE", settings.mode, S_MODES), ("PATCH_POOL", settings.pool, PATCH_POOLS)):
-            if value not in allowed:
-                raise ValueError(f"TRAINER.DCAR.DTR.{key} must be one of {allowed}, got {value!r}")
         self.s = settings
 
     @property
@@ -184,3 +184,96 @@ class TokenReweighter:
     def _delta(self, u: torch.Tensor, images: torch.Tensor | None, i: int, blank: torch.Tensor) -> torch.Tensor:
         s_blank = similarity(u, blank, self.s.pool)
         return s_blank if images is None else s_blank - similarity(u, images[i], self.s.pool)
+
+
+ImageEncoder = Callable[[torch.Tensor], torch.Tensor]
+
+
+class DTRSchedule:
+    """DTR over a run (``TRAINER.DCAR.DTR``): the weights of every training pair -- once from the
+    frozen CLIP (``SOURCE frozen``), or from the current prompts of ``model`` at the first step and
+    then every ``REFRESH`` steps or at each epoch's first step (``current``) -- and, with
+    ``TEST_WEIGHTS blank``, the weights of captions at test.
+
+    ``transform``: the test preprocessing (the blank image goes through it); ``encode_items(items,
+    encoder, desc)``: features of items' images by ``encoder`` (batched, sharded)."""
+
+    CHUNK = 4096  # images encoded per part (patch features are large)
+
+    def __init__(self, c: Any, model: PromptedCLIP, transform: Any,
+                 encode_items: Callable[[Sequence[Any], ImageEncoder, str], torch.Tensor]) -> None:
+        self.c, self.model, self.transform, self.encode_items = c, model, transform, encode_items
+        self.reweighter = TokenReweighter(DTRSettings.from_cfg(c))
+        self.frozen_text = TextTower(model.clip, model.precision.autocast)
+        self.weights: torch.Tensor | None = None  # [N, 77] of the training pairs
+
+    @property
+    def training(self) -> bool:
+        """Whether the positives are re-weighted during training."""
+        return bool(self.c.ENABLED)
+
+    def blank_image(self) -> torch.Tensor:
+        """The blank image [1, 3, H, W] of ``DTR.BLANK``: white through the test preprocessing, or
+        the all-zero normalised tensor (the mean colour)."""
+        size = tuple(self.model.clip.visual.input_resolution for _ in range(2))
+        if self.c.BLANK == "white":
+            return self.transform(Image.new("RGB", (size[1], size[0]), (255, 255, 255)))[None]
+        return torch.zeros(1, 3, *size)
+
+    def towers(self, prompts: Prompts | None) -> tuple[TextTower, ImageEncoder, torch.Tensor]:
+        """What S reads -- the text tower, the image encoder and the blank image's unit features --
+        from the frozen CLIP (``prompts`` None) or from the prompted encoders."""
+        model, patches = self.model, self.reweighter.patches
+        if prompts is None and not patches:
+            text, image = self.frozen_text, model.frozen_image
+        else:
+            shallow, deep = (None, ()) if prompts is None else (prompts.shallow_visual, prompts.deep_visual)
+            text = self.frozen_text if prompts is None else TextTower(model.clip, model.precision.autocast, prompts)
+
+            def image(images: torch.Tensor) -> torch.Tensor:
+                with torch.no_grad(), model.precision.autocast():
+                    return encode_image(model.clip, images.to(model.device), shallow, deep, patches).float()
+        return text, image, nn.functional.normalize(image(self.blank_image()), dim=-1)[0]
+
+    @torch.no_grad()
+    def compute(self, items: Sequence[Any], prompts: Prompts | None = None) -> torch.Tensor:
+        """[N, 77] token weights of each training pair (§3) from the frozen CLIP, or from the
+        encoders with ``prompts``."""
+        text, image, blank = self.towers(prompts)
+        source, parts = "frozen" if prompts is None else "current", []
+        for start in range(0, len(items), self.CHUNK):
+            part = items[start:start + self.CHUNK]
+            feats = self.encode_items(part, image, f"DTR: {source} image features")
+            parts.append(self.reweighter.weights([it.caption for it in part], text,
+                                                 nn.functional.normalize(feats, dim=-1), blank,
+                                                 reserved=self.model.n_ctx))
+        weights = torch.cat(parts)
+        changed = weights[:, 1:] != 1
+        mean = weights[:, 1:][changed].mean().item() if changed.any() else 1.0
+        print(f"DTR ({self.reweighter.s.mode} similarity, {self.c.BLANK} blank, {source} encoders): weights for "
+              f"{len(items):,} pairs, mean {mean:.3f} over re-weighted tokens")
+        return weights
+
+    def start(self, items: Sequence[Any]) -> None:
+        """Before training: the frozen source's weights, computed once."""
+        if self.c.ENABLED and self.c.SOURCE == "frozen":
+            self.weights = self.compute(items)
+
+    @torch.no_grad()
+    def for_step(self, items: Sequence[Any], idx: list[int], step: int, first_of_epoch: bool) -> torch.Tensor | None:
+        """The weights of training pairs ``idx`` at optimisation step ``step`` (None: DTR is off),
+        recomputed first when the current source is due."""
+        if not self.c.ENABLED:
+            return None
+        if self.c.SOURCE == "current":
+            due = step % self.c.REFRESH == 0 if self.c.REFRESH else first_of_epoch
+            if self.weights is None or due:
+                self.weights = self.compute(items, self.model.prompts())
+        return self.weights[idx].to(self.model.device)
+
+    def at_test(self, captions: list[str]) -> torch.Tensor:
+        """Test-time weights of captions without a paired image: dS from the blank image alone,
+        with the towers of ``SOURCE``."""
+        prompts = self.model.prompts() if self.c.SOURCE == "current" else None
+        text, _, blank = self.towers(prompts)
+        return self.reweighter.weights(captions, text, None, blank, reserved=self.model.n_ctx)

@@ -1,13 +1,14 @@
-"""No compute on padding, cached frozen image features, the global-batch sampler."""
+"""The model's text passes (trimmed, length-grouped), the image-feature cache, caption batching,
+the global-batch sampler and fp32 losses (trainers/model.py, retrieval.py, loaders.py, losses.py)."""
 import pytest
 import torch
 from torch.utils.data import RandomSampler
 
 from datasets.text import encode, tokenize
 from evaluation.retrieval import Retrieval
-from tests.dcar_helpers import build, config_file, dcar_cfg
-from trainers.clip_driver import assemble_text, encode_text, length_groups
+from tests.dcar_helpers import build, config_file, dcar_cfg, trainable
 from trainers.loaders import GlobalBatchSampler
+from trainers.model import assemble_text, encode_text, length_groups
 
 CONFIGS = {t: config_file(t) for t in ("CoOp", "CLIP_Adapter", "DCAR", "ZeroshotCLIP")}
 CAPTIONS = ["a red emblem.", "This is a photo of Migal. A small red emblem with a thin white border, drawn at the "
@@ -20,14 +21,14 @@ def _cfg(tmp_path, ckpt, trainer, **opts):
 
 def test_prompted_text_up_to_longest_caption_equals_full_context(tmp_path, ckpt):
     t = build(_cfg(tmp_path, ckpt, "DCAR"))
-    prompts = t.learner()
+    prompts = t.model.prompts()
     assert prompts.deep_text, "deep prompts are exercised"
-    ids, _ = tokenize(CAPTIONS, reserved=t.k)
+    ids, _ = tokenize(CAPTIONS, reserved=t.model.n_ctx)
     weights = 0.5 + torch.rand(len(CAPTIONS), 77)
     with torch.no_grad():
-        x, eot = assemble_text(t.clip, ids, prompts.ctx, weights)
-        short = encode_text(t.clip, x, eot, prompts.deep_text)
-        full = encode_text(t.clip, x, eot, prompts.deep_text, trim=False)
+        x, eot = assemble_text(t.model.clip, ids, prompts.ctx, weights)
+        short = encode_text(t.model.clip, x, eot, prompts.deep_text)
+        full = encode_text(t.model.clip, x, eot, prompts.deep_text, trim=False)
     assert torch.allclose(short, full, atol=1e-5, rtol=1e-5)
     assert not torch.allclose(short[0], short[1])
 
@@ -42,15 +43,15 @@ def test_length_groups_minimise_padding_plus_overhead():
 
 def test_length_grouped_text_pass_equals_one_pass_with_gradients(tmp_path, ckpt):
     t = build(_cfg(tmp_path, ckpt, "DCAR"))
-    ids, _ = tokenize(CAPTIONS * 2, reserved=t.k)
+    ids, _ = tokenize(CAPTIONS * 2, reserved=t.model.n_ctx)
     grads = []
     for overhead in (None, 0):
-        t.learner.zero_grad()
-        prompts = t.learner()
-        x, eot = assemble_text(t.clip, ids, prompts.ctx)
-        out = encode_text(t.clip, x, eot, prompts.deep_text, group_overhead=overhead)
+        trainable(t).zero_grad()
+        prompts = t.model.prompts()
+        x, eot = assemble_text(t.model.clip, ids, prompts.ctx)
+        out = encode_text(t.model.clip, x, eot, prompts.deep_text, group_overhead=overhead)
         (out * torch.arange(out.numel()).reshape(out.shape)).sum().backward()
-        grads.append((out.detach(), t.learner.prompts.ctx.grad.clone()))
+        grads.append((out.detach(), t.model.prompts.ctx.grad.clone()))
     assert len(length_groups((eot + 1).tolist(), 0)) == 3
     assert torch.allclose(grads[0][0], grads[1][0], atol=1e-5, rtol=1e-5)
     assert torch.allclose(grads[0][1], grads[1][1], atol=1e-4, rtol=1e-4)
@@ -61,11 +62,11 @@ def test_text_trim_switch_changes_cost_not_features(tmp_path, ckpt, name):
     trimmed = build(_cfg(tmp_path, ckpt, name))
     full = build(_cfg(tmp_path, ckpt, name, TRAINER__TEXT_TRIM=False))
     with torch.no_grad():
-        assert torch.allclose(trimmed.encode_texts(CAPTIONS), full.encode_texts(CAPTIONS), atol=1e-5, rtol=1e-5)
+        assert torch.allclose(trimmed.model.encode_text(CAPTIONS), full.model.encode_text(CAPTIONS), atol=1e-5, rtol=1e-5)
     if name == "ZeroshotCLIP":  # the plain path equals CLIP's own encode_text
         with torch.no_grad():
-            ref = trimmed.clip.encode_text(tokenize(CAPTIONS)[0])
-        assert torch.allclose(trimmed.encode_texts(CAPTIONS), ref, atol=1e-5, rtol=1e-5)
+            ref = trimmed.model.clip.encode_text(tokenize(CAPTIONS)[0])
+        assert torch.allclose(trimmed.model.encode_text(CAPTIONS), ref, atol=1e-5, rtol=1e-5)
 
 
 def test_evaluation_batches_captions_by_token_length(tmp_path, ckpt):
@@ -89,7 +90,7 @@ def _train_steps(t, steps=3):
     batches = iter(t.train_loader_x)
     for t.batch_idx in range(steps):
         t.forward_backward(next(batches))
-    return {k: v.detach().clone() for k, v in t.learner.state_dict().items()}
+    return {k: v.detach().clone() for k, v in trainable(t).state_dict().items()}
 
 
 @pytest.mark.parametrize("name", ["CLIP_Adapter", "CoOp"])
@@ -97,7 +98,7 @@ def test_cached_training_features_are_exact(tmp_path, ckpt, name):
     fixed = {"INPUT__TRANSFORMS": ("normalize",), "DATALOADER__TRAIN_X__BATCH_SIZE": 4}
     cached = build(_cfg(tmp_path, ckpt, name, **fixed))
     plain = build(_cfg(tmp_path, ckpt, name, TRAINER__FEATURE_CACHE=False, **fixed))
-    assert cached.train_cache is not None and plain.train_cache is None
+    assert cached.features.train is not None and plain.features.train is None
     assert "img" not in next(iter(cached.train_loader_x)), "cached runs read no training image"
     a, b = _train_steps(cached), _train_steps(plain)
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -105,28 +106,28 @@ def test_cached_training_features_are_exact(tmp_path, ckpt, name):
 
 def test_no_training_cache_with_random_augmentation_or_prompted_images(tmp_path, ckpt, capsys):
     random_crop = {"INPUT__TRANSFORMS": ("random_crop", "normalize")}
-    assert build(_cfg(tmp_path, ckpt, "CLIP_Adapter", **random_crop)).train_cache is None
+    assert build(_cfg(tmp_path, ckpt, "CLIP_Adapter", **random_crop)).features.train is None
     assert "recomputed every step: INPUT.TRANSFORMS ['random_crop', 'normalize'] is random" in capsys.readouterr().out
     dcar = build(_cfg(tmp_path, ckpt, "DCAR", INPUT__TRANSFORMS=("normalize",)))
-    assert dcar.train_cache is None and not dcar.caching()  # the image tower carries visual prompts
+    assert dcar.features.train is None and not dcar.features.enabled  # the image tower carries visual prompts
 
 
 def test_eval_features_of_a_frozen_tower_are_computed_once(tmp_path, ckpt, monkeypatch):
     t = build(_cfg(tmp_path, ckpt, "CLIP_Adapter"))
     calls = []
-    tower = t.image_tower
-    monkeypatch.setattr(t, "image_tower", lambda images: calls.append(len(images)) or tower(images))
+    tower = t.model.image_tower
+    monkeypatch.setattr(t.model, "image_tower", lambda images, prompts=None: calls.append(len(images)) or tower(images))
     results, evaluate = [], t.evaluator.evaluate
     monkeypatch.setattr(t.evaluator, "evaluate", lambda *a, **k: results.append(evaluate(*a, **k)) or results[-1])
     t.test()
     n, first = sum(calls), results[-1].snapshot.features.clone()
     with torch.no_grad():  # the adapter still applies to the cached features
-        t.learner.image.fc2.weight.add_(0.5)
+        t.model.image_head.fc2.weight.add_(0.5)
     t.test()
     assert n == len(t.test_loader.dataset) and sum(calls) == n
     assert not torch.allclose(first, results[-1].snapshot.features)
     dcar = build(_cfg(tmp_path, ckpt, "DCAR"))
-    assert not dcar.caching()
+    assert not dcar.features.enabled
 
 
 @pytest.mark.parametrize("n,batch,drop_last", [(10, 4, True), (10, 4, False), (8, 8, True)])
@@ -143,7 +144,7 @@ def test_global_batch_sampler_single_process_is_random_sampler_order(n, batch, d
 
 
 def test_losses_and_similarities_stay_fp32_under_autocast():
-    from trainers.dcar.losses import category_loss
+    from trainers.dcar.objective import category_loss
     from trainers.losses import contrastive_loss
 
     torch.manual_seed(0)

@@ -1,0 +1,158 @@
+"""A finished run as a model (docs/model.md, "Use a trained model"):
+
+    from trained import load_trained
+    model = load_trained("output/fdrd_synth/DCAR/synth_16shots/seed1")
+    scores = model.encode_image(images) @ model.encode_text(["a photo of ..."]).T
+
+:func:`load_trained` rebuilds the run's :class:`~trainers.model.PromptedCLIP` from its
+``config.yaml`` (the trainer's own ``retrieval_model``, the recorded backbone and its hash) and
+loads its weights as ``--eval-only`` does; :func:`preprocess` is the run's test preprocessing.
+``python -m trained retrieve`` ranks a folder of images for a caption, or captions for an image:
+
+    python -m trained retrieve --model-dir RUN --images DIR --query "a photo of ..." [--top 5]
+    python -m trained retrieve --model-dir RUN --image FILE --query "caption one" --query "caption two"
+    python -m trained retrieve --model-dir RUN --image FILE --captions captions.txt
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+from PIL import Image, UnidentifiedImageError
+
+import engine
+from engine.fixes.checkpoint import load_weights
+from engine.precision import resolve_device, resolve_precision
+from plugins import default_cfg
+from reporting.cli import bad_input
+from trainers.model import PromptedCLIP
+from trainers.retrieval import load_clip
+
+
+def run_config(run_dir: str) -> Any:
+    """The resolved config a run folder was trained with (its ``config.yaml``)."""
+    path = os.path.join(run_dir, "config.yaml")
+    if not os.path.isfile(path):
+        raise ValueError(f"{run_dir} is not a run folder: it has no config.yaml (give the folder train.py wrote, "
+                         "the one holding config.yaml and results.json)")
+    cfg = default_cfg()
+    cfg.merge_from_file(path)
+    return cfg
+
+
+def load_trained(run_dir: str, device: str | torch.device | None = None, epoch: int | None = None) -> PromptedCLIP:
+    """The :class:`PromptedCLIP` of the run in ``run_dir`` (any trainer), in eval mode, on
+    ``device`` (default: CUDA when available, else CPU) under the run's precision; ``epoch``: the
+    weights of that epoch (default: the best-val model, else the last)."""
+    cfg = run_config(run_dir)
+    trainer = engine.TRAINER_REGISTRY.get(cfg.TRAINER.NAME)
+    where = torch.device(device) if device is not None else resolve_device(cfg.USE_CUDA)
+    precision = resolve_precision(cfg.TRAINER[trainer.CONFIG_NODE].PREC, where)
+    clip_model, _ = load_clip(cfg, precision, frozen=trainer.FROZEN_CLIP)
+    model, trainable = trainer.retrieval_model(cfg, clip_model, precision)
+    for name, module in trainable.items():
+        load_weights(module, os.path.join(run_dir, name), epoch)
+    return model.requires_grad_(False).eval()
+
+
+def preprocess(run_dir: str) -> Callable[[Image.Image], torch.Tensor]:
+    """The run's test preprocessing: a PIL image -> the [3, H, W] tensor its model encodes."""
+    return engine.build_transform(run_config(run_dir), is_train=False)
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m trained", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("retrieve", help="rank images for a caption, or captions for an image, with a trained model")
+    r.add_argument("--model-dir", required=True, help="a finished run folder (holding config.yaml and the weights)")
+    images = r.add_mutually_exclusive_group(required=True)
+    images.add_argument("--images", help="a folder of images to rank for each --query")
+    images.add_argument("--image", help="one image to rank the captions for")
+    r.add_argument("--query", action="append", default=[], help="a caption (repeat for several)")
+    r.add_argument("--captions", help="a text file of captions, one per line (with --image)")
+    r.add_argument("--top", type=int, default=5, help="how many results to print (default 5)")
+    r.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when available)")
+    r.add_argument("--batch-size", type=int, default=64, help="images encoded per batch")
+    return p
+
+
+def image_files(folder: str) -> list[str]:
+    if not os.path.isdir(folder):
+        raise ValueError(f"--images {folder} is not a folder")
+    files = sorted(os.path.join(root, f) for root, _, names in os.walk(folder) for f in names
+                   if f.lower().endswith(IMAGE_EXTENSIONS))
+    if not files:
+        raise ValueError(f"--images {folder} holds no image ({', '.join(IMAGE_EXTENSIONS)})")
+    return files
+
+
+def read_images(paths: list[str], transform) -> tuple[list[str], list[torch.Tensor]]:
+    """The readable images as tensors; each unreadable one is named and counted."""
+    kept, tensors, bad = [], [], []
+    for path in paths:
+        try:
+            with Image.open(path) as im:
+                tensors.append(transform(im.convert("RGB")))
+            kept.append(path)
+        except (OSError, UnidentifiedImageError) as e:
+            bad.append(f"{path} ({e})")
+    for line in bad:
+        print(f"skipped unreadable image: {line}")
+    if bad:
+        print(f"{len(bad)} of {len(paths)} images skipped as unreadable")
+    return kept, tensors
+
+
+@torch.no_grad()
+def retrieve(args: argparse.Namespace) -> None:
+    captions = list(args.query)
+    if args.captions:
+        with open(args.captions, encoding="utf-8") as f:
+            captions += [line.strip() for line in f if line.strip()]
+    if not captions:
+        raise ValueError("give at least one caption: --query \"...\" (repeatable) or --captions FILE")
+    if args.top < 1:
+        raise ValueError(f"--top must be at least 1, got {args.top}")
+    paths = image_files(args.images) if args.images else [args.image]
+    if args.image and not os.path.isfile(args.image):
+        raise ValueError(f"--image {args.image} does not exist")
+    model = load_trained(args.model_dir, args.device)
+    paths, tensors = read_images(paths, preprocess(args.model_dir))
+    if not tensors:
+        raise ValueError("no readable image to rank")
+    img = torch.cat([model.encode_image(torch.stack(tensors[b:b + args.batch_size]))
+                     for b in range(0, len(tensors), args.batch_size)])
+    scores = F.normalize(img, dim=-1) @ F.normalize(model.encode_text(captions), dim=-1).T  # [images, captions]
+    if args.images:
+        for c, caption in enumerate(captions):
+            print(f"query: {caption}")
+            values, order = scores[:, c].topk(min(args.top, len(paths)))
+            for rank, (v, i) in enumerate(zip(values.tolist(), order.tolist()), 1):
+                print(f"  {rank:>3}  {v:.4f}  {paths[i]}")
+        return
+    print(f"image: {paths[0]}")
+    values, order = scores[0].topk(min(args.top, len(captions)))
+    for rank, (v, i) in enumerate(zip(values.tolist(), order.tolist()), 1):
+        print(f"  {rank:>3}  {v:.4f}  {captions[i]}")
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        retrieve(args)
+    except (ValueError, FileNotFoundError) as e:
+        if os.environ.get("DCAR_DEBUG"):
+            raise
+        return bad_input(e)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
