@@ -72,19 +72,13 @@ class Precision:
                           before_step: Callable[[], None] | None = None) -> None:
         """Backward pass and optimiser steps, through the grad scaler when there is one;
         ``before_step`` runs between them (the gradient average across processes)."""
-        if self.scaler is None:
-            loss.backward()
-            if before_step is not None:
-                before_step()
-            for opt in optimizers:
-                opt.step()
-            return
-        self.scaler.scale(loss).backward()
+        (loss if self.scaler is None else self.scaler.scale(loss)).backward()
         if before_step is not None:
             before_step()
         for opt in optimizers:
-            self.scaler.step(opt)
-        self.scaler.update()
+            opt.step() if self.scaler is None else self.scaler.step(opt)
+        if self.scaler is not None:
+            self.scaler.update()
 
     def describe(self) -> str:
         return f"device {self.device}, precision {self.name} (PREC {self.requested})"

@@ -1,5 +1,5 @@
 """What a run's final evaluation leaves in its folder: ``gallery.png`` and ``results.json``
-(docs/engine.md, "Run folders"). ``results.json`` marks a run as finished, so it is written last,
+(docs/model.md, "Evaluation"). ``results.json`` marks a run as finished, so it is written last,
 whole (``write_atomic``)."""
 from __future__ import annotations
 

@@ -46,7 +46,7 @@ class CoOp(RetrievalTrainer):
         """The context (the tokens of ``CTX_INIT`` when given), at the input only, text side only."""
         c = cfg.TRAINER.COOP
         n_ctx = len(encode(c.CTX_INIT.replace("_", " "))) if c.CTX_INIT else c.N_CTX
-        prompts = prompt_learner(cfg, clip_model, n_ctx, 1, c.CTX_INIT, visual=False)
+        prompts = prompt_learner(cfg, cls.CONFIG_NODE, clip_model, n_ctx, 1, c.CTX_INIT, visual=False)
         return prompted_clip(cfg, clip_model, precision, prompts), {"prompt_learner": nn.ModuleDict({"prompts": prompts})}
 
     def build_model(self) -> None:

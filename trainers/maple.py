@@ -34,7 +34,7 @@ class MaPLe(RetrievalTrainer):
                         precision: Precision) -> tuple[PromptedCLIP, dict[str, nn.Module]]:
         """``N_CTX`` context tokens, deep text prompts to ``PROMPT_DEPTH``, visual prompts coupled to them."""
         c = cfg.TRAINER.MAPLE
-        prompts = prompt_learner(cfg, clip_model, c.N_CTX, c.PROMPT_DEPTH, c.CTX_INIT, visual=True)
+        prompts = prompt_learner(cfg, cls.CONFIG_NODE, clip_model, c.N_CTX, c.PROMPT_DEPTH, c.CTX_INIT, visual=True)
         return prompted_clip(cfg, clip_model, precision, prompts), {"prompt_learner": nn.ModuleDict({"prompts": prompts})}
 
     def build_model(self) -> None:

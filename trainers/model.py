@@ -323,7 +323,8 @@ class PromptedCLIP(nn.Module):
         or the frozen one."""
         if self.image_tower_frozen:
             return self.frozen_image(images)
-        prompts = prompts if prompts is not None or self.prompts is None else self.make_prompts()
+        if prompts is None and self.prompts is not None:
+            prompts = self.make_prompts()
         shallow, deep = (None, ()) if prompts is None else (prompts.shallow_visual, prompts.deep_visual)
         with self.precision.autocast():
             return encode_image(self.clip, images.to(self.device), shallow, deep).float()

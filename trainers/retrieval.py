@@ -71,14 +71,14 @@ def prompted_clip(cfg: Any, clip_model: nn.Module, precision: Precision, prompts
     return PromptedCLIP(clip_model, prompts, precision=precision, text_trim=cfg.TRAINER.TEXT_TRIM, **kwargs)
 
 
-def prompt_learner(cfg: Any, clip_model: nn.Module, n_ctx: int, depth: int, ctx_init: str,
+def prompt_learner(cfg: Any, node: str, clip_model: nn.Module, n_ctx: int, depth: int, ctx_init: str,
                    visual: bool) -> DualPromptLearner:
-    """The prompt learner on CLIP's device; prompts that do not fit the backbone name the shipped
-    config that does."""
+    """The prompt learner on CLIP's device; prompts that do not fit the backbone name the trainer's
+    config node (``TRAINER.<node>``) and the shipped config that does."""
     try:
         prompts = DualPromptLearner(clip_model, n_ctx, depth, ctx_init, visual)
     except ValueError as e:
-        raise ValueError(f"{e} (TRAINER.{cfg.TRAINER.NAME.upper()}, backbone {cfg.MODEL.BACKBONE.NAME}). "
+        raise ValueError(f"{e} (TRAINER.{node}, backbone {cfg.MODEL.BACKBONE.NAME}). "
                          f"{fit_hint(cfg)}") from None
     return prompts.to(clip_model.token_embedding.weight.device)
 
@@ -155,6 +155,7 @@ class RetrievalTrainer(TrainerX):
 
     def __init__(self, cfg: Any) -> None:
         self.last_results: dict[str, dict] = {}
+        self.trainable_params: list[nn.Parameter] = []  # of every registered model, averaged across processes
         super().__init__(cfg)
 
     def node(self, cfg: Any = None) -> Any:
@@ -212,6 +213,7 @@ class RetrievalTrainer(TrainerX):
         if not params:
             raise ValueError(f"Model {name!r} has no trainable parameters")
         dist.broadcast_parameters(params)
+        self.trainable_params += params
         groups: defaultdict[str, int] = defaultdict(int)
         for pname, p in module.named_parameters():
             if p.requires_grad:
@@ -246,10 +248,8 @@ class RetrievalTrainer(TrainerX):
             self.progress.update()
         self.model_zero_grad()
         self.detect_anomaly(objective)
-        names = self.get_model_names()
-        params = [p for n in names for p in self._models[n].parameters() if p.requires_grad]
-        self.precision.backward_and_step(objective, [self._optims[n] for n in names],
-                                         before_step=lambda: dist.average_gradients(params))
+        self.precision.backward_and_step(objective, [self._optims[n] for n in self.get_model_names()],
+                                         before_step=lambda: dist.average_gradients(self.trainable_params))
         if self.batch_idx + 1 == self.num_batches:
             self.update_lr()
 

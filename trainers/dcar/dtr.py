@@ -37,6 +37,7 @@ from torch import nn
 from datasets.text import CONTEXT_LENGTH, tokenize, words
 
 from ..model import PromptedCLIP, Prompts, assemble_text, encode_image, encode_text
+from ..retrieval import encode_items
 
 S_MODES = ("word", "contextual", "patch")
 BLANKS = ("white", "mean")
@@ -195,30 +196,24 @@ class DTRSchedule:
     then every ``REFRESH`` steps or at each epoch's first step (``current``) -- and, with
     ``TEST_WEIGHTS blank``, the weights of captions at test.
 
-    ``transform``: the test preprocessing (the blank image goes through it); ``encode_items(items,
-    encoder, desc)``: features of items' images by ``encoder`` (batched, sharded)."""
+    ``cfg``: the run's config (the images are encoded as evaluation encodes them, batched and
+    sharded); ``transform``: the test preprocessing (the blank image goes through it too)."""
 
     CHUNK = 4096  # images encoded per part (patch features are large)
 
-    def __init__(self, c: Any, model: PromptedCLIP, transform: Any,
-                 encode_items: Callable[[Sequence[Any], ImageEncoder, str], torch.Tensor]) -> None:
-        self.c, self.model, self.transform, self.encode_items = c, model, transform, encode_items
-        self.reweighter = TokenReweighter(DTRSettings.from_cfg(c))
+    def __init__(self, cfg: Any, model: PromptedCLIP, transform: Any) -> None:
+        self.cfg, self.c, self.model, self.transform = cfg, cfg.TRAINER.DCAR.DTR, model, transform
+        self.reweighter = TokenReweighter(DTRSettings.from_cfg(self.c))
         self.frozen_text = TextTower(model.clip, model.precision.autocast)
         self.weights: torch.Tensor | None = None  # [N, 77] of the training pairs
-
-    @property
-    def training(self) -> bool:
-        """Whether the positives are re-weighted during training."""
-        return bool(self.c.ENABLED)
 
     def blank_image(self) -> torch.Tensor:
         """The blank image [1, 3, H, W] of ``DTR.BLANK``: white through the test preprocessing, or
         the all-zero normalised tensor (the mean colour)."""
-        size = tuple(self.model.clip.visual.input_resolution for _ in range(2))
+        side = self.model.clip.visual.input_resolution
         if self.c.BLANK == "white":
-            return self.transform(Image.new("RGB", (size[1], size[0]), (255, 255, 255)))[None]
-        return torch.zeros(1, 3, *size)
+            return self.transform(Image.new("RGB", (side, side), (255, 255, 255)))[None]
+        return torch.zeros(1, 3, side, side)
 
     def towers(self, prompts: Prompts | None) -> tuple[TextTower, ImageEncoder, torch.Tensor]:
         """What S reads -- the text tower, the image encoder and the blank image's unit features --
@@ -243,7 +238,8 @@ class DTRSchedule:
         source, parts = "frozen" if prompts is None else "current", []
         for start in range(0, len(items), self.CHUNK):
             part = items[start:start + self.CHUNK]
-            feats = self.encode_items(part, image, f"DTR: {source} image features")
+            feats = encode_items(self.cfg, part, self.transform, image, f"DTR: {source} image features",
+                                 self.model.device)
             parts.append(self.reweighter.weights([it.caption for it in part], text,
                                                  nn.functional.normalize(feats, dim=-1), blank,
                                                  reserved=self.model.n_ctx))

@@ -96,12 +96,12 @@ def category_loss(img: torch.Tensor, cands: torch.Tensor, valid: torch.Tensor, w
     return per.sum() / valid.sum()
 
 
-def candidates(pos: torch.Tensor, negs: torch.Tensor | None, items: Sequence[Any], labels: torch.Tensor,
-               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Each image's candidate set: unit features [B, C, D] (slot 0 the positive, then its category
-    swaps, then its attribute swaps, zero padding), the valid slots [B, C] and each candidate's
-    category [B, C] (an attribute swap keeps the image's class; a category swap is -1, another class)."""
-    per_item = [(*it.negatives_category, *it.negatives_attribute) for it in items]
+def candidates(pos: torch.Tensor, negs: torch.Tensor | None, items: Sequence[Any], per_item: Sequence[Sequence[str]],
+               labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Each image's candidate set: unit features [B, C, D] (slot 0 the positive, then ``per_item``,
+    its negatives: category swaps, then attribute swaps, whose features ``negs`` holds in that
+    order; zero padding), the valid slots [B, C] and each candidate's category [B, C] (an attribute
+    swap keeps the image's class; a category swap is -1, another class)."""
     width = 1 + max((len(n) for n in per_item), default=0)
     device = pos.device
     cands = pos.new_zeros(len(items), width, pos.shape[-1], dtype=torch.float32)
@@ -155,11 +155,12 @@ class DCARObjective(nn.Module):
                       scale: float, encode: Callable[[list[str]], torch.Tensor], reweighted: bool) -> torch.Tensor:
         """L_cate: the positive and its negatives through the prompted text encoder (weights 1),
         the CAA module, category-matching weights (§4.2-4.4)."""
+        negs = [self.negatives(it) for it in items]
         strings = [it.caption for it in items] if reweighted else []
-        strings += [s for it in items for s in self.negatives(it)]
+        strings += [s for n in negs for s in n]
         feats = encode(strings) if strings else None
         pos_feats, neg_feats = (feats[: len(items)], feats[len(items):]) if reweighted else (pos, feats)
-        cands, valid, cand_labels = candidates(pos_feats, neg_feats, items, labels)
+        cands, valid, cand_labels = candidates(pos_feats, neg_feats, items, negs, labels)
         if self.caa is not None:
             cands = self.caa(cands, valid)
         return category_loss(img, cands, valid, category_weights(cand_labels, labels, self.alpha), scale,

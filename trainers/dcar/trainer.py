@@ -11,7 +11,6 @@ in :func:`check_dcar_cfg`.
 """
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 from torch import nn
@@ -22,7 +21,7 @@ from engine.precision import Precision
 from evaluation.items import check_items
 
 from ..model import PromptedCLIP
-from ..retrieval import RetrievalTrainer, encode_items, prompt_learner, prompted_clip
+from ..retrieval import RetrievalTrainer, prompt_learner, prompted_clip
 from .dtr import BLANKS, PATCH_POOLS, S_MODES, SOURCES, TEST_WEIGHTS, DTRSchedule
 from .objective import CAA, CAA_TYPES, WEIGHT_MODES, CAAHead, DCARObjective
 
@@ -67,9 +66,9 @@ CHOICES = {"DTR.S_MODE": S_MODES, "DTR.PATCH_POOL": PATCH_POOLS, "DTR.BLANK": BL
 def check_dcar_cfg(c: Any) -> None:
     """Every ``TRAINER.DCAR`` key with a set of allowed values or a range, checked (no side effects)."""
     for key, allowed in CHOICES.items():
-        node, leaf = (c, key) if "." not in key else (c[key.split(".")[0]], key.split(".")[1])
-        if node[leaf] not in allowed:
-            raise ValueError(f"TRAINER.DCAR.{key} must be one of {allowed}, got {node[leaf]!r}")
+        group, leaf = key.split(".")
+        if c[group][leaf] not in allowed:
+            raise ValueError(f"TRAINER.DCAR.{key} must be one of {allowed}, got {c[group][leaf]!r}")
     if c.DTR.REFRESH < 0:
         raise ValueError(f"TRAINER.DCAR.DTR.REFRESH must be >= 0 (0 = each epoch), got {c.DTR.REFRESH}")
     if c.CATE.LAMBDA < 0:
@@ -93,14 +92,14 @@ class DCAR(RetrievalTrainer):
         with ``CAA.AT_TEST`` the CAA is its text head, with ``DTR.TEST_WEIGHTS blank`` captions
         are weighted at test."""
         c = cfg.TRAINER.DCAR
-        prompts = prompt_learner(cfg, clip_model, c.N_CTX, c.PROMPT_DEPTH, c.CTX_INIT, c.VISUAL_PROMPTS)
+        prompts = prompt_learner(cfg, cls.CONFIG_NODE, clip_model, c.N_CTX, c.PROMPT_DEPTH, c.CTX_INIT, c.VISUAL_PROMPTS)
         caa = None
         if c.CAA.TYPE != "none" and c.CATE.LAMBDA != 0:
             caa = CAA(clip_model.text_projection.shape[1], c.CAA.TYPE, c.CAA.HIDDEN, c.CAA.RATIO).to(precision.device)
         model = prompted_clip(cfg, clip_model, precision, prompts,
                               text_head=CAAHead(caa) if c.CAA.AT_TEST and caa is not None else None)
         if c.DTR.TEST_WEIGHTS == "blank":
-            model.test_token_weights = DTRSchedule(c.DTR, model, build_transform(cfg, is_train=False), None).at_test
+            model.test_token_weights = DTRSchedule(cfg, model, build_transform(cfg, is_train=False)).at_test
         trainable = nn.ModuleDict({"prompts": prompts} if caa is None else {"prompts": prompts, "caa": caa})
         return model, {"prompt_learner": trainable}
 
@@ -109,17 +108,13 @@ class DCAR(RetrievalTrainer):
         model, trainable = self.retrieval_model(self.cfg, clip_model, self.precision)
         c, items = self.node(), self.train_set.data_source
         check_items(items, "DCAR training data")
-        self.objective = DCARObjective(c, trainable["prompt_learner"]["caa"] if "caa" in trainable["prompt_learner"]
-                                       else None)
+        learner = trainable["prompt_learner"]
+        self.objective = DCARObjective(c, learner["caa"] if "caa" in learner else None)
         self.setup_model(model, trainable, strings=self.objective.training_strings(items))
-        transform = self.test_loader.dataset.transform
-        self.dtr = DTRSchedule(c.DTR, model, transform, partial(self.encode_items, transform))
+        self.dtr = DTRSchedule(self.cfg, model, self.test_loader.dataset.transform)
         if model.test_token_weights is not None:  # one schedule: its frozen word features serve training and test
             model.test_token_weights = self.dtr.at_test
         self.dtr.start(items)
-
-    def encode_items(self, transform: Any, items: list, encoder: Any, desc: str) -> Any:
-        return encode_items(self.cfg, items, transform, encoder, desc, self.device)
 
     def forward_backward(self, batch: dict) -> dict[str, float]:
         """One step: the positives' token weights (DTR), image and caption features from the model
