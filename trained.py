@@ -63,6 +63,7 @@ def preprocess(run_dir: str) -> Callable[[Image.Image], torch.Tensor]:
     """The run's test preprocessing: a PIL image -> the [3, H, W] tensor its model encodes."""
     return engine.build_transform(run_config(run_dir), is_train=False)
 
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
 
@@ -93,21 +94,41 @@ def image_files(folder: str) -> list[str]:
     return files
 
 
-def read_images(paths: list[str], transform) -> tuple[list[str], list[torch.Tensor]]:
-    """The readable images as tensors; each unreadable one is named and counted."""
-    kept, tensors, bad = [], [], []
+def read_images(paths: list[str], transform: Callable[[Image.Image], torch.Tensor]) -> tuple[list[str], list[torch.Tensor]]:
+    """The readable ones of ``paths`` and their tensors; each unreadable one is named."""
+    kept, tensors = [], []
     for path in paths:
         try:
             with Image.open(path) as im:
                 tensors.append(transform(im.convert("RGB")))
             kept.append(path)
         except (OSError, UnidentifiedImageError) as e:
-            bad.append(f"{path} ({e})")
-    for line in bad:
-        print(f"skipped unreadable image: {line}")
-    if bad:
-        print(f"{len(bad)} of {len(paths)} images skipped as unreadable")
+            print(f"skipped unreadable image: {path} ({e})")
     return kept, tensors
+
+
+def encode_images(model: PromptedCLIP, paths: list[str], transform: Callable[[Image.Image], torch.Tensor],
+                  batch_size: int) -> tuple[list[str], torch.Tensor]:
+    """Unit features of the readable images among ``paths``, read and encoded a batch at a time
+    (a large folder is never held in memory as tensors); unreadable images are named and counted."""
+    kept, feats = [], []
+    for b in range(0, len(paths), batch_size):
+        readable, tensors = read_images(paths[b:b + batch_size], transform)
+        if tensors:
+            kept += readable
+            feats.append(F.normalize(model.encode_image(torch.stack(tensors)), dim=-1))
+    if len(kept) < len(paths):
+        print(f"{len(paths) - len(kept)} of {len(paths)} images skipped as unreadable")
+    if not kept:
+        raise ValueError("no readable image to rank")
+    return kept, torch.cat(feats)
+
+
+def print_top(scores: torch.Tensor, labels: list[str], top: int) -> None:
+    """The ``top`` best of ``labels`` by ``scores``: rank, score, label."""
+    values, order = scores.topk(min(top, len(labels)))
+    for rank, (v, i) in enumerate(zip(values.tolist(), order.tolist()), 1):
+        print(f"  {rank:>3}  {v:.4f}  {labels[i]}")
 
 
 @torch.no_grad()
@@ -120,27 +141,19 @@ def retrieve(args: argparse.Namespace) -> None:
         raise ValueError("give at least one caption: --query \"...\" (repeatable) or --captions FILE")
     if args.top < 1:
         raise ValueError(f"--top must be at least 1, got {args.top}")
-    paths = image_files(args.images) if args.images else [args.image]
     if args.image and not os.path.isfile(args.image):
         raise ValueError(f"--image {args.image} does not exist")
+    paths = image_files(args.images) if args.images else [args.image]
     model = load_trained(args.model_dir, args.device)
-    paths, tensors = read_images(paths, preprocess(args.model_dir))
-    if not tensors:
-        raise ValueError("no readable image to rank")
-    img = torch.cat([model.encode_image(torch.stack(tensors[b:b + args.batch_size]))
-                     for b in range(0, len(tensors), args.batch_size)])
-    scores = F.normalize(img, dim=-1) @ F.normalize(model.encode_text(captions), dim=-1).T  # [images, captions]
+    paths, img = encode_images(model, paths, preprocess(args.model_dir), args.batch_size)
+    scores = img @ F.normalize(model.encode_text(captions), dim=-1).T  # [images, captions] cosines
     if args.images:
         for c, caption in enumerate(captions):
             print(f"query: {caption}")
-            values, order = scores[:, c].topk(min(args.top, len(paths)))
-            for rank, (v, i) in enumerate(zip(values.tolist(), order.tolist()), 1):
-                print(f"  {rank:>3}  {v:.4f}  {paths[i]}")
+            print_top(scores[:, c], paths, args.top)
         return
     print(f"image: {paths[0]}")
-    values, order = scores[0].topk(min(args.top, len(captions)))
-    for rank, (v, i) in enumerate(zip(values.tolist(), order.tolist()), 1):
-        print(f"  {rank:>3}  {v:.4f}  {captions[i]}")
+    print_top(scores[0], captions, args.top)
 
 
 def main(argv: list[str]) -> int:
