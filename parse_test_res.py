@@ -97,12 +97,6 @@ def read_record(run_dir: str) -> Run | None:
     return Run(run_dir, metrics, per_domain, trainer, identity, config, config.get("SEED"))
 
 
-def read_run(run_dir: str) -> dict[str, float] | None:
-    """Final metrics of one run, or None when it has none."""
-    run = read_record(run_dir)
-    return run.metrics if run else None
-
-
 def group_runs(runs: list[Run]) -> dict[tuple, list[Run]]:
     groups: dict[tuple, list[Run]] = defaultdict(list)
     for run in runs:
@@ -151,22 +145,6 @@ def summarize_runs(runs: list[Run], ci95: bool) -> tuple[dict[str, tuple[float, 
             warnings.append(f"{name} is missing from {len(runs) - len(values)} run(s)")
         summary[name] = summarize(values, ci95)
     return summary, warnings
-
-
-def parse_directory(directory: str, seeds: list[int], ci95: bool) -> tuple[dict, list[str], dict]:
-    """(metric -> (mean, spread), warnings, seed dir -> metrics) over the seed*/ runs of
-    ``directory``. Runs of other settings than the first seed's are not averaged in: they are
-    named in a warning (use :func:`parse_groups` to see every group)."""
-    groups, warnings = parse_groups(directory, seeds)
-    if not groups:
-        return {}, warnings, {}
-    runs = next(iter(groups.values()))
-    if len(groups) > 1:
-        others = [os.path.basename(r.path) for g in list(groups.values())[1:] for r in g]
-        warnings.append(f"{', '.join(others)} ran with other settings than {os.path.basename(runs[0].path)} "
-                        "and are not averaged with it (see the groups printed)")
-    summary, more = summarize_runs(runs, ci95)
-    return summary, warnings + more, {os.path.basename(r.path): r.metrics for r in runs}
 
 
 def parse_groups(directory: str, seeds: list[int]) -> tuple[dict[tuple, list[Run]], list[str]]:

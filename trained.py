@@ -29,8 +29,8 @@ from engine.fixes.checkpoint import load_weights
 from engine.precision import resolve_device, resolve_precision
 from plugins import default_cfg
 from reporting.cli import bad_input
+from trainers.base import load_clip
 from trainers.model import PromptedCLIP
-from trainers.retrieval import load_clip
 
 
 def run_config(run_dir: str) -> Any:

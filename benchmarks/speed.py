@@ -280,8 +280,8 @@ def write_markdown(tables: dict[str, list], path: str, argv: str) -> None:
 
     with open(path, "w", encoding="utf-8") as f:
         f.write(f"<!-- written by: python benchmarks/speed.py {argv} -->\n")
-        f.write("# Speed benchmark\n\nColumns and method: the docstring of `benchmarks/speed.py` and the README's "
-                "\"Speed, memory and multi-GPU\" section.\n")
+        f.write("# Speed benchmark\n\nColumns and method: the docstring of `benchmarks/speed.py` and "
+                "[`performance.md`](performance.md).\n")
         for name, rows in tables.items():
             if rows:
                 f.write(f"\n### {name}\n\n{tabulate(rows, headers='keys', tablefmt='github')}\n")

@@ -13,7 +13,7 @@ In a fresh clone of ``--repo`` (its committed HEAD) and a fresh virtual environm
 
 Each measurement is appended to ``runs`` in ``--json`` with the machine (CPU model, cores, load
 average at the start) and the commit; ``readme`` holds the phrases the README quotes, made from
-every run recorded (ranges where there are several). ``tests/test_docs.py`` checks that every
+every run recorded (ranges where there are several). ``tests/test_timings.py`` checks that every
 figure in those README sections is one of them.
 """
 from __future__ import annotations

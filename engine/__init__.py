@@ -46,7 +46,7 @@ def _import_dassl() -> tuple[dict[str, ModuleType] | None, str]:
         if choice == "dassl":
             raise ImportError(
                 f"{ENGINE_ENV}=dassl but Dassl cannot be imported ({type(e).__name__}: {e}). Install it with its "
-                f"import-time dependencies (README, 'Real Dassl'), or unset {ENGINE_ENV} to use the embedded engine"
+                f"import-time dependencies (docs/engine.md §12), or unset {ENGINE_ENV} to use the embedded engine"
             ) from None
         return None, f"Dassl is not importable ({type(e).__name__}: {e})"
     return modules, ""

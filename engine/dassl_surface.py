@@ -124,16 +124,24 @@ EXPORTS: dict[str, str] = {
     "build_optimizer": "dassl.optim",
 }
 
-# TrainerX methods the project's trainers override or call, with Dassl's parameter names.
+# TrainerX methods the project's trainers override or call, with Dassl's parameter names; the
+# embedded engine carries exactly these.
 HOOKS: dict[str, tuple[str, ...]] = {
     "check_cfg": ("cfg",), "build_data_loader": (), "build_model": (), "train": (),
     "before_train": (), "after_train": (), "before_epoch": (), "after_epoch": (), "run_epoch": (),
-    "test": ("split",), "parse_batch_train": ("batch",), "parse_batch_test": ("batch",),
-    "forward_backward": ("batch",), "model_inference": ("input",),
+    "test": ("split",), "parse_batch_train": ("batch",), "forward_backward": ("batch",),
     "register_model": ("name", "model", "optim", "sched"), "get_model_names": ("names",),
     "set_model_mode": ("mode", "names"), "update_lr": ("names",), "get_current_lr": ("names",),
     "model_zero_grad": ("names",), "model_backward": ("loss",), "model_update": ("names",),
     "model_backward_and_update": ("loss", "names"),
     "save_model": ("epoch", "directory", "is_best", "val_result", "model_name"),
     "resume_model_if_exist": ("directory",), "load_model": ("directory", "epoch"), "init_writer": ("log_dir",),
+}
+
+# Dassl's TrainerX methods the embedded engine does not carry, and why. Dassl's ``test`` runs a
+# classifier over the test loader; the embedded engine keeps only the abstract hook, which every
+# trainer of the project overrides with retrieval.
+NOT_CARRIED: dict[str, str] = {
+    "parse_batch_test": "a classification batch (image, label) for Dassl's test(); retrieval encodes items instead",
+    "model_inference": "a classifier's logits for Dassl's test(); the trainers call their model's encoders",
 }

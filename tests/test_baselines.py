@@ -82,10 +82,10 @@ def test_clip_adapter_text_side_option(tmp_path, ckpt):
 
 
 def test_baselines_stand_beside_dcar_not_beneath_it():
+    from trainers.base import RetrievalTrainer
     from trainers.coop import CoOp
     from trainers.dcar import DCAR
     from trainers.maple import MaPLe
-    from trainers.retrieval import RetrievalTrainer
 
     for trainer in (CoOp, MaPLe, DCAR):  # each stands directly on the one base; none on another
         assert trainer.__bases__ == (RetrievalTrainer,)

@@ -30,6 +30,18 @@ def test_embedded_trainer_has_every_hook_with_dassls_parameters():
         assert _params(embedded_trainer.TrainerX, hook) == params, hook
 
 
+def test_embedded_trainer_carries_no_classification_path():
+    """Dassl's classification-only hooks are recorded as not carried and are absent from the engine
+    and from every trainer of the project (none may come to depend on them)."""
+    import trainers  # noqa: F401 - registers the project's trainers
+    for hook in surface.NOT_CARRIED:
+        assert hook not in surface.HOOKS
+        assert not hasattr(embedded_trainer.TrainerX, hook), hook
+        if engine.ENGINE == "embedded":
+            for name in engine.TRAINER_REGISTRY.registered_names():
+                assert not hasattr(engine.TRAINER_REGISTRY.get(name), hook), (name, hook)
+
+
 def test_every_engine_export_is_recorded():
     exported = {n for n in dir(engine) if (n[0].isupper() or n.startswith(("build_", "get_")))
                 and getattr(getattr(engine, n), "__module__", "") != "builtins"}  # not a typing import
@@ -50,12 +62,13 @@ def test_a_drift_would_be_seen(monkeypatch):
 
 
 def test_real_dassl_matches_the_record():
-    dassl_config = pytest.importorskip("dassl.config", reason="Dassl is not installed (README, 'Real Dassl')")
+    dassl_config = pytest.importorskip("dassl.config", reason="Dassl is not installed (docs/engine.md §12)")
     dassl = flatten(dassl_config.get_cfg_default())
     for key, value in surface.CONFIG_DEFAULTS.items():
         assert dassl[key] == (list(value) if isinstance(value, tuple) else value), key
     trainer_x = importlib.import_module("dassl.engine").TrainerX
     for hook, params in surface.HOOKS.items():
         assert _params(trainer_x, hook) == params, hook
+    assert all(hasattr(trainer_x, hook) for hook in surface.NOT_CARRIED)
     for name, module in surface.EXPORTS.items():
         assert hasattr(importlib.import_module(module), name), (module, name)

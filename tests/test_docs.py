@@ -36,3 +36,25 @@ def test_a_reference_to_a_page_outside_the_repository_is_caught(tmp_path):
     page.write_text('"""See SPEC_NOTES.md §3, docs/method.md §3, docs/gone.md and README.md; writes table.md.\n'
                     'https://github.com/a/b/blob/main/DATASETS.md"""\n')
     assert missing_references(str(page)) == ["SPEC_NOTES.md", "docs/gone.md"]
+
+
+
+def broken_links(path: str) -> list[str]:
+    """The ``[text](target)`` links of a Markdown page whose target is not a file or folder
+    relative to the page (web addresses and anchors aside)."""
+    with open(path, encoding="utf-8") as f:
+        links = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", f.read())
+    return [t for t in links if "://" not in t and not os.path.exists(os.path.join(os.path.dirname(path), t))]
+
+
+def test_every_relative_link_of_a_page_resolves():
+    """Links between pages (README -> docs/x.md, docs/x.md -> y.md) lead somewhere."""
+    bad = {os.path.relpath(p, ROOT): gone for p in project_files() if p.endswith(".md") and (gone := broken_links(p))}
+    assert not bad, f"links to pages that do not exist: {bad}"
+
+
+def test_a_broken_link_is_caught(tmp_path):
+    (tmp_path / "here.md").write_text("x")
+    page = tmp_path / "page.md"
+    page.write_text("[a](here.md) [b](gone.md#s) [c](docs/here.md) [d](https://x.org/y.md) [e](here.md#part)\n")
+    assert broken_links(str(page)) == ["gone.md", "docs/here.md"]

@@ -1,5 +1,5 @@
 """The model's text passes (trimmed, length-grouped), the image-feature cache, caption batching,
-the global-batch sampler and fp32 losses (trainers/model.py, retrieval.py, loaders.py, losses.py)."""
+the global-batch sampler and fp32 losses (trainers/model.py, base.py, loaders.py, losses.py)."""
 import pytest
 import torch
 from torch.utils.data import RandomSampler

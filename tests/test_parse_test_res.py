@@ -36,6 +36,14 @@ def _results(path, per_domain, **config):
         "config": flatten(cfg), "eval_only": False}))
 
 
+def _one_setting(directory, seeds, ci95=False):
+    """(summary, warnings, seed dir -> metrics) of the runs of ``directory``, which must hold one setting."""
+    groups, warnings = ptr.parse_groups(str(directory), seeds)
+    (runs,) = groups.values()
+    summary, more = ptr.summarize_runs(runs, ci95)
+    return summary, warnings + more, {os.path.basename(r.path): r.metrics for r in runs}
+
+
 def test_mean_std_and_missing_unfinished_seeds(tmp_path, capsys):
     d = tmp_path / "exp"
     _results(d / "seed1", {"X": {"i2t_R@1": 10.0, "rsum": 400.0}}, seed=1)
@@ -44,7 +52,7 @@ def test_mean_std_and_missing_unfinished_seeds(tmp_path, capsys):
     (d / "seed2" / "log.txt").write_text("Evaluate on the *test* set\n* i2t_R@1: 20.00%\n* rsum: 410.00\n")
     (d / "seed3").mkdir()
     (d / "seed3" / "log.txt").write_text("epoch [1/5] ...\n")  # crashed: no final results
-    summary, warnings, runs = ptr.parse_directory(str(d), [1, 2, 3, 4], ci95=False)
+    summary, warnings, runs = _one_setting(d, [1, 2, 3, 4])
     assert list(runs) == ["seed1", "seed2"]
     assert summary["i2t_R@1"] == pytest.approx((15.0, 5.0))
     assert any("seed3 is unfinished" in w for w in warnings) and any("seed4 is missing" in w for w in warnings)
@@ -58,7 +66,7 @@ def test_ci95_is_a_t_interval(tmp_path):
     d = tmp_path / "exp"
     for seed, v in ((1, 10.0), (2, 20.0), (3, 30.0)):
         _results(d / f"seed{seed}", {"X": {"i2t_R@1": v}}, seed=seed)
-    mean, half = ptr.parse_directory(str(d), [1, 2, 3], ci95=True)[0]["i2t_R@1"]
+    mean, half = _one_setting(d, [1, 2, 3], ci95=True)[0]["i2t_R@1"]
     assert mean == 20.0 and half == pytest.approx(4.302653 * 10.0 / 3 ** 0.5, rel=1e-6)  # t(0.975, 2) s / sqrt(n)
 
 
@@ -66,9 +74,8 @@ def test_directory_mixing_settings_is_not_averaged(tmp_path, capsys):
     d = tmp_path / "exp"
     _results(d / "seed1", {"X": {"i2t_R@1": 10.0}}, seed=1)
     _results(d / "seed2", {"X": {"i2t_R@1": 30.0}}, seed=2, lr=0.01)  # rerun into the folder with another LR
-    summary, warnings, runs = ptr.parse_directory(str(d), [1, 2], ci95=False)
-    assert list(runs) == ["seed1"] and summary["i2t_R@1"] == (10.0, None)  # one run: no spread
-    assert any("seed2 ran with other settings" in w for w in warnings)
+    groups, _ = ptr.parse_groups(str(d), [1, 2])
+    assert [[os.path.basename(r.path) for r in runs] for runs in groups.values()] == [["seed1"], ["seed2"]]
     assert ptr.main([str(d), "--seeds", "1", "2"]) == 0
     out = capsys.readouterr().out
     assert "holds runs of 2 different settings" in out and "OPTIM.LR: reference 0.002, here 0.01" in out
@@ -80,8 +87,10 @@ def test_runs_on_other_weights_under_the_same_name_are_not_averaged(tmp_path, ca
     _results(d / "seed1", {"X": {"i2t_R@1": 10.0}}, seed=1, source="/cluster/a/ViT-B-16.pt")
     _results(d / "seed2", {"X": {"i2t_R@1": 12.0}}, seed=2, source="hf-hub:timm/x@977e")  # same file, other place
     _results(d / "seed3", {"X": {"i2t_R@1": 30.0}}, seed=3, weights="cd34")  # other weights, same name
-    summary, warnings, runs = ptr.parse_directory(str(d), [1, 2, 3], ci95=False)
-    assert list(runs) == ["seed1", "seed2"] and summary["i2t_R@1"] == (11.0, 1.0)
+    groups, _ = ptr.parse_groups(str(d), [1, 2, 3])
+    first, other = groups.values()
+    assert [os.path.basename(r.path) for r in first] == ["seed1", "seed2"] and len(other) == 1
+    assert ptr.summarize_runs(first, ci95=False)[0]["i2t_R@1"] == (11.0, 1.0)
     assert ptr.main([str(d), "--seeds", "1", "2", "3"]) == 0
     assert "MODEL.BACKBONE.SHA256: reference 'ab12', here 'cd34'" in capsys.readouterr().out
 
@@ -93,7 +102,7 @@ def test_log_uses_last_test_evaluation_only(tmp_path):
         "Evaluate on the *test* set\n* i2t_R@1: 1.00%\nFinish training\n"
         "Evaluate on the *test* set\n* i2t_R@1: 2.50%\n* i2t_medr: 3\n"
     )
-    assert ptr.read_run(str(run)) == {"i2t_R@1": 2.5, "i2t_medr": 3.0}
+    assert ptr.read_record(str(run)).metrics == {"i2t_R@1": 2.5, "i2t_medr": 3.0}
 
 
 def test_nothing_found_is_an_error(tmp_path, capsys):

@@ -10,8 +10,8 @@ from yacs.config import CfgNode as CN
 from engine import TRAINER_REGISTRY
 from engine.precision import Precision
 
+from .base import RetrievalTrainer, prompted_clip
 from .model import PromptedCLIP, ResidualAdapter
-from .retrieval import RetrievalTrainer, prompted_clip
 
 
 def extend_cfg(cfg: Any) -> None:

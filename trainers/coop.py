@@ -11,8 +11,8 @@ from datasets.text import encode
 from engine import TRAINER_REGISTRY
 from engine.precision import Precision
 
+from .base import RetrievalTrainer, prompt_learner, prompted_clip
 from .model import PromptedCLIP
-from .retrieval import RetrievalTrainer, prompt_learner, prompted_clip
 
 
 def extend_cfg(cfg: Any) -> None:

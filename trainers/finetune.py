@@ -11,8 +11,8 @@ from yacs.config import CfgNode as CN
 from engine import TRAINER_REGISTRY
 from engine.precision import Precision
 
+from .base import RetrievalTrainer, prompted_clip
 from .model import PromptedCLIP
-from .retrieval import RetrievalTrainer, prompted_clip
 
 
 def extend_cfg(cfg: Any) -> None:

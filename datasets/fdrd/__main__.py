@@ -54,7 +54,7 @@ def _caption_dir(args: argparse.Namespace, must_exist: bool = True) -> str:
     if not os.path.isdir(folder):
         given = "--caption-dir" if args.caption_dir else f"--root {args.root} has no fdrd/ folder:"
         raise ValueError(f"{given} {folder} does not exist; it should hold the released caption files "
-                         f"(python -m datasets.fdrd download --root {args.root}, or copy them there; README, data)")
+                         f"(python -m datasets.fdrd download --root {args.root}, or copy them there; docs/data.md)")
     return folder
 
 
@@ -144,7 +144,7 @@ def download(args: argparse.Namespace) -> int:
         fetched, absent = fetch_captions(caption_dir)
     except OfflineError as e:
         print(f"ERROR: cannot download (offline: {e}). Copy the released caption files into {caption_dir} by hand "
-              "(README, data).")
+              "(docs/data.md).")
         return 1
     print(f"Fetched {len(fetched)} caption files into {caption_dir}; not published: {', '.join(absent) or 'none'}")
     print(f"Found: {sorted(find_caption_files(caption_dir))}")

@@ -351,7 +351,7 @@ def _check_images(rows: list[_Row], folder: str, opts: LoadOptions, report: Doma
         raise FDRDDataError(
             f"{domain.name}: {len(missing):,} of {len(rows):,} images are missing under {folder}, e.g. "
             + ", ".join(report.missing_images[:EXAMPLES])
-            + f". Put the {domain.name} images in CoOp's layout (README, data) or set "
+            + f". Put the {domain.name} images in CoOp's layout (docs/data.md) or set "
             "DATASET.FDRD.SKIP_BAD_IMAGES True to skip them (the count is logged)."
         )
     return [r for r in rows if id(r) not in bad]

@@ -43,7 +43,7 @@ def _read_zhou(path: str, prefix: str) -> SplitIndex:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
     except (OSError, json.JSONDecodeError) as e:
-        raise SplitFileError(f"{path}: cannot read CoOp split file ({e}). Re-download it (see README, data).") from None
+        raise SplitFileError(f"{path}: cannot read CoOp split file ({e}). Re-download it (see docs/data.md).") from None
     for split in ("train", "val", "test"):
         rows = data.get(split) if isinstance(data, dict) else None
         if not isinstance(rows, list):

@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from ..fixes.checkpoint import CheckpointMixin
 from .data import DataManager
@@ -108,18 +107,13 @@ class TrainerBase(CheckpointMixin):
         raise NotImplementedError
 
     def test(self, split: str | None = None) -> Any:
+        """Evaluate on ``split``; each trainer brings its own (Dassl's default is classification)."""
         raise NotImplementedError
 
     def parse_batch_train(self, batch: dict) -> Any:
         raise NotImplementedError
 
-    def parse_batch_test(self, batch: dict) -> Any:
-        raise NotImplementedError
-
     def forward_backward(self, batch: dict) -> dict | None:
-        raise NotImplementedError
-
-    def model_inference(self, input: Any) -> Any:
         raise NotImplementedError
 
     def model_zero_grad(self, names: Any = None) -> None:
@@ -201,30 +195,6 @@ class SimpleTrainer(TrainerBase):
         elapsed = str(datetime.timedelta(seconds=round(time.time() - self.time_start)))
         print(f"Elapsed: {elapsed}")
         self.close_writer()
-
-    @torch.no_grad()
-    def test(self, split: str | None = None) -> Any:
-        self.set_model_mode("eval")
-        self.evaluator.reset()
-        split = split or self.cfg.TEST.SPLIT
-        if split == "val" and self.val_loader is not None:
-            loader = self.val_loader
-        else:
-            split, loader = "test", self.test_loader
-        print(f"Evaluate on the *{split}* set")
-        for batch in tqdm(loader):
-            inputs, labels = self.parse_batch_test(batch)
-            self.evaluator.process(self.model_inference(inputs), labels)
-        results = self.evaluator.evaluate()
-        for k, v in results.items():
-            self.write_scalar(f"{split}/{k}", v, self.epoch)
-        return list(results.values())[0]
-
-    def model_inference(self, input: Any) -> Any:
-        return self.model(input)
-
-    def parse_batch_test(self, batch: dict) -> Any:
-        return batch["img"].to(self.device), batch["label"].to(self.device)
 
     def get_current_lr(self, names: Any = None) -> float:
         name = self.get_model_names(names)[0]

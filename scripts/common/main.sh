@@ -26,7 +26,7 @@ if [ "${DATASET}" = "fdrd" ]; then
     # FDRD models are trained per domain (as in the paper): one run per domain whose train and test
     # caption files are present; the others are skipped with the reason (also written to
     # OUTPUT_ROOT/fdrd_skipped.json). A train-only domain runs on its own with
-    # DATASET.FDRD.HOLDOUT_TEST (README, data).
+    # DATASET.FDRD.HOLDOUT_TEST (docs/data.md).
     declare -A DOMAIN_OF=([fdrd_caltech101]=Caltech101 [fdrd_oxford_pets]=OxfordPets
         [fdrd_stanford_cars]=StanfordCars [fdrd_oxford_flowers]=Flowers102 [fdrd_food101]=Food101
         [fdrd_fgvc_aircraft]=FGVCAircraft [fdrd_sun397]=SUN397 [fdrd_dtd]=DTD [fdrd_ucf101]=UCF101)

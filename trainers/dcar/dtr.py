@@ -36,8 +36,8 @@ from torch import nn
 
 from datasets.text import CONTEXT_LENGTH, tokenize, words
 
+from ..base import encode_items
 from ..model import PromptedCLIP, Prompts, assemble_text, encode_image, encode_text
-from ..retrieval import encode_items
 
 S_MODES = ("word", "contextual", "patch")
 BLANKS = ("white", "mean")

@@ -20,8 +20,8 @@ from engine import TRAINER_REGISTRY, build_transform
 from engine.precision import Precision
 from evaluation.items import check_items
 
+from ..base import RetrievalTrainer, prompt_learner, prompted_clip
 from ..model import PromptedCLIP
-from ..retrieval import RetrievalTrainer, prompt_learner, prompted_clip
 from .dtr import BLANKS, PATCH_POOLS, S_MODES, SOURCES, TEST_WEIGHTS, DTRSchedule
 from .objective import CAA, CAA_TYPES, WEIGHT_MODES, CAAHead, DCARObjective
 
