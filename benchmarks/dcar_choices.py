@@ -37,6 +37,7 @@ from benchmarks.synthetic_benchmark import (  # noqa: E402
     DIFF_METRICS,
     ROWS,
     load,
+    run_arguments,
     run_folder,
     run_jobs,
     run_seconds,
@@ -92,18 +93,7 @@ def val_rsum(out: str) -> float:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
-    p.add_argument("--data-seed", type=int, default=0)
-    p.add_argument("--shots", type=int, default=16)
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--backbone", default="synth-small")
-    p.add_argument("--data", default=os.path.join(ROOT, "data"))
-    p.add_argument("--runs", default=os.path.join(ROOT, "output", "bench_synthetic"))
-    p.add_argument("--out", default=os.path.join(ROOT, "docs", "dcar_choices.md"))
-    p.add_argument("--json", default=os.path.join(ROOT, "docs", "bench_dcar_choices.json"))
-    p.add_argument("--quick", action="store_true", help="a tiny setting (what CI exercises)")
-    a = p.parse_args()
+    a = run_arguments(__doc__, [1, 2, 3, 4, 5], "bench_synthetic", "dcar_choices").parse_args()
     start = time.time()
     _, common = run_settings(a)
     epochs = 1 if a.quick else EPOCHS

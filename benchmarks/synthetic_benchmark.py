@@ -180,6 +180,23 @@ def run_settings(a: argparse.Namespace) -> tuple[dict, list[str]]:
     return spec_keys, common
 
 
+def run_arguments(doc: str, seeds: list[int], runs: str, name: str) -> argparse.ArgumentParser:
+    """The command line of a benchmark that trains on FDRDSynth: seeds, data seed, shots, workers,
+    backbone, data and run folders, ``docs/<name>.md`` and ``docs/bench_<name>.json``, ``--quick``."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seeds", type=int, nargs="+", default=seeds)
+    p.add_argument("--data-seed", type=int, default=0, help="FDRDSynth generator seed (a fresh draw of the data)")
+    p.add_argument("--shots", type=int, default=16)
+    p.add_argument("--workers", type=int, default=2, help="train.py processes at once (one CPU thread each)")
+    p.add_argument("--backbone", default="synth-small")
+    p.add_argument("--data", default=os.path.join(ROOT, "data"))
+    p.add_argument("--runs", default=os.path.join(ROOT, "output", runs))
+    p.add_argument("--out", default=os.path.join(ROOT, "docs", f"{name}.md"))
+    p.add_argument("--json", default=os.path.join(ROOT, "docs", f"bench_{name}.json"))
+    p.add_argument("--quick", action="store_true", help="a tiny setting (what the tests exercise)")
+    return p
+
+
 def run_folder(a: argparse.Namespace, row: Row, seed: int) -> str:
     return os.path.join(a.runs, f"data{a.data_seed}-{a.backbone_tag}", row.slug, f"seed{seed}")
 
@@ -345,18 +362,8 @@ def verdicts(report: dict) -> list[str]:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
-    p.add_argument("--data-seed", type=int, default=0, help="FDRDSynth generator seed (a fresh draw of the data)")
-    p.add_argument("--shots", type=int, default=16)
-    p.add_argument("--workers", type=int, default=2, help="train.py processes at once (one CPU thread each)")
-    p.add_argument("--backbone", default="synth-small")
-    p.add_argument("--data", default=os.path.join(ROOT, "data"))
-    p.add_argument("--runs", default=os.path.join(ROOT, "output", "bench_synthetic"))
-    p.add_argument("--out", default=os.path.join(ROOT, "docs", "synthetic_benchmark.md"))
-    p.add_argument("--json", default=os.path.join(ROOT, "docs", "bench_synthetic.json"))
+    p = run_arguments(__doc__, [1, 2, 3, 4, 5], "bench_synthetic", "synthetic_benchmark")
     p.add_argument("--text-sample", type=int, default=300, help="test items for the text gates")
-    p.add_argument("--quick", action="store_true", help="a tiny setting (a few minutes; what CI exercises)")
     p.add_argument("--extended", action="store_true",
                    help="also ablation rows 6 (text-only prompts) and 7 (CAA = identity): about 13 min more")
     p.add_argument("--opts", nargs="*", default=[], help="KEY VALUE pairs for every run")

@@ -14,7 +14,7 @@ from datasets.fdrd.synth_folder import MARKER, SynthFolderError, claim_home
 from tests.fdrd_helpers import fdrd_cfg
 
 SMALL = SynthSpec(num_domains=3, classes_per_domain=16, train_per_class=2, test_images_per_domain=12, image_size=32,
-                  seed=0)
+                  seed=0, val_images_per_domain=9)
 
 
 def _digest(folder):
@@ -63,6 +63,49 @@ def test_loads_through_fdrd_loader(tmp_path):
     assert one.domain_names == ["SynthBloom"]
 
 
+def test_the_val_gallery_is_shaped_like_test_and_shares_no_image(tmp_path):
+    generate(str(tmp_path / "v"), SMALL, progress=False)
+    generate(str(tmp_path / "n"), SynthSpec(**{**SMALL.__dict__, "val_images_per_domain": 0}), progress=False)
+    caps = tmp_path / "v" / "captions"
+    train, test, val = (json.load(open(caps / f)) for f in ("inter_emblem_train.json", "emblem_test.json",
+                                                                "emblem_val.json"))
+    assert len(val) == 9 and set(next(iter(val.values()))) == set(next(iter(test.values())))  # 3 twin groups, schema A
+    roles = sorted(r for e in val.values() for r in e.get("twins", {}).values())
+    assert roles.count("subcategory") == 6 and len(roles) == 12  # each group: base <-> sibling twin, base <-> attribute twin
+    images = tmp_path / "v" / "emblem" / "images"
+    digest = {k: hashlib.sha256((images / (k if k.endswith(".png") else f"{k}.png")).read_bytes()).hexdigest()
+              for k in (*train, *test, *val)}
+    assert not set(val) & (set(train) | set(test))
+    assert not {digest[k] for k in val} & {digest[k] for k in (*train, *test)}  # no image repeated
+    # val has its own random stream: train and test are the same bytes with or without it
+    for f in ("inter_emblem_train.json", "emblem_test.json"):
+        assert (caps / f).read_bytes() == (tmp_path / "n" / "captions" / f).read_bytes()
+    assert not (tmp_path / "n" / "captions" / "emblem_val.json").exists()
+    # a smaller val gallery is the start of a larger one (the same captions and images, in order)
+    generate(str(tmp_path / "l"), SynthSpec(**{**SMALL.__dict__, "val_images_per_domain": 18}), progress=False)
+    larger = json.load(open(tmp_path / "l" / "captions" / "emblem_val.json"))
+    assert [e["positive"] for e in larger.values()][:9] == [e["positive"] for e in val.values()]
+    first = next(iter(larger))
+    assert (tmp_path / "l" / "emblem" / "images" / f"{first}.png").read_bytes() == (images / f"{first}.png").read_bytes()
+
+
+@pytest.mark.parametrize("val_images", [9, 0])
+def test_val_comes_from_the_val_file_whole_or_from_the_train_file(tmp_path, val_images):
+    cfg = fdrd_cfg(tmp_path, ("SynthEmblem",), name="FDRDSynth")
+    for k, v in {"TRAIN_PER_CLASS": 5, "TEST_IMAGES_PER_DOMAIN": 6, "IMAGE_SIZE": 16, "CLASSES_PER_DOMAIN": 4,
+                 "VAL_IMAGES_PER_DOMAIN": val_images}.items():
+        cfg.DATASET.FDRD_SYNTH[k] = v
+    cfg.DATASET.NUM_SHOTS = 2
+    ds = engine.build_dataset(cfg)
+    val_keys = {d.key for d in ds.val}
+    if val_images:  # the whole val gallery (not sampled with the shots), none of it from the train file
+        assert len(ds.val) == 9 and all("_image_" in k for k in val_keys)
+        assert all(d.twins for d in ds.val)
+    else:  # CoOp's rule on the 20% held out of the train file: min(shots, 4) per class
+        assert len(ds.val) == 4 * 1 and not any("_image_" in k for k in val_keys)
+    assert len(ds.train_x) == 4 * 2 and not val_keys & {d.key for d in ds.train_x}
+
+
 # ---------------------------------------------------------------- where FDRDSynth writes (synth_folder)
 def _user_files(root):
     """A data root as users have it: other datasets and released caption files."""
@@ -76,7 +119,7 @@ def _user_files(root):
 def _synth_cfg(root, **synth):
     cfg = fdrd_cfg(root, ("all",), name="FDRDSynth")
     for k, v in {"TRAIN_PER_CLASS": 1, "TEST_IMAGES_PER_DOMAIN": 3, "IMAGE_SIZE": 16, "CLASSES_PER_DOMAIN": 2,
-                 **synth}.items():
+                 "VAL_IMAGES_PER_DOMAIN": 3, **synth}.items():
         cfg.DATASET.FDRD_SYNTH[k] = v
     return cfg
 
@@ -162,7 +205,8 @@ def test_a_home_marked_by_another_process_since_the_first_look_is_accepted(tmp_p
 
 
 def test_test_gallery_is_twin_groups_differing_in_one_factor(tmp_path):
-    spec = SynthSpec(num_domains=1, classes_per_domain=8, train_per_class=2, test_images_per_domain=31, image_size=32)
+    spec = SynthSpec(num_domains=1, classes_per_domain=8, train_per_class=2, test_images_per_domain=31, image_size=32,
+                     val_images_per_domain=3)
     generate(str(tmp_path), spec, progress=False)
     test = json.load(open(tmp_path / "captions" / "emblem_test.json"))
     assert len(test) == 33  # rounded up to 11 groups of 3
@@ -187,7 +231,8 @@ def test_test_gallery_is_twin_groups_differing_in_one_factor(tmp_path):
 
 
 def test_the_world_is_fixed_across_data_seeds(tmp_path):
-    a = SynthSpec(num_domains=1, classes_per_domain=4, train_per_class=1, test_images_per_domain=3, image_size=32)
+    a = SynthSpec(num_domains=1, classes_per_domain=4, train_per_class=1, test_images_per_domain=3, image_size=32,
+                  val_images_per_domain=3)
     generate(str(tmp_path / "a"), a, progress=False)
     generate(str(tmp_path / "b"), SynthSpec(**{**a.__dict__, "seed": 5}), progress=False)
     names = [{e["class_name"] for e in json.load(open(tmp_path / d / "captions" / "inter_emblem_train.json")).values()}

@@ -155,3 +155,27 @@ def test_losses_and_similarities_stay_fp32_under_autocast():
         assert torch.matmul(img, txt.T).dtype == torch.bfloat16
         got = contrastive_loss(img, txt, 100.0), category_loss(img, cands, valid, w, 100.0)
     assert all(g.dtype == torch.float32 and torch.equal(g, r) for g, r in zip(got, ref))
+
+
+@pytest.mark.parametrize("freq, validated", [(1, [1, 2, 3, 4, 5]), (2, [2, 4, 5]), (3, [3, 5]), (0, [5])])
+def test_val_is_due_every_val_freq_epochs_and_after_the_last(freq, validated):
+    from types import SimpleNamespace
+
+    from trainers.base import RetrievalTrainer
+
+    t = SimpleNamespace(max_epoch=5, cfg=SimpleNamespace(TRAIN=SimpleNamespace(VAL_FREQ=freq)))
+    assert [e + 1 for e in range(5) if RetrievalTrainer.val_due(SimpleNamespace(**vars(t), epoch=e))] == validated
+
+
+def test_a_run_validates_only_when_due(tmp_path, ckpt, monkeypatch):
+    t = build(_cfg(tmp_path, ckpt, "CLIP_Adapter", OPTIM__MAX_EPOCH=3, TRAIN__VAL_FREQ=2, TEST__NO_TEST=False))
+    seen, test = [], t.test
+    monkeypatch.setattr(t, "test", lambda split=None: seen.append((t.epoch + 1, split)) or test(split))
+    t.train()
+    assert [e for e, split in seen if split == "val"] == [2, 3]
+    assert [c["epoch"] for c in t.curves if "val_rsum" in c] == [2, 3]
+
+
+def test_a_negative_val_freq_is_refused(tmp_path, ckpt):
+    with pytest.raises(ValueError, match="TRAIN.VAL_FREQ must be a whole number >= 0"):
+        build(_cfg(tmp_path, ckpt, "CLIP_Adapter", TRAIN__VAL_FREQ=-1))

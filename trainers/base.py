@@ -45,6 +45,7 @@ from .model import DualPromptLearner, PromptedCLIP, Prompts, TokenTable
 def extend_cfg(cfg: Any) -> None:
     cfg.TRAINER.TEXT_TRIM = True  # run text encoders only up to the batch's longest caption (False: all 77 tokens)
     cfg.TRAINER.FEATURE_CACHE = True  # compute a frozen image tower's features once per run (see module doc)
+    cfg.TRAIN.VAL_FREQ = 1  # evaluate val after every N-th epoch and the last; 0: after the last epoch only
 
 
 def load_clip(cfg: Any, precision: Precision, frozen: bool = True) -> tuple[nn.Module, backbones.Backbone]:
@@ -167,6 +168,9 @@ class RetrievalTrainer(TrainerX):
         check_prec(node.PREC, f"TRAINER.{self.CONFIG_NODE}.PREC")
         if "LOSS" in node and node.LOSS not in CON_MODES:
             raise ValueError(f"TRAINER.{self.CONFIG_NODE}.LOSS must be one of {CON_MODES}, got {node.LOSS!r}")
+        if not isinstance(cfg.TRAIN.VAL_FREQ, int) or cfg.TRAIN.VAL_FREQ < 0:
+            raise ValueError(f"TRAIN.VAL_FREQ must be a whole number >= 0 (0: val after the last epoch only), "
+                             f"got {cfg.TRAIN.VAL_FREQ!r}")
         if cfg.TEST.EVALUATOR != "Retrieval":
             raise ValueError(f"{cfg.TRAINER.NAME} is evaluated by retrieval: set TEST.EVALUATOR Retrieval "
                              f"(got {cfg.TEST.EVALUATOR!r})")
@@ -276,15 +280,22 @@ class RetrievalTrainer(TrainerX):
         self.progress = tqdm(total=len(self.train_loader_x), desc=f"epoch {self.epoch + 1}/{self.max_epoch}",
                              leave=False)
 
+    def val_due(self) -> bool:
+        """Whether val is evaluated after this epoch: every ``TRAIN.VAL_FREQ``-th and the last
+        (a large val gallery can cost more than a short run's epochs: 0 evaluates it once, at the end)."""
+        done, freq = self.epoch + 1, self.cfg.TRAIN.VAL_FREQ
+        return done == self.max_epoch or (freq > 0 and done % freq == 0)
+
     def after_epoch(self) -> None:
-        """Validate on the train split's held-out part after every epoch, then save (engine)."""
+        """Validate (when due), then save (engine)."""
         self.progress.close()
         self.progress = None
         record = {"epoch": self.epoch + 1, "lr": self.epoch_lr,
                   "loss": sum(self.step_losses) / max(len(self.step_losses), 1)}
         self.step_losses = None
         self.last_results.pop("val", None)
-        if self.val_loader is not None and not self.cfg.TEST.NO_TEST and self.cfg.TEST.FINAL_MODEL != "best_val":
+        if (self.val_loader is not None and not self.cfg.TEST.NO_TEST and self.cfg.TEST.FINAL_MODEL != "best_val"
+                and self.val_due()):
             self.test(split="val")
         super().after_epoch()
         val = self.last_results.get("val")

@@ -321,7 +321,7 @@ def _rows(domain: Domain, parsed: dict[str, CaptionFile], root: str, opts: LoadO
         n = _hold_out(rows, ("train", "val"), "test", opts.holdout_test, f"fdrd-test|{domain.name}")
         report.notes.append(f"no test file: {n:,} train-file items ({opts.holdout_test:.0%} of each class) held out "
                             "as the test split (DATASET.FDRD.HOLDOUT_TEST; the same for every seed)")
-    if index is None and "train" in parsed:
+    if index is None and "train" in parsed and "val" not in parsed:
         _hold_out(rows, ("train",), "val", 0.2, f"fdrd-val|{domain.name}")
     report.classes = len(table)
     return rows
@@ -431,21 +431,25 @@ def load_domain(domain: Domain, domain_index: int, label_offset: int, files: dic
 
 def _choose(rows: list[_Row], domain: Domain, files: dict[str, str], opts: LoadOptions,
             report: DomainReport) -> dict[str, set[str]]:
-    """Keys of the train/val items used: all, or the seeded few-shot subsets."""
+    """Keys of the train/val items used: all, or the seeded few-shot subsets. A val file is a
+    gallery of its own and is used whole; a val split held out of the train file is sampled with
+    the shots (``min(shots, 4)`` per class, as CoOp)."""
     train = [(r.key, r.label) for r in rows if r.split == "train"]
     val = [(r.key, r.label) for r in rows if r.split == "val"]
+    whole_val = "val" in files
     if opts.shots < 1 or not train:
         return {"train": {k for k, _ in train}, "val": {k for k, _ in val}}
     cache = None
     if opts.seed >= 0 and opts.cache_dir:
         sources = [files["train"], *report.split_files]
         pool = f"-holdout_{opts.holdout_test:g}" if opts.holdout_test and "test" not in files else ""  # another train pool
+        pool += "-valfile" if whole_val else ""  # nothing held out of the train file
         name = f"{domain.name}_shot_{opts.shots}-seed_{opts.seed}{pool}-{content_hash(sources)}.json"
         cache = os.path.join(opts.cache_dir, name)
     seed = opts.seed if opts.seed >= 0 else random.randrange(2**31)
-    train_keys, val_keys, note = fewshot_keys(_unzip(train), _unzip(val), opts.shots, seed, cache)
+    train_keys, val_keys, note = fewshot_keys(_unzip(train), _unzip([] if whole_val else val), opts.shots, seed, cache)
     print(f"[{domain.name}] {note}")
-    return {"train": set(train_keys), "val": set(val_keys)}
+    return {"train": set(train_keys), "val": {k for k, _ in val} if whole_val else set(val_keys)}
 
 
 def _unzip(pairs: list[tuple[str, int]]) -> tuple[list[str], list[int]]:

@@ -8,7 +8,11 @@ filler; they never describe the subcategory's cues, so the name carries the subc
 real FDRD.
 
 * **Train** files (schema C): ``TRAIN_PER_CLASS`` images per class with random attributes (the
-  loader holds 20% of each class out as val).
+  few-shot pool).
+* **Val** files (``VAL_IMAGES_PER_DOMAIN`` > 0): a gallery of its own, shaped like test (below)
+  and drawn from its own random stream, so val is as hard as test, shares no image with train or
+  test, and a smaller val is the start of a larger one. With 0 there is no val file and the
+  loader holds 20% of each class of the train file out as val.
 * **Test** files (schema A, four released-style category negatives drawn uniformly with
   replacement, as the authors did): at least ``TEST_IMAGES_PER_DOMAIN`` images in groups of
   three **controlled twins** -- a base image, a twin of a sibling subcategory with the same
@@ -52,7 +56,7 @@ from .synth_world import (
     subcategories,
 )
 
-GENERATOR_VERSION = 5  # bump whenever the generated files change for the same settings
+GENERATOR_VERSION = 6  # bump whenever the generated files change for the same settings
 TEMPLATES = (
     "A {size} {colour} {noun} {pattern} is shown {position} {background}.",
     "{Background}, a {size} {colour} {noun} {pattern} appears {position}.",
@@ -66,8 +70,9 @@ def extend_cfg(cfg: Any) -> None:
     c.DIR = "fdrd_synth"  # FDRDSynth's own folder under DATASET.ROOT (one sub-folder per setting; never deleted)
     c.NUM_DOMAINS = 3
     c.CLASSES_PER_DOMAIN = 16
-    c.TRAIN_PER_CLASS = 25  # train-file images per class (20% become val)
+    c.TRAIN_PER_CLASS = 25  # train-file images per class (the few-shot pool)
     c.TEST_IMAGES_PER_DOMAIN = 1000  # test gallery size per domain (rounded up to whole twin groups)
+    c.VAL_IMAGES_PER_DOMAIN = 0  # >0: a val gallery of its own, shaped like test; 0: 20% of the train file
     c.IMAGE_SIZE = 64
     c.SEED = 0  # the generator seed: another value draws a fresh data set
     cfg.DATASET.FDRD_SYNTH = c
@@ -81,10 +86,12 @@ class SynthSpec:
     test_images_per_domain: int = 1000
     image_size: int = 64
     seed: int = 0
+    val_images_per_domain: int = 0
 
     @classmethod
     def from_cfg(cls, c: Any) -> "SynthSpec":
-        return cls(c.NUM_DOMAINS, c.CLASSES_PER_DOMAIN, c.TRAIN_PER_CLASS, c.TEST_IMAGES_PER_DOMAIN, c.IMAGE_SIZE, c.SEED)
+        return cls(c.NUM_DOMAINS, c.CLASSES_PER_DOMAIN, c.TRAIN_PER_CLASS, c.TEST_IMAGES_PER_DOMAIN, c.IMAGE_SIZE, c.SEED,
+                   c.VAL_IMAGES_PER_DOMAIN)
 
     def check(self) -> None:
         key = "DATASET.FDRD_SYNTH"
@@ -94,6 +101,8 @@ class SynthSpec:
             raise ValueError(f"{key}.CLASSES_PER_DOMAIN must be 2..{len(INKS) * len(MARKS)}")
         if not 16 <= self.image_size <= 256 or self.train_per_class < 1 or self.test_images_per_domain < GROUP:
             raise ValueError(f"{key}: IMAGE_SIZE 16..256, TRAIN_PER_CLASS >= 1 and TEST_IMAGES_PER_DOMAIN >= {GROUP}")
+        if self.val_images_per_domain != 0 and self.val_images_per_domain < GROUP:
+            raise ValueError(f"{key}.VAL_IMAGES_PER_DOMAIN must be 0 (val from the train file) or >= {GROUP}")
 
     def folder_name(self) -> str:
         """The sub-folder these settings are generated into: the seed and a hash of every setting
@@ -101,8 +110,9 @@ class SynthSpec:
         digest = hashlib.sha256(json.dumps({**asdict(self), "version": GENERATOR_VERSION}, sort_keys=True).encode())
         return f"seed{self.seed}-{digest.hexdigest()[:10]}"
 
-    def groups(self) -> int:
-        return math.ceil(self.test_images_per_domain / GROUP)
+    def groups(self, split: str = "test") -> int:
+        images = self.val_images_per_domain if split == "val" else self.test_images_per_domain
+        return math.ceil(images / GROUP)
 
 
 def classes_by_kind(spec: SynthSpec) -> dict[str, list[Subcategory]]:
@@ -140,11 +150,11 @@ def _other_value(factor: str, value: str, rng: random.Random) -> str:
     return rng.choice([v for v in FACTOR[factor].values if v != value])
 
 
-def test_groups(classes: list[Subcategory], spec: SynthSpec, rng: random.Random):
-    """Yield (group index, [(subcategory, attributes, twin role)]) for the test gallery: a base,
-    a sibling-subcategory twin and a one-attribute twin (the attribute cycles over FACTORS)."""
+def twin_groups(classes: list[Subcategory], n_groups: int, rng: random.Random):
+    """Yield (group index, [(subcategory, attributes, twin role)]) for a test or val gallery: a
+    base, a sibling-subcategory twin and a one-attribute twin (the attribute cycles over FACTORS)."""
     near = siblings(classes)
-    for g in range(spec.groups()):
+    for g in range(n_groups):
         base = classes[g % len(classes)]
         attrs = draw_attributes(rng)
         factor = FACTORS[g % len(FACTORS)].name
@@ -159,6 +169,33 @@ def _save(img: Any, path: str) -> None:
         f.write(buf.getvalue())
 
 
+def _gallery(kind: str, classes: list[Subcategory], n_groups: int, rng: random.Random, counter: dict[str, int],
+             spec: SynthSpec, image_dir: str, bar: Any) -> dict[str, dict]:
+    """The entries of a test or val gallery (schema A, released-style category negatives, twins),
+    its images written; image numbers continue ``counter`` so keys never repeat within a domain."""
+    out: dict[str, dict] = {}
+    for g, members in twin_groups(classes, n_groups, rng):
+        style = _style(rng)
+        keys = []
+        for sub, attrs, _ in members:
+            key = f"{sub.name.lower()}_image_{counter[sub.name]:04d}"
+            counter[sub.name] += 1
+            keys.append(key)
+            positive = describe(sub, attrs, *style, schema_a=True)
+            swaps = [rng.choice(classes).name for _ in range(4)]  # as released: uniform, with replacement
+            out[key] = {"file_name": key, "class_name": sub.name, "number": key.rsplit("_", 1)[1],
+                        "file_path": f"/synth/{kind}/{key}.png", "positive": positive,
+                        "negative": [positive.replace(sub.name, other) for other in swaps],
+                        "factors": {"subcategory": sub.name, **attrs}, "group": g}
+            _save(render(sub, attrs, spec.image_size, rng), os.path.join(image_dir, f"{key}.png"))
+            bar.update()
+        base = keys[0]
+        for key, (_, _, role) in zip(keys[1:], members[1:]):
+            out[base].setdefault("twins", {})[key] = role
+            out[key]["twins"] = {base: role}
+    return out
+
+
 def generate(out_dir: str, spec: SynthSpec, progress: bool = True) -> None:
     """Write images and caption files for ``spec`` into ``out_dir``, which must be new or empty
     (nothing is ever deleted); the manifest is written last."""
@@ -166,14 +203,14 @@ def generate(out_dir: str, spec: SynthSpec, progress: bool = True) -> None:
     if os.path.exists(out_dir) and os.listdir(out_dir):
         raise SynthFolderError(f"{out_dir} is not empty: FDRDSynth writes only into a new or empty folder")
     by_kind = classes_by_kind(spec)
-    total = spec.num_domains * (spec.classes_per_domain * spec.train_per_class + spec.groups() * GROUP)
-    bar = tqdm(total=total, desc="FDRDSynth images", disable=not progress)
+    per_domain = spec.classes_per_domain * spec.train_per_class + (spec.groups() + spec.groups("val")) * GROUP
+    bar = tqdm(total=spec.num_domains * per_domain, desc="FDRDSynth images", disable=not progress)
     os.makedirs(os.path.join(out_dir, "captions"))
     for kind, classes in by_kind.items():
         rng = random.Random(f"items|{spec.seed}|{kind}")
         image_dir = os.path.join(out_dir, kind, "images")
         os.makedirs(image_dir)
-        train, test = {}, {}
+        train = {}
         for sub in classes:
             for i in range(spec.train_per_class):
                 attrs = draw_attributes(rng)
@@ -184,26 +221,12 @@ def generate(out_dir: str, spec: SynthSpec, progress: bool = True) -> None:
                 _save(render(sub, attrs, spec.image_size, rng), os.path.join(image_dir, key))
                 bar.update()
         counter = {c.name: 0 for c in classes}
-        for g, members in test_groups(classes, spec, rng):
-            style = _style(rng)
-            keys = []
-            for sub, attrs, _ in members:
-                key = f"{sub.name.lower()}_image_{counter[sub.name]:04d}"
-                counter[sub.name] += 1
-                keys.append(key)
-                positive = describe(sub, attrs, *style, schema_a=True)
-                swaps = [rng.choice(classes).name for _ in range(4)]  # as released: uniform, with replacement
-                test[key] = {"file_name": key, "class_name": sub.name, "number": key.rsplit("_", 1)[1],
-                             "file_path": f"/synth/{kind}/{key}.png", "positive": positive,
-                             "negative": [positive.replace(sub.name, other) for other in swaps],
-                             "factors": {"subcategory": sub.name, **attrs}, "group": g}
-                _save(render(sub, attrs, spec.image_size, rng), os.path.join(image_dir, f"{key}.png"))
-                bar.update()
-            base = keys[0]
-            for key, (_, _, role) in zip(keys[1:], members[1:]):
-                test[base].setdefault("twins", {})[key] = role
-                test[key]["twins"] = {base: role}
-        for fname, data in ((f"inter_{kind}_train.json", train), (f"{kind}_test.json", test)):
+        files = {f"inter_{kind}_train.json": train,
+                 f"{kind}_test.json": _gallery(kind, classes, spec.groups(), rng, counter, spec, image_dir, bar)}
+        if spec.val_images_per_domain:  # its own stream: the same val whatever the train and test sizes
+            val_rng = random.Random(f"val|{spec.seed}|{kind}")
+            files[f"{kind}_val.json"] = _gallery(kind, classes, spec.groups("val"), val_rng, counter, spec, image_dir, bar)
+        for fname, data in files.items():
             with open(os.path.join(out_dir, "captions", fname), "w", encoding="utf-8") as f:
                 json.dump(data, f, indent=1)
     bar.close()
@@ -260,5 +283,7 @@ class FDRDSynth(CaptionDataset):
             domains = [d for d in domains if d.names() & set(wanted)]
         cap = os.path.join(out_dir, "captions")
         files = [(d, {"train": os.path.join(cap, f"inter_{d.tokens[0]}_train.json"),
-                      "test": os.path.join(cap, f"{d.tokens[0]}_test.json")}) for d in domains]
+                      "test": os.path.join(cap, f"{d.tokens[0]}_test.json"),
+                      **({"val": os.path.join(cap, f"{d.tokens[0]}_val.json")} if spec.val_images_per_domain else {})})
+                 for d in domains]
         return files, os.path.join(cap, "split_fewshot")

@@ -1,0 +1,142 @@
+"""How large FDRDSynth's val gallery must be to choose settings with: the 95% half-width of paired
+val RSUM differences over 3 seeds, for each ``DATASET.FDRD_SYNTH.VAL_IMAGES_PER_DOMAIN``.
+
+    python benchmarks/val_size.py                      # -> docs/val_size.md, docs/bench_val_size.json
+    python benchmarks/val_size.py --quick --backbone tiny.pt --json /tmp/v.json --out /tmp/v.md
+
+Three settings are trained for seeds 1-3 on the data, backbone and shots of
+``benchmarks/synthetic_benchmark.py``, with a val file of the largest size (with a val file the
+few-shot pool is the whole train file, whatever the val size): MaPLe, DCAR, and DCAR with
+``TRAINER.DCAR.CATE.LAMBDA 0.5``. Each checkpoint is then evaluated on val galleries of every size
+(``--eval-only``, ``TEST.SPLIT val``; a smaller val gallery is the start of a larger one). Two pairs
+are measured at each size, paired over seeds and bootstrapped over val items
+(:func:`reporting.stats.paired_difference`):
+
+* **between methods**: DCAR - MaPLe;
+* **within a method**: DCAR with lambda 0.5 - DCAR (a weight the tuning searches).
+
+The half-width of a pair is half the width of its 95% interval (the hull of the seed interval and
+the item interval, the one the project calls a difference significant by); its item part is the
+part a larger gallery narrows, its seed part (training randomness) is not.
+
+The rule, fixed before any run: the chosen size is the smallest whose half-width is at most
+``TARGET`` RSUM points for both pairs; when no size reaches it, the largest size measured, and the
+report says the target is not met and which part of the interval stands in the way.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from benchmarks.synthetic_benchmark import DATASET_CONFIG, load, run_arguments, run_jobs, run_settings  # noqa: E402
+from reporting.stats import paired_difference  # noqa: E402
+
+TARGET = 3.0  # RSUM points: the 95% half-width a paired val difference over 3 seeds may have
+SIZES = (501, 1002, 2001)  # val images per domain (whole twin groups of 3)
+QUICK_SIZES = (6, 12)
+SETTINGS = {"MaPLe": ("MaPLe", ()), "DCAR": ("DCAR", ()),
+            "DCAR lambda 0.5": ("DCAR", ("TRAINER.DCAR.CATE.LAMBDA", "0.5"))}
+PAIRS = {"between methods": ("DCAR", "MaPLe"), "within a method": ("DCAR lambda 0.5", "DCAR")}
+
+
+def slug(name: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in name).strip("_").lower()
+
+
+def jobs(a: argparse.Namespace, common: list[str], sizes: tuple[int, ...]) -> tuple[list, list, dict]:
+    """(training jobs, evaluation jobs, (setting, size, seed) -> evaluation folder)."""
+    train, evaluate, where = [], [], {}
+    runs = os.path.join(a.runs, f"data{a.data_seed}-{a.backbone_tag}")  # other data or weights: other runs
+    for name, (trainer, opts) in SETTINGS.items():
+        for seed in a.seeds:
+            run = os.path.join(runs, slug(name), f"seed{seed}")
+            flags = ["--root", a.data, "--seed", str(seed), "--trainer", trainer, "--dataset-config-file",
+                     DATASET_CONFIG, "--config-file", f"configs/trainers/{trainer}/synth.yaml"]
+            train.append((run, [*flags, "--output-dir", run, *common, *opts, "DATASET.FDRD_SYNTH.VAL_IMAGES_PER_DOMAIN",
+                                str(max(sizes)), "TRAIN.VAL_FREQ", "0"]))
+            for size in sizes:
+                out = os.path.join(runs, slug(name), f"val{size}", f"seed{seed}")
+                evaluate.append((out, [*flags, "--output-dir", out, "--eval-only", "--model-dir", run, *common, *opts,
+                                       "DATASET.FDRD_SYNTH.VAL_IMAGES_PER_DOMAIN", str(size), "TEST.SPLIT", "val"]))
+                where[(name, size, seed)] = out
+    return train, evaluate, where
+
+
+def half_widths(difference: dict) -> dict[str, float]:
+    """Half the width of a paired difference's 95% interval, and of its item and seed parts."""
+    return {part: (hi - lo) / 2 for part, (lo, hi) in
+            (("overall", difference["ci95"]), ("items", difference["ci95_items"]), ("seeds", difference["ci95_seeds"]))}
+
+
+def summarise(results: dict[tuple[str, int, int], dict], sizes: tuple[int, ...], seeds: list[int]) -> dict:
+    """Per size and pair: the paired val RSUM difference and its half-widths; the chosen size by the rule."""
+    rows = []
+    for size in sizes:
+        for pair, (left, right) in PAIRS.items():
+            ranks = [[results[(name, size, s)]["item_ranks"] for s in seeds] for name in (left, right)]
+            diff = paired_difference(ranks[0], ranks[1], "rsum")
+            val_rsum = {name: [results[(name, size, s)]["metrics"]["rsum"] for s in seeds] for name in (left, right)}
+            rows.append({"size": size, "pair": pair, "left": left, "right": right, "mean": diff["mean"],
+                         "ci95": diff["ci95"], "half_width": half_widths(diff), "val_rsum": val_rsum})
+    return {"target": TARGET, "sizes": list(sizes), "seeds": seeds, "rows": rows, **choose(rows, sizes)}
+
+
+def choose(rows: list[dict], sizes: tuple[int, ...]) -> dict:
+    """The rule of the module docstring."""
+    worst = {size: max(r["half_width"]["overall"] for r in rows if r["size"] == size) for size in sizes}
+    met = [size for size in sizes if worst[size] <= TARGET]
+    if met:
+        return {"chosen": min(met), "target_met": True, "chosen_half_width": worst[min(met)]}
+    largest = max(sizes)
+    at = [r for r in rows if r["size"] == largest]
+    seeds_part = max(r["half_width"]["seeds"] for r in at)
+    items_part = max(r["half_width"]["items"] for r in at)
+    return {"chosen": largest, "target_met": False, "chosen_half_width": worst[largest],
+            "in_the_way": "seeds (training randomness)" if seeds_part >= items_part else "items (the gallery's size)"}
+
+
+def markdown(report: dict) -> str:
+    lines = ["# The size of FDRDSynth's val gallery", "",
+             f"Written by `{report['command']}` ({report['runtime_s'] / 60:.1f} min). Seeds {report['seeds']}; "
+             "paired val RSUM differences, 95% half-widths (overall = hull of the seed and item intervals).", "",
+             "| val images per domain | pair | difference | half-width | items part | seeds part |",
+             "|---|---|---|---|---|---|"]
+    for r in report["rows"]:
+        h = r["half_width"]
+        lines.append(f"| {r['size']:,} | {r['pair']}: {r['left']} - {r['right']} | {r['mean']:+.2f} | "
+                     f"{h['overall']:.2f} | {h['items']:.2f} | {h['seeds']:.2f} |")
+    verdict = (f"Target half-width {report['target']:g} RSUM met at {report['chosen']:,} images per domain."
+               if report["target_met"] else
+               f"Target half-width {report['target']:g} RSUM not met at any size; the largest, {report['chosen']:,}, "
+               f"is used (half-width {report['chosen_half_width']:.2f}); in the way: {report['in_the_way']}.")
+    return "\n".join([*lines, "", verdict, ""])
+
+
+def main() -> None:
+    p = run_arguments(__doc__, [1, 2, 3], "bench_val_size", "val_size")
+    a = p.parse_args()
+    start = time.time()
+    _, common = run_settings(a)
+    sizes = QUICK_SIZES if a.quick else SIZES
+    train, evaluate, where = jobs(a, common, sizes)
+    env = dict(os.environ, OMP_NUM_THREADS="1") if a.workers > 1 else dict(os.environ)
+    reused = run_jobs(train, a.workers, env)
+    run_jobs([j for j in evaluate if not os.path.isfile(os.path.join(j[0], "results.json"))], a.workers, env)
+    report = summarise({key: load(out) for key, out in where.items()}, sizes, a.seeds)
+    report.update(runtime_s=time.time() - start, runs_reused=reused, data_seed=a.data_seed, shots=a.shots,
+                  command="python benchmarks/val_size.py " + " ".join(sys.argv[1:]))
+    for path, text in ((a.json, json.dumps(report, indent=1)), (a.out, markdown(report))):
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text + "\n")
+    print(markdown(report))
+
+
+if __name__ == "__main__":
+    main()
