@@ -127,7 +127,7 @@ def main() -> None:
     train, evaluate, where = jobs(a, common, sizes)
     env = dict(os.environ, OMP_NUM_THREADS="1") if a.workers > 1 else dict(os.environ)
     reused = run_jobs(train, a.workers, env)
-    run_jobs([j for j in evaluate if not os.path.isfile(os.path.join(j[0], "results.json"))], a.workers, env)
+    run_jobs(evaluate, a.workers, env)  # evaluations always run again (train.py --eval-only), as in dcar_choices
     report = summarise({key: load(out) for key, out in where.items()}, sizes, a.seeds)
     report.update(runtime_s=time.time() - start, runs_reused=reused, data_seed=a.data_seed, shots=a.shots,
                   command="python benchmarks/val_size.py " + " ".join(sys.argv[1:]))

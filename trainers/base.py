@@ -168,7 +168,7 @@ class RetrievalTrainer(TrainerX):
         check_prec(node.PREC, f"TRAINER.{self.CONFIG_NODE}.PREC")
         if "LOSS" in node and node.LOSS not in CON_MODES:
             raise ValueError(f"TRAINER.{self.CONFIG_NODE}.LOSS must be one of {CON_MODES}, got {node.LOSS!r}")
-        if not isinstance(cfg.TRAIN.VAL_FREQ, int) or cfg.TRAIN.VAL_FREQ < 0:
+        if cfg.TRAIN.VAL_FREQ < 0:  # an int: yacs keeps the default's type
             raise ValueError(f"TRAIN.VAL_FREQ must be a whole number >= 0 (0: val after the last epoch only), "
                              f"got {cfg.TRAIN.VAL_FREQ!r}")
         if cfg.TEST.EVALUATOR != "Retrieval":
