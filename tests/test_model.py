@@ -1,5 +1,5 @@
 """The model's text passes (trimmed, length-grouped), the image-feature cache, caption batching,
-the global-batch sampler and fp32 losses (trainers/model.py, base.py, loaders.py, losses.py)."""
+the global-batch sampler and fp32 losses (trainers/model.py, base.py, loaders.py)."""
 import pytest
 import torch
 from torch.utils.data import RandomSampler
@@ -145,7 +145,7 @@ def test_global_batch_sampler_single_process_is_random_sampler_order(n, batch, d
 
 def test_losses_and_similarities_stay_fp32_under_autocast():
     from trainers.dcar.objective import category_loss
-    from trainers.losses import contrastive_loss
+    from trainers.model import contrastive_loss
 
     torch.manual_seed(0)
     img, txt = torch.randn(8, 64), torch.randn(8, 64)

@@ -38,8 +38,7 @@ from reporting.identity import flatten, group_key, saved_config
 from . import backbones
 from .configs import fit_hint
 from .loaders import deterministic_train_transform, train_loader
-from .losses import CON_MODES, global_contrastive_loss
-from .model import DualPromptLearner, PromptedCLIP, Prompts, TokenTable
+from .model import CON_MODES, DualPromptLearner, PromptedCLIP, Prompts, TokenTable, global_contrastive_loss
 
 
 def extend_cfg(cfg: Any) -> None:

@@ -15,8 +15,7 @@ from torch import nn
 
 from engine import distributed as dist
 
-from ..losses import global_contrastive_loss, in_fp32
-from ..model import ResidualAdapter
+from ..model import ResidualAdapter, global_contrastive_loss, in_fp32
 
 CAA_TYPES = ("adapter", "attention")
 WEIGHT_MODES = ("denominator", "logit_bias", "loss_weight")

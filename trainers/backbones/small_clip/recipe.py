@@ -41,8 +41,7 @@ from datasets.fdrd.synth_world import (
 )
 from datasets.text import tokenize
 
-from ...losses import contrastive_loss
-from ...model import assemble_text, encode_text
+from ...model import assemble_text, contrastive_loss, encode_text
 from . import CHECKPOINT
 
 ARCH = dict(embed_dim=128, image_resolution=64, vision_layers=4, vision_width=128, vision_patch_size=8,
