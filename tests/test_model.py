@@ -157,14 +157,18 @@ def test_losses_and_similarities_stay_fp32_under_autocast():
     assert all(g.dtype == torch.float32 and torch.equal(g, r) for g, r in zip(got, ref))
 
 
-@pytest.mark.parametrize("freq, validated", [(1, [1, 2, 3, 4, 5]), (2, [2, 4, 5]), (3, [3, 5]), (0, [5])])
-def test_val_is_due_every_val_freq_epochs_and_after_the_last(freq, validated):
-    from types import SimpleNamespace
+@pytest.mark.parametrize("freq, split, no_test, validated",
+                         [(1, "test", False, [1, 2, 3, 4, 5]), (2, "test", False, [2, 4, 5]), (3, "test", False, [3, 5]),
+                          (0, "test", False, [5]), (2, "val", False, [2, 4]), (0, "val", False, []),
+                          (0, "val", True, [5])])
+def test_val_is_due_every_val_freq_epochs_and_after_the_last(freq, split, no_test, validated):
+    """The last epoch is validated unless the final evaluation is on val (it stands for it)."""
+    from types import SimpleNamespace as NS
 
     from trainers.base import RetrievalTrainer
 
-    t = SimpleNamespace(max_epoch=5, cfg=SimpleNamespace(TRAIN=SimpleNamespace(VAL_FREQ=freq)))
-    assert [e + 1 for e in range(5) if RetrievalTrainer.val_due(SimpleNamespace(**vars(t), epoch=e))] == validated
+    cfg = NS(TRAIN=NS(VAL_FREQ=freq), TEST=NS(SPLIT=split, NO_TEST=no_test))
+    assert [e + 1 for e in range(5) if RetrievalTrainer.val_due(NS(max_epoch=5, cfg=cfg, epoch=e))] == validated
 
 
 def test_a_run_validates_only_when_due(tmp_path, ckpt, monkeypatch):

@@ -45,6 +45,7 @@ def extend_cfg(cfg: Any) -> None:
     cfg.TRAINER.TEXT_TRIM = True  # run text encoders only up to the batch's longest caption (False: all 77 tokens)
     cfg.TRAINER.FEATURE_CACHE = True  # compute a frozen image tower's features once per run (see module doc)
     cfg.TRAIN.VAL_FREQ = 1  # evaluate val after every N-th epoch and the last; 0: after the last epoch only
+    cfg.TEST.FINE_GRAINED = True  # the final evaluation also measures negative discrimination and twins
 
 
 def load_clip(cfg: Any, precision: Precision, frozen: bool = True) -> tuple[nn.Module, backbones.Backbone]:
@@ -281,9 +282,13 @@ class RetrievalTrainer(TrainerX):
 
     def val_due(self) -> bool:
         """Whether val is evaluated after this epoch: every ``TRAIN.VAL_FREQ``-th and the last
-        (a large val gallery can cost more than a short run's epochs: 0 evaluates it once, at the end)."""
-        done, freq = self.epoch + 1, self.cfg.TRAIN.VAL_FREQ
-        return done == self.max_epoch or (freq > 0 and done % freq == 0)
+        (a large val gallery can cost more than a short run's epochs: 0 evaluates it once, at the end).
+        The last epoch is left to the final evaluation when that is on val (``TEST.SPLIT val``, as in
+        a tuning trial): the same weights, evaluated once."""
+        done, freq, test = self.epoch + 1, self.cfg.TRAIN.VAL_FREQ, self.cfg.TEST
+        if done == self.max_epoch:
+            return test.SPLIT != "val" or test.NO_TEST
+        return freq > 0 and done % freq == 0
 
     def after_epoch(self) -> None:
         """Validate (when due), then save (engine)."""
@@ -350,7 +355,7 @@ class RetrievalTrainer(TrainerX):
         print(f"Evaluate on the *{split}* set")
         items = loader.dataset.data_source
         self.evaluator.process(self.features.eval_images(split, items, loader.dataset.transform), items)
-        result = self.evaluator.evaluate(self.model.encode_text, fine_grained=final)
+        result = self.evaluator.evaluate(self.model.encode_text, fine_grained=final and self.cfg.TEST.FINE_GRAINED)
         truncated = sum(dist.per_rank(self.model.truncated_captions))
         if truncated:
             print(f"{truncated} captions were longer than the text context and truncated (end-of-text kept)")

@@ -1,0 +1,242 @@
+"""Equal tuning trials for every trainable method on FDRDSynth's val gallery: the settings of the
+synthetic configs (``configs/trainers/<trainer>/synth.yaml``) are chosen here.
+
+    python benchmarks/tuning.py                  # -> docs/tuning.md, docs/bench_tuning.json
+    python benchmarks/tuning.py --quick --backbone tiny.pt --methods CoOp DCAR --seeds 1 --json /tmp/t.json --out /tmp/t.md
+
+Fixed before the first run, and recorded in the JSON:
+
+* **methods**: CoOp, CLIP-Adapter, MaPLe, DCAR and full fine-tuning (the upper-bound reference),
+  each with ``TRIALS`` trials; every trial is trained for the same seeds (``--seeds``, 1-3) on the
+  data, backbone and shots of ``benchmarks/synthetic_benchmark.py``, and evaluated once, after its
+  last epoch, on the val gallery (``DATASET.FDRD_SYNTH.VAL_IMAGES_PER_DOMAIN`` = ``VAL_IMAGES``,
+  the size ``benchmarks/val_size.py`` chose; ``TEST.SPLIT val``: no trial is evaluated on test;
+  ``TEST.FINE_GRAINED False``: R@K and RSUM only).
+* **the search**: trial 0 is the method's synth config as it stands; trials 1.. draw every
+  dimension of the method's space uniformly at random (a random stream per method and trial, so a
+  trial's settings never depend on another method's), a draw equal to an earlier trial drawn again.
+  Every method searches the learning rate (its config's times ``LR_FACTORS``), the epochs
+  (``EPOCHS``: the same choices, hence the same largest budget, for all) and ``LOSS``; DCAR also
+  lambda, alpha, the negatives of each kind, the attribute-swap generator and CAA at test
+  (``DCAR_SPACE``).
+* **the rule**: the trial with the highest mean val RSUM over the seeds is chosen, ties to the lower
+  trial index (the config as it stood first). The paired val difference of the chosen trial and
+  trial 0 is reported beside it (95% interval over seeds and val items): a choice whose interval
+  includes 0 is no better than the config it replaces, as far as val can tell.
+
+Runs are resumable and reused (a finished trial is not run again); a changed search space needs a
+fresh ``--runs`` folder (``train.py`` refuses a folder made with other settings).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+from dataclasses import dataclass
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from benchmarks.synthetic_benchmark import DATASET_CONFIG, load, run_arguments, run_jobs, run_settings  # noqa: E402
+from reporting.stats import paired_difference  # noqa: E402
+
+TRIALS = 6
+VAL_IMAGES = 2001  # val images per domain: docs/val_size.md
+QUICK_VAL_IMAGES = 6
+METHODS = {"CoOp": "COOP", "CLIP_Adapter": "CLIP_ADAPTER", "MaPLe": "MAPLE", "DCAR": "DCAR", "FullFineTune": "FINETUNE"}
+COST = {"CoOp": 0.9, "CLIP_Adapter": 0.7, "MaPLe": 1.3, "DCAR": 3.0, "FullFineTune": 1.8}  # minutes per run: orders jobs
+LR_FACTORS = (0.2, 0.5, 1.0, 2.0, 5.0)
+EPOCHS = (5, 10, 15)
+QUICK_EPOCHS = (1, 2)
+LOSSES = ("symmetric", "i2t")
+DOMAIN_SWAPS = {"DATASET.FDRD.ATTRIBUTE_SWAPS": "domain", "DATASET.FDRD.ATTRIBUTE_LEXICON_EXTRA": "('size:medium',)"}
+DCAR_SPACE = {
+    "lambda": [{"TRAINER.DCAR.CATE.LAMBDA": v} for v in ("0.25", "0.5", "1.0", "2.0")],
+    "alpha": [{"TRAINER.DCAR.CATE.ALPHA": v} for v in ("0.0", "0.25", "0.5", "1.0")],
+    "category negatives": [{"DATASET.FDRD.NUM_CATEGORY_NEGATIVES": v} for v in ("2", "4", "6")],
+    "attribute negatives": [{"DATASET.FDRD.NUM_ATTRIBUTE_NEGATIVES": v} for v in ("0", "1", "2")],
+    "attribute-swap generator": [{"DATASET.FDRD.ATTRIBUTE_SWAPS": "lexicon"}, DOMAIN_SWAPS,
+                                 {**DOMAIN_SWAPS, "DATASET.FDRD.ATTRIBUTE_WORDS": "2"}],
+    "CAA at test": [{"TRAINER.DCAR.CAA.AT_TEST": v} for v in ("False", "True")],
+}
+RULE = ("highest mean val RSUM over the seeds; ties to the lower trial index (trial 0: the config as it stood); "
+        "the chosen trial's paired val difference with trial 0 reported beside it")
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One setting of one method: ``settings`` (dimension -> the keys it sets), empty for trial 0."""
+
+    trainer: str
+    index: int
+    settings: dict[str, dict[str, str]]
+
+    @property
+    def opts(self) -> list[str]:
+        return [x for keys in self.settings.values() for k, v in keys.items() for x in (k, v)]
+
+    def epochs(self, default: int) -> int:
+        return int(self.settings.get("epochs", {}).get("OPTIM.MAX_EPOCH", default))
+
+
+def config_path(trainer: str) -> str:
+    return os.path.join(ROOT, "configs", "trainers", trainer, "synth.yaml")
+
+
+def config_value(trainer: str, key: str) -> float:
+    """A value of the trainer's synth config file (``OPTIM.LR``, ``OPTIM.MAX_EPOCH``)."""
+    import yaml
+
+    with open(config_path(trainer), encoding="utf-8") as f:
+        node = yaml.safe_load(f)
+    for part in key.split("."):
+        node = node[part]
+    return float(node)
+
+
+def search_space(trainer: str, quick: bool = False) -> dict[str, list[dict[str, str]]]:
+    """The method's dimensions, each a list of choices (the config keys a choice sets); ``quick``:
+    the tests' epochs."""
+    node = METHODS[trainer]
+    lr = config_value(trainer, "OPTIM.LR")
+    space = {"learning rate": [{"OPTIM.LR": f"{lr * f:.6g}"} for f in LR_FACTORS],
+             "epochs": [{"OPTIM.MAX_EPOCH": str(e)} for e in (QUICK_EPOCHS if quick else EPOCHS)],
+             "loss": [{f"TRAINER.{node}.LOSS": v} for v in LOSSES]}
+    return {**space, **DCAR_SPACE} if trainer == "DCAR" else space
+
+
+def as_config(trainer: str, settings: dict[str, dict[str, str]]) -> dict[str, object]:
+    """The values a trial runs with, for every key its space sets (the synth config merged with
+    the trial's keys): two trials run the same settings when these are equal."""
+    import train
+
+    opts = [x for keys in settings.values() for k, v in keys.items() for x in (k, v)]
+    args = train.build_parser().parse_args(["--trainer", trainer, "--dataset-config-file", DATASET_CONFIG,
+                                            "--config-file", config_path(trainer), *opts])
+    cfg = train.setup_cfg(args)
+    keys = [k for choices in search_space(trainer).values() for choice in choices for k in choice]
+    values = {}
+    for key in dict.fromkeys(keys):
+        node = cfg
+        for part in key.split("."):
+            node = node[part]
+        values[key] = node
+    return values
+
+
+def trials(trainer: str, count: int, quick: bool = False) -> list[Trial]:
+    """Trial 0 (the config) and ``count - 1`` random draws, each running settings no earlier
+    trial runs (module docstring)."""
+    space, drawn = search_space(trainer, quick), [Trial(trainer, 0, {})]
+    seen = [as_config(trainer, {})]
+    for index in range(1, count):
+        rng = random.Random(f"{trainer}|{index}")
+        while True:
+            settings = {dim: rng.choice(choices) for dim, choices in space.items()}
+            if as_config(trainer, settings) not in seen:
+                break
+        seen.append(as_config(trainer, settings))
+        drawn.append(Trial(trainer, index, settings))
+    return drawn
+
+
+def trial_folder(a: argparse.Namespace, trial: Trial, seed: int) -> str:
+    return os.path.join(a.runs, f"data{a.data_seed}-{a.backbone_tag}", trial.trainer.lower(), f"trial{trial.index}",
+                        f"seed{seed}")
+
+
+def jobs(a: argparse.Namespace, common: list[str], all_trials: list[Trial]) -> list[tuple[str, list[str]]]:
+    """Every (trial, seed) as a ``train.py`` job: trial by trial, the longest first within one."""
+    val = QUICK_VAL_IMAGES if a.quick else VAL_IMAGES
+    out = []
+    for index in sorted({t.index for t in all_trials}):
+        batch = [t for t in all_trials if t.index == index]
+        batch.sort(key=lambda t: -COST[t.trainer] * t.epochs(int(config_value(t.trainer, "OPTIM.MAX_EPOCH"))))
+        for trial in batch:
+            for seed in a.seeds:
+                folder = trial_folder(a, trial, seed)
+                out.append((folder, ["--root", a.data, "--seed", str(seed), "--trainer", trial.trainer,
+                                     "--dataset-config-file", DATASET_CONFIG, "--config-file", config_path(trial.trainer),
+                                     "--output-dir", folder, *common, "DATASET.FDRD_SYNTH.VAL_IMAGES_PER_DOMAIN", str(val),
+                                     "TRAIN.VAL_FREQ", "0", "TEST.SPLIT", "val", "TEST.FINE_GRAINED", "False",
+                                     *trial.opts]))
+    return out
+
+
+def choose(results: dict[int, list[dict]]) -> int:
+    """The rule (module docstring): trial index -> its runs' results, one per seed."""
+    means = {i: sum(r["metrics"]["rsum"] for r in runs) / len(runs) for i, runs in results.items()}
+    return min(means, key=lambda i: (-means[i], i))
+
+
+def summarise(trainer: str, method_trials: list[Trial], results: dict[int, list[dict]], quick: bool) -> dict:
+    """One method: every trial with its val metrics, the chosen one, its paired difference with trial 0."""
+    chosen = choose(results)
+    rows = []
+    for t in method_trials:
+        runs = results[t.index]
+        rows.append({"index": t.index, "settings": {d: c for d, c in t.settings.items()}, "opts": t.opts,
+                     **{f"val_{k}": [r["metrics"][k] for r in runs] for k in ("i2t_R@1", "t2i_R@1", "rsum")},
+                     "mean_val_rsum": sum(r["metrics"]["rsum"] for r in runs) / len(runs)})
+    diff = None
+    if chosen != 0:
+        ranks = [[r["item_ranks"] for r in results[i]] for i in (chosen, 0)]
+        diff = paired_difference(ranks[0], ranks[1], "rsum")
+    return {"trials": rows, "search_space": search_space(trainer, quick), "chosen": chosen,
+            "chosen_settings": rows[chosen]["settings"], "chosen_opts": rows[chosen]["opts"],
+            "chosen_vs_trial0": diff}
+
+
+def markdown(report: dict) -> str:
+    lines = ["# Equal tuning trials on FDRDSynth's val gallery", "",
+             f"Written by `{report['command']}` ({report['runtime_s'] / 60:.1f} min, {report['runs_reused']} runs reused). "
+             f"{report['trials']} trials per method, seeds {report['seeds']}, val gallery of "
+             f"{report['val_images_per_domain']:,} images per domain. Rule: {report['rule']}.", ""]
+    for trainer, m in report["methods"].items():
+        lines += [f"## {trainer}", "", "| trial | settings | val RSUM per seed | mean |", "|---|---|---|---|"]
+        for row in m["trials"]:
+            settings = "; ".join(f"{d}: " + ", ".join(f"{k} {v}" for k, v in c.items())
+                                 for d, c in row["settings"].items()) or "the config as it stood"
+            mark = " **chosen**" if row["index"] == m["chosen"] else ""
+            lines.append(f"| {row['index']}{mark} | {settings} | "
+                         + ", ".join(f"{v:.1f}" for v in row["val_rsum"]) + f" | {row['mean_val_rsum']:.1f} |")
+        d = m["chosen_vs_trial0"]
+        lines += ["", "Trial 0 is kept." if d is None else
+                  f"Chosen - trial 0 on val: {d['mean']:+.2f} RSUM, 95% interval [{d['ci95'][0]:+.2f}, {d['ci95'][1]:+.2f}]"
+                  + (" (excludes 0)." if d["ci95"][0] > 0 else
+                     " (includes 0: no better than the config as far as val can tell)."),
+                  ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = run_arguments(__doc__, [1, 2, 3], "tuning", "tuning")
+    p.add_argument("--trials", type=int, default=TRIALS, help="trials per method (the same for all)")
+    p.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    a = p.parse_args()
+    if a.trials < 1:
+        p.error("--trials must be at least 1")
+    start = time.time()
+    _, common = run_settings(a)
+    by_method = {m: trials(m, a.trials, a.quick) for m in a.methods}
+    every = [t for ts in by_method.values() for t in ts]
+    env = dict(os.environ, OMP_NUM_THREADS="1") if a.workers > 1 else dict(os.environ)
+    reused = run_jobs(jobs(a, common, every), a.workers, env)
+    methods = {m: summarise(m, ts, {t.index: [load(trial_folder(a, t, s)) for s in a.seeds] for t in ts}, a.quick)
+               for m, ts in by_method.items()}
+    report = {"val_images_per_domain": QUICK_VAL_IMAGES if a.quick else VAL_IMAGES, "seeds": a.seeds,
+              "trials": a.trials, "rule": RULE, "lr_factors": list(LR_FACTORS), "epochs": list(EPOCHS),
+              "methods": methods, "runtime_s": time.time() - start, "runs_reused": reused, "data_seed": a.data_seed,
+              "shots": a.shots, "command": "python benchmarks/tuning.py " + " ".join(sys.argv[1:])}
+    for path, text in ((a.json, json.dumps(report, indent=1)), (a.out, markdown(report))):
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text + "\n")
+    print(markdown(report))
+
+
+if __name__ == "__main__":
+    main()
