@@ -183,3 +183,13 @@ def test_a_run_validates_only_when_due(tmp_path, ckpt, monkeypatch):
 def test_a_negative_val_freq_is_refused(tmp_path, ckpt):
     with pytest.raises(ValueError, match="TRAIN.VAL_FREQ must be a whole number >= 0"):
         build(_cfg(tmp_path, ckpt, "CLIP_Adapter", TRAIN__VAL_FREQ=-1))
+
+
+@pytest.mark.parametrize("fine_grained", [True, False])
+def test_fine_grained_measures_only_when_asked(tmp_path, ckpt, fine_grained):
+    """``TEST.FINE_GRAINED False``: the final evaluation has R@K and RSUM but no negative
+    discrimination (fails if the key is ignored either way)."""
+    t = build(_cfg(tmp_path, ckpt, "CLIP_Adapter", TEST__FINE_GRAINED=fine_grained))
+    t.test()
+    metrics = t.last_results["test"]
+    assert "rsum" in metrics and any(k.startswith("negdisc_") for k in metrics) == fine_grained

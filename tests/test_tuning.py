@@ -1,0 +1,73 @@
+"""benchmarks/tuning.py: the search (trial 0 = the config, deterministic distinct draws, equal
+dimensions for every method), the rule, and the runs it asks for (val only)."""
+import argparse
+
+import pytest
+
+from benchmarks import tuning as tu
+
+
+def test_trial_zero_is_the_config_and_draws_are_reproducible_and_distinct():
+    first, again = tu.trials("CoOp", 6), tu.trials("CoOp", 6)
+    assert first == again and first[0].settings == {} and first[0].opts == []
+    configs = [tu.as_config("CoOp", t.settings) for t in first]
+    assert all(configs[i] != configs[j] for i in range(6) for j in range(i))
+    assert tu.trials("CoOp", 8)[:6] == first  # more trials never change the earlier ones
+
+
+def test_a_draw_running_the_configs_own_settings_is_drawn_again(monkeypatch):
+    """A draw equal in effect to trial 0 (``LOSS symmetric`` is the config's value) is not a new
+    trial: fails if draws are compared by their keys rather than by the settings they run."""
+    space = {"loss": [{"TRAINER.COOP.LOSS": "symmetric"}, {"TRAINER.COOP.LOSS": "i2t"}]}
+    monkeypatch.setattr(tu, "search_space", lambda trainer, quick=False: space)
+    assert [t.settings for t in tu.trials("CoOp", 2)] == [{}, {"loss": {"TRAINER.COOP.LOSS": "i2t"}}]
+
+
+def test_every_method_searches_the_same_budget_and_dcar_its_own_keys_too():
+    spaces = {m: tu.search_space(m) for m in tu.METHODS}
+    for m, space in spaces.items():
+        assert space["epochs"] == [{"OPTIM.MAX_EPOCH": str(e)} for e in tu.EPOCHS]
+        lr = tu.config_value(m, "OPTIM.LR")
+        assert [float(c["OPTIM.LR"]) for c in space["learning rate"]] == pytest.approx([lr * f for f in tu.LR_FACTORS])
+        assert {c[f"TRAINER.{tu.METHODS[m]}.LOSS"] for c in space["loss"]} == {"symmetric", "i2t"}
+        for choices in space.values():  # every key a choice sets exists and takes its value
+            for choice in choices:
+                got = tu.as_config(m, {"x": choice})
+                assert all(str(got[k]) == v for k, v in choice.items())
+    assert set(spaces["DCAR"]) - set(spaces["CoOp"]) == {"lambda", "alpha", "category negatives",
+                                                         "attribute negatives", "attribute-swap generator", "CAA at test"}
+
+
+def _runs(*rsums):
+    return [{"metrics": {"rsum": r}} for r in rsums]
+
+
+def test_the_rule_takes_the_best_mean_over_seeds_and_ties_to_the_lower_trial():
+    assert tu.choose({0: _runs(10, 20), 1: _runs(30, 1), 2: _runs(16, 16)}) == 2  # not the best single seed
+    assert tu.choose({0: _runs(10, 20), 1: _runs(15, 15), 2: _runs(20, 10)}) == 0
+
+
+def test_every_trial_runs_the_same_seeds_on_val_only(tmp_path):
+    a = argparse.Namespace(seeds=[1, 2, 3], runs=str(tmp_path), data="data", data_seed=0, backbone_tag="abc",
+                           quick=False)
+    every = [t for m in ("CoOp", "DCAR") for t in tu.trials(m, 2)]
+    jobs = tu.jobs(a, ["DATASET.NUM_SHOTS", "16"], every)
+    assert len(jobs) == len({folder for folder, _ in jobs}) == 4 * 3
+    for _, argv in jobs:
+        opts = dict(zip(argv[argv.index("16") + 1::2], argv[argv.index("16") + 2::2]))
+        assert opts["TEST.SPLIT"] == "val" and opts["TEST.FINE_GRAINED"] == "False" and opts["TRAIN.VAL_FREQ"] == "0"
+        assert opts["DATASET.FDRD_SYNTH.VAL_IMAGES_PER_DOMAIN"] == str(tu.VAL_IMAGES)
+    assert [argv[argv.index("--seed") + 1] for _, argv in jobs[:3]] == ["1", "2", "3"]
+    assert jobs[0][0].endswith("dcar/trial0/seed1")  # the longest method first within a trial
+
+
+def test_summary_pairs_the_chosen_trial_with_trial_zero():
+    ranks = {"D": {"i2t": [0, 50], "t2i": [0, 50]}}
+    miss = {"D": {"i2t": [50, 50], "t2i": [50, 50]}}
+    ts = tu.trials("CoOp", 2)
+    results = {0: [{"metrics": {"rsum": 1.0, "i2t_R@1": 0, "t2i_R@1": 0}, "item_ranks": miss}] * 2,
+               1: [{"metrics": {"rsum": 2.0, "i2t_R@1": 0, "t2i_R@1": 0}, "item_ranks": ranks}] * 2}
+    m = tu.summarise("CoOp", ts, results, quick=False)
+    assert m["chosen"] == 1 and m["chosen_opts"] == ts[1].opts
+    assert m["chosen_vs_trial0"]["mean"] == pytest.approx(300.0) and m["trials"][1]["mean_val_rsum"] == 2.0
+    assert tu.summarise("CoOp", ts, {0: results[1], 1: results[0]}, quick=False)["chosen_vs_trial0"] is None
