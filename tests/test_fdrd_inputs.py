@@ -279,3 +279,23 @@ def test_attribute_swap_generator_is_a_config_key(tmp_path):
     assert _swapped_in(lexicon) - {"red", "blue", "green"}  # the fixed lexicon brings in colours DTD never names
     with pytest.raises(ValueError, match="ATTRIBUTE_SWAPS must be lexicon or domain"):
         engine.build_dataset(fdrd_cfg(tmp_path, ("DTD",), ATTRIBUTE_SWAPS="fancy"))
+
+
+def _negatives(items) -> list[tuple]:
+    return [(d.negatives_category, d.negatives_attribute) for d in items]
+
+
+def test_test_negatives_are_one_fixed_set_whatever_the_run_trains_with(tmp_path):
+    """Val/test negatives are the lexicon generator's at item seed 0 for every run (fails if they
+    follow the run's seed or generator keys); train negatives follow them; ``EVAL_NEGATIVES
+    training`` gives the old behaviour, which the fixed set equals at seed 0 with the defaults."""
+    mini_dtd(tmp_path)
+    default = engine.build_dataset(fdrd_cfg(tmp_path, ("DTD",), seed=0, EVAL_NEGATIVES="training"))
+    other = dict(seed=3, ATTRIBUTE_SWAPS="domain", NUM_CATEGORY_NEGATIVES=1, NUM_ATTRIBUTE_NEGATIVES=2)
+    fixed = engine.build_dataset(fdrd_cfg(tmp_path, ("DTD",), **other))
+    own = engine.build_dataset(fdrd_cfg(tmp_path, ("DTD",), EVAL_NEGATIVES="training", **other))
+    assert _negatives(fixed.test) == _negatives(default.test) != _negatives(own.test)
+    assert any(len(a) == 2 for _, a in _negatives(fixed.train_x))  # training keeps its own generator
+    assert _negatives(fixed.train_x) == _negatives(own.train_x)
+    with pytest.raises(ValueError, match="EVAL_NEGATIVES must be one of"):
+        engine.build_dataset(fdrd_cfg(tmp_path, ("DTD",), EVAL_NEGATIVES="mine"))

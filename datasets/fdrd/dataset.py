@@ -11,7 +11,7 @@ from engine import DATASET_REGISTRY, DatasetBase
 
 from .captions import FDRDFormatError, expected_files, find_caption_files
 from .domains import DOMAINS, Domain, custom_domain, find_domain
-from .loader import FDRDDataError, LoadOptions, load_domain
+from .loader import EVAL_NEGATIVES, FDRDDataError, LoadOptions, load_domain
 from .splits import SplitFileError
 
 
@@ -26,6 +26,7 @@ def extend_cfg(cfg: Any) -> None:
     c.ATTRIBUTE_SWAPS = "lexicon"  # lexicon | domain: the attribute-swap generator (docs/method.md §4.1)
     c.ATTRIBUTE_WORDS = 1  # domain generator: attribute words changed per negative
     c.ATTRIBUTE_LEXICON_EXTRA = ()  # domain generator: more attribute words, as "kind:word" ("colour:teal")
+    c.EVAL_NEGATIVES = "fixed"  # val/test negatives: fixed (one set for every run) | training (the keys above, the run's seed)
     c.SKIP_BAD_IMAGES = False  # skip missing/unreadable images (counted) instead of failing
     c.SKIP_BAD_ENTRIES = False  # skip malformed entries (counted) instead of failing
     c.CHECK_IMAGES = True  # decode every used image at load time (a bad image fails before training)
@@ -45,6 +46,8 @@ def load_options(cfg: Any, cache_dir: str) -> LoadOptions:
         raise ValueError(f"DATASET.FDRD.HOLDOUT_TEST must be in [0, 1), got {c.HOLDOUT_TEST}")
     if c.ATTRIBUTE_SWAPS not in ("lexicon", "domain"):
         raise ValueError(f"DATASET.FDRD.ATTRIBUTE_SWAPS must be lexicon or domain, got {c.ATTRIBUTE_SWAPS!r}")
+    if c.EVAL_NEGATIVES not in EVAL_NEGATIVES:
+        raise ValueError(f"DATASET.FDRD.EVAL_NEGATIVES must be one of {EVAL_NEGATIVES}, got {c.EVAL_NEGATIVES!r}")
     if c.ATTRIBUTE_WORDS < 1:
         raise ValueError(f"DATASET.FDRD.ATTRIBUTE_WORDS must be at least 1, got {c.ATTRIBUTE_WORDS}")
     return LoadOptions(
@@ -53,6 +56,7 @@ def load_options(cfg: Any, cache_dir: str) -> LoadOptions:
         skip_bad_entries=c.SKIP_BAD_ENTRIES, check_images=c.CHECK_IMAGES, eval_only=c.EVAL_ONLY,
         holdout_test=c.HOLDOUT_TEST, cache_dir=c.CACHE_DIR or cache_dir, attribute_swaps=c.ATTRIBUTE_SWAPS,
         attribute_words=c.ATTRIBUTE_WORDS, attribute_extra=tuple(c.ATTRIBUTE_LEXICON_EXTRA),
+        eval_negatives=c.EVAL_NEGATIVES,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import random
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from PIL import Image
 
@@ -95,6 +95,15 @@ class LoadOptions:
     attribute_words: int = 1  # domain mode: words changed per attribute negative
     attribute_extra: tuple[str, ...] = ()  # domain mode: more lexicon words, "kind:word"
     captions_only: bool = False  # count what the caption files tell without looking at images (no items)
+    eval_negatives: str = "fixed"  # fixed: val/test negatives from FIXED_EVAL_NEGATIVES | training: from the keys above
+
+
+# The negatives of the val and test splits with ``eval_negatives == "fixed"`` (DATASET.FDRD.EVAL_NEGATIVES):
+# the lexicon generator with 4 category and 1 attribute negatives, item seed 0 -- the same captions for every
+# run, seed and method, whatever generator the run trains with (docs/method.md §7).
+FIXED_EVAL_NEGATIVES = {"seed": 0, "num_category": 4, "num_attribute": 1, "attribute_swaps": "lexicon",
+                        "attribute_words": 1}
+EVAL_NEGATIVES = ("fixed", "training")
 
 
 @dataclass
@@ -406,14 +415,18 @@ def load_domain(domain: Domain, domain_index: int, label_offset: int, files: dic
     same_class: dict[int, list[str]] = {}
     for r in text:
         same_class.setdefault(r.label, []).append(r.caption)
-    modes = {label: AttributeMode(vocab if opts.attribute_swaps == "domain" else None, opts.attribute_words,
-                                  tuple(same_class.get(label, ()))) for label in forms}
+    held_out = replace(opts, **FIXED_EVAL_NEGATIVES) if opts.eval_negatives == "fixed" else opts
+    generators = {}  # train | held out (val, test) -> the options and attribute modes their negatives come from
+    for role, o in (("train", opts), ("held out", held_out)):
+        generators[role] = o, {label: AttributeMode(vocab if o.attribute_swaps == "domain" else None, o.attribute_words,
+                                                    tuple(same_class.get(label, ()))) for label in forms}
 
     chosen = _choose(rows, domain, files, opts, report)
     items: dict[str, list[FDRDDatum]] = {"train": [], "val": [], "test": []}
     for r in rows:
         if r.split == "test" or r.key in chosen.get(r.split, ()):
-            negs = _negatives(r, domain, forms, modes[r.label], opts, report)
+            o, modes = generators["train" if r.split == "train" else "held out"]
+            negs = _negatives(r, domain, forms, modes[r.label], o, report)
             report.negatives.setdefault(r.split, NegativeCounts()).add(negs, vocab)
             if not opts.captions_only:
                 items[r.split].append(_datum(r, domain, domain_index, label_offset, domain_root, negs))
