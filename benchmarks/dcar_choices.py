@@ -32,17 +32,8 @@ from dataclasses import dataclass
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from benchmarks.synthetic_benchmark import (  # noqa: E402
-    DATASET_CONFIG,
-    DIFF_METRICS,
-    ROWS,
-    load,
-    run_arguments,
-    run_folder,
-    run_jobs,
-    run_seconds,
-    run_settings,
-)
+from benchmarks.runs import DATASET_CONFIG, load, run_arguments, run_jobs, run_seconds, run_settings  # noqa: E402
+from benchmarks.synthetic_benchmark import DIFF_METRICS, ROWS, run_folder  # noqa: E402
 from reporting.stats import mean_ci, paired_difference  # noqa: E402
 
 DOMAIN_SWAPS = ("DATASET.FDRD.ATTRIBUTE_SWAPS", "domain", "DATASET.FDRD.ATTRIBUTE_LEXICON_EXTRA", "('size:medium',)")

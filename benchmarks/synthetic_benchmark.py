@@ -1,7 +1,7 @@
 """The synthetic benchmark: an instrument that can tell the methods apart, in one command.
 
-    python benchmarks/synthetic_benchmark.py                      # 5 seeds, data seed 0 -> docs/
-    python benchmarks/synthetic_benchmark.py --data-seed 7        # the whole table on a fresh draw of the data
+    python benchmarks/synthetic_benchmark.py                      # 5 seeds, data seeds 0 and 7 -> docs/
+    python benchmarks/synthetic_benchmark.py --other-draws        # data seed 0 only
     python benchmarks/synthetic_benchmark.py --extended           # + ablation rows 6 and 7
     python benchmarks/synthetic_benchmark.py --quick --backbone tiny.pt --out /tmp/q.md --json /tmp/q.json
 
@@ -15,29 +15,34 @@ with the small pretrained CLIP:
 2. **every method and DCAR's component chain** for each seed (``train.py`` runs in parallel worker
    processes, one thread each, longest first, beside the probes of step 1; finished runs of the
    same data seed and backbone weights are reused), with zero-shot CLIP and full fine-tuning (the
-   upper bound) beside them. The chain adds one component at a time from MaPLe to DCAR (rows 2-4);
-   ``--extended`` adds the rows that take one component out of full DCAR (6: text-only prompts,
-   7: CAA = identity). The budget decides: on 2 cores the chain fits in 45 minutes, the extended
-   table takes about 13 minutes more (DCAR's category branch sends each image's positive and five
-   negatives through the text encoder, so a DCAR run costs about 2.4 MaPLe runs);
+   upper bound) beside them. Every method runs its synth config, whose settings were chosen by
+   equal tuning trials on val (``benchmarks/tuning.py``); every run trains on the same data as
+   the trials (FDRDSynth with its val gallery, ``benchmarks/runs.py``) and evaluates test only.
+   The chain starts from MaPLe's model at DCAR's tuned settings (row 1: what the settings alone
+   change) and adds one component at a time (rows 2-4) up to DCAR; ``--extended`` adds the rows
+   that take one component out of full DCAR (6: text-only prompts, 7: CAA = identity);
+   **protocol rows** run every trainable method with the L_con direction its config does not use
+   (``LOSS i2t`` beside ``symmetric``), compared with zero-shot in each direction;
 3. **paired differences**: each method against MaPLe and each ablation row against full DCAR, in
    i2t R@1, t2i R@1 and RSUM, with 95% intervals over seeds (t) and over test items (bootstrap)
    (:func:`reporting.stats.paired_difference`); a difference is called significant only when the
    hull of both intervals excludes 0;
-4. **fine-grained measures** per row: negative discrimination by kind, and twin accuracy per
-   factor (:mod:`evaluation.discrimination`);
+4. **fine-grained measures** per row: negative discrimination by kind on one fixed negative set
+   (the same captions for every row and seed), and twin accuracy per factor
+   (:mod:`evaluation.discrimination`);
+5. **a second draw of the data** (``--other-draws``, data seed 7): the same table, and for every
+   paired difference whether its verdict (better, worse, not distinguishable) holds on both draws;
 
-and writes ``docs/synthetic_benchmark.md`` and ``docs/bench_synthetic.json``. Every choice
-(epochs, augmentation) was made on the val split (``benchmarks/synthetic_selection.py``); nothing
-here is selected on test.
+and writes ``docs/synthetic_benchmark.md`` and ``docs/bench_synthetic.json`` (with the val
+gallery's size and half-width and each method's tuning, read from ``docs/bench_val_size.json``
+and ``docs/bench_tuning.json``). Every setting was chosen on val (``benchmarks/tuning.py``,
+``benchmarks/synthetic_selection.py``); nothing here is selected on test.
 """
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -46,10 +51,19 @@ from dataclasses import dataclass
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from benchmarks.runs import (  # noqa: E402
+    DATASET_CONFIG,
+    config_values,
+    load,
+    loss_key,
+    run_arguments,
+    run_jobs,
+    run_seconds,
+    run_settings,
+)
 from reporting.stats import mean_std, paired_difference  # noqa: E402
 from trainers.backbones.small_clip.recipe import POSITIVE_CONTROL  # noqa: E402  (docs/synthetic_testbed.md)
 
-DATASET_CONFIG = "configs/datasets/fdrd_synth.yaml"
 KEYS = ("i2t_R@1", "i2t_R@5", "t2i_R@1", "t2i_R@5", "rsum")
 DIFF_METRICS = ("i2t_R@1", "t2i_R@1", "rsum")
 GATES = {"image_probe": 0.90, "variant_cosine": 0.95, "zero_shot": (0.40, 0.80), "upper_bound_gap": 20.0}
@@ -63,10 +77,11 @@ class Row:
     trainer: str
     config: str
     opts: tuple[str, ...] = ()
-    role: str = "method"  # reference | method | ablation
+    role: str = "method"  # reference | method | ablation | protocol
     seeded: bool = True  # False: deterministic (zero-shot), run once and paired with every seed
     minutes: float = 1.0  # one run's wall time on one core (measured); only orders the jobs, longest first
     extended: bool = False  # run only with --extended (the table's budget: see the module docstring)
+    of: str = ""  # a protocol row: the row whose config it runs with the other L_con direction
 
     @property
     def slug(self) -> str:
@@ -81,6 +96,8 @@ ROWS = (
     Row("CLIP-Adapter", "CLIP_Adapter", CFG, minutes=0.7),
     Row("MaPLe", "MaPLe", CFG, minutes=1.3),
     Row("DCAR", "DCAR", CFG, minutes=3.0),
+    Row("1 prompts only, at DCAR's settings", "DCAR", CFG,
+        ("TRAINER.DCAR.DTR.ENABLED", "False", "TRAINER.DCAR.CATE.LAMBDA", "0.0"), "ablation", minutes=1.3),
     Row("2 + DTR (no L_cate)", "DCAR", CFG, ("TRAINER.DCAR.CATE.LAMBDA", "0.0"), "ablation", minutes=1.7),
     Row("3 + L_cate, category negatives, alpha 0", "DCAR", CFG,
         ("DATASET.FDRD.NUM_ATTRIBUTE_NEGATIVES", "0", "TRAINER.DCAR.CATE.ALPHA", "0.0"), "ablation", minutes=2.7),
@@ -92,109 +109,34 @@ ROWS = (
 )
 REFERENCE_METHOD, REFERENCE_ABLATION = "MaPLe", "DCAR"  # MaPLe is ablation row 1 (prompts only, L_con)
 # One component at a time (docs/method.md §10): each row against the row without that component.
-COMPONENT_STEPS = (("2 + DTR (no L_cate)", "MaPLe", "DTR"),
+COMPONENT_STEPS = (("1 prompts only, at DCAR's settings", "MaPLe", "DCAR's tuned settings instead of MaPLe's"),
+                   ("2 + DTR (no L_cate)", "1 prompts only, at DCAR's settings", "DTR"),
                    ("3 + L_cate, category negatives, alpha 0", "2 + DTR (no L_cate)", "L_cate with category negatives"),
                    ("4 + attribute negatives, alpha 0", "3 + L_cate, category negatives, alpha 0", "attribute negatives"),
                    ("DCAR", "4 + attribute negatives, alpha 0", "category-matching weight alpha"),
                    ("DCAR", "6 full, text-only prompts", "visual prompts"),
                    ("DCAR", "7 full, CAA = identity", "CAA module"))
+OTHER_DRAW = 7  # the second FDRDSynth draw (data seed) every conclusion is checked on
+VAL_SIZE_JSON, TUNING_JSON = (os.path.join(ROOT, "docs", f) for f in ("bench_val_size.json", "bench_tuning.json"))
+NEGATIVE_SET = ("one fixed set for every row and seed: the lexicon generator's 4 category and 1 attribute negatives "
+                "per test image at item seed 0 (DATASET.FDRD.EVAL_NEGATIVES fixed, docs/method.md §4.1)")
 COMPARISONS = ([(r.name, REFERENCE_METHOD) for r in ROWS if r.role != "ablation" and r.name != REFERENCE_METHOD]
                + [(REFERENCE_METHOD, REFERENCE_ABLATION)]
                + [(r.name, REFERENCE_ABLATION) for r in ROWS if r.role == "ablation"])
 
 
-def already_finished(argv: list[str]) -> bool:
-    """Whether ``train.py argv`` would only say "Finished" (its folder has ``results.json`` from
-    this very configuration), decided with train.py's own checks in this process, so that a rerun
-    starts no process for a finished run."""
-    if "--eval-only" in argv:
-        return False
-    import run_folder
-    import train
-
-    with contextlib.chdir(ROOT):
-        cfg = train.setup_cfg(train.build_parser().parse_args(argv))
-        if not os.path.isfile(os.path.join(cfg.OUTPUT_DIR, "results.json")):
-            return False
-        try:
-            run_folder.check_run_identity(cfg)
-        except ValueError:  # another configuration: train.py itself says so
-            return False
-    return True
-
-
-def run_jobs(jobs: list[tuple[str, list[str]]], workers: int, env: dict) -> int:
-    """Run ``train.py`` jobs, ``workers`` at a time; return how many were already finished."""
-    finished = [job for job in jobs if already_finished(job[1])]
-    for out_dir, _ in finished:
-        print(f"done {os.path.relpath(out_dir, ROOT)} (finished earlier, reused)", flush=True)
-    pending, running, reused = [job for job in jobs if job not in finished], [], len(finished)
-    while pending or running:
-        while pending and len(running) < workers:
-            out_dir, argv = pending.pop(0)
-            os.makedirs(out_dir, exist_ok=True)
-            log = open(os.path.join(out_dir, "benchmark_stdout.txt"), "w", encoding="utf-8")
-            proc = subprocess.Popen([sys.executable, "train.py", *argv], cwd=ROOT, env=env, stdout=log,
-                                    stderr=subprocess.STDOUT)
-            running.append((proc, out_dir, log))
-        time.sleep(0.5)
-        for entry in list(running):
-            proc, out_dir, log = entry
-            if proc.poll() is None:
-                continue
-            running.remove(entry)
-            log.close()
-            text = open(os.path.join(out_dir, "benchmark_stdout.txt"), encoding="utf-8").read()
-            if proc.returncode:
-                raise SystemExit(f"run {out_dir} failed (exit {proc.returncode}):\n{text[-3000:]}")
-            reused += text.startswith("Finished: ")
-            print(f"done {os.path.relpath(out_dir, ROOT)} ({len(pending)} waiting, {len(running)} running)", flush=True)
-    return reused
-
-
-def backbone_tag(name: str) -> str:
-    """A short digest of the backbone's weights file: runs made with other weights under the same
-    name (a rebuilt ``synth-small``) are never reused."""
-    from trainers.backbones import locate
-
-    return locate(name).sha256[:10]
-
-
-def run_settings(a: argparse.Namespace) -> tuple[dict, list[str]]:
-    """The FDRDSynth keys and the ``train.py`` options every run of a benchmark shares: the
-    backbone at its input size, the shots, the data seed (``a.quick``: the tiny setting, 3 shots and
-    one epoch). Sets ``a.backbone_tag`` and, quick, ``a.shots``."""
-    from trainers.backbones import load_clip
-
-    resolution = load_clip(a.backbone).visual.input_resolution
-    a.backbone_tag = backbone_tag(a.backbone)
-    spec_keys = {"SEED": a.data_seed, "IMAGE_SIZE": resolution}
-    if a.quick:
-        spec_keys.update(NUM_DOMAINS=2, CLASSES_PER_DOMAIN=4, TRAIN_PER_CLASS=5, TEST_IMAGES_PER_DOMAIN=24)
-        a.shots = 3
-    common = ["MODEL.BACKBONE.NAME", a.backbone, "INPUT.SIZE", f"({resolution}, {resolution})", "DATASET.NUM_SHOTS",
-              str(a.shots), *[x for k, v in spec_keys.items() for x in (f"DATASET.FDRD_SYNTH.{k}", str(v))],
-              *getattr(a, "opts", [])]
-    if a.quick:
-        common += ["OPTIM.MAX_EPOCH", "1"]
-    return spec_keys, common
-
-
-def run_arguments(doc: str, seeds: list[int], runs: str, name: str) -> argparse.ArgumentParser:
-    """The command line of a benchmark that trains on FDRDSynth: seeds, data seed, shots, workers,
-    backbone, data and run folders, ``docs/<name>.md`` and ``docs/bench_<name>.json``, ``--quick``."""
-    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--seeds", type=int, nargs="+", default=seeds)
-    p.add_argument("--data-seed", type=int, default=0, help="FDRDSynth generator seed (a fresh draw of the data)")
-    p.add_argument("--shots", type=int, default=16)
-    p.add_argument("--workers", type=int, default=2, help="train.py processes at once (one CPU thread each)")
-    p.add_argument("--backbone", default="synth-small")
-    p.add_argument("--data", default=os.path.join(ROOT, "data"))
-    p.add_argument("--runs", default=os.path.join(ROOT, "output", runs))
-    p.add_argument("--out", default=os.path.join(ROOT, "docs", f"{name}.md"))
-    p.add_argument("--json", default=os.path.join(ROOT, "docs", f"bench_{name}.json"))
-    p.add_argument("--quick", action="store_true", help="a tiny setting (what the tests exercise)")
-    return p
+def protocol_rows() -> tuple[Row, ...]:
+    """Each trainable method (zero-shot has no loss) with the L_con direction its config does not
+    use: the protocol table sets ``LOSS i2t`` beside ``symmetric`` for every method."""
+    out = []
+    for row in ROWS:
+        if row.role == "ablation" or not row.seeded:
+            continue
+        key = loss_key(row.trainer)
+        other = "i2t" if config_values(row.trainer, [key])[key] == "symmetric" else "symmetric"
+        out.append(Row(f"{row.name}, LOSS {other}", row.trainer, row.config, (*row.opts, key, other), "protocol",
+                       minutes=row.minutes, of=row.name))
+    return tuple(out)
 
 
 def run_folder(a: argparse.Namespace, row: Row, seed: int) -> str:
@@ -207,24 +149,6 @@ def job(row: Row, seed: int, a: argparse.Namespace, common: list[str]) -> tuple[
             "--config-file", f"configs/trainers/{row.trainer}/{row.config}.yaml", "--output-dir", out,
             *common, *row.opts]
     return out, argv
-
-
-def run_seconds(out: str) -> float:
-    """A run's own wall time, from the last "Elapsed: H:MM:SS" of its log.txt (0 when absent)."""
-    try:
-        with open(os.path.join(out, "log.txt"), encoding="utf-8") as f:
-            stamps = [line.split()[-1] for line in f if line.startswith("Elapsed: ")]
-    except FileNotFoundError:
-        return 0.0
-    if not stamps:
-        return 0.0
-    h, m, sec = (int(x) for x in stamps[-1].split(":"))
-    return 3600.0 * h + 60.0 * m + sec
-
-
-def load(out: str) -> dict:
-    with open(os.path.join(out, "results.json"), encoding="utf-8") as f:
-        return json.load(f)
 
 
 def row_results(row: Row, seeds: list[int], a: argparse.Namespace) -> list[dict]:
@@ -284,6 +208,8 @@ def markdown(report: dict) -> str:
         + f" images (twin groups). Seeds {', '.join(map(str, report['seeds']))}. Backbone `{s['backbone']}`. "
         f"Every trainable method: {s['budget']}.",
         "",
+        tuning_line(report),
+        "",
         "## 1. What the frozen backbone knows",
         "",
         tabulate([[f, f"{r['image_probe']:.3f}", f"{r['text_probe']:.3f}", f"{r['chance']:.3f}",
@@ -311,6 +237,7 @@ def markdown(report: dict) -> str:
     lines += [tabulate(table, headers=["row"] + list(KEYS), tablefmt="github"), ""]
     kinds = sorted({k for r in report["negative_discrimination"].values() for k in r})
     lines += ["## 3. Negative discrimination (share of test images whose caption beats every negative of a kind, %)", "",
+              f"Negatives: {report['negative_set']}.", "",
               tabulate([[n] + [fmt(*r[k]) if k in r else "-" for k in kinds]
                         for n, r in report["negative_discrimination"].items()],
                        headers=["row"] + [k.replace("negdisc_", "") for k in kinds], tablefmt="github"), ""]
@@ -334,8 +261,57 @@ def markdown(report: dict) -> str:
                         for c in report["components"]],
                        headers=["component", "comparison", "metric", "mean", "95% interval", "significant"],
                        tablefmt="github"), ""]
-    lines += ["## 7. What the numbers say (generated)", ""] + [f"- {s}" for s in report["verdicts"]] + [""]
+    lines += protocol_section(report) + draws_section(report)
+    lines += ["## 9. What the numbers say (generated)", ""] + [f"- {s}" for s in report["verdicts"]] + [""]
     return "\n".join(lines)
+
+
+def interval(d: dict) -> str:
+    return f"{d['mean']:+.2f} [{d['ci95'][0]:+.2f}, {d['ci95'][1]:+.2f}]"
+
+
+def tuning_line(report: dict) -> str:
+    """The settings chosen on val before this table, in a sentence."""
+    half = report.get("val_halfwidth_rsum")
+    out = (f"Chosen on val (FDRDSynth's val gallery, {report['val_images_per_domain']:,} images per domain"
+           + (f"; a paired val RSUM difference over 3 seeds has a 95% half-width of about {half:.0f} points"
+              if half is not None else "") + "): ")
+    tuning = report.get("tuning")
+    if not tuning:
+        return out + "no tuning report (docs/bench_tuning.json) was found."
+    parts = []
+    for m, t in tuning.items():
+        keys = ", ".join(f"{k} {v}" for c in t["chosen_settings"].values() for k, v in c.items()) or "its config as it stood"
+        parts.append(f"{m}: trial {t['chosen_trial']} of {t['trials']} ({keys})")
+    return out + "; ".join(parts) + " (docs/tuning.md)."
+
+
+def protocol_section(report: dict) -> list[str]:
+    from tabulate import tabulate
+
+    table = [[method, loss + (" (config)" if loss == p["config_loss"] else ""), f"{v['i2t_R@1']:.2f}",
+              interval(v["vs_zero_shot"]["i2t_R@1"]), f"{v['t2i_R@1']:.2f}", interval(v["vs_zero_shot"]["t2i_R@1"]),
+              "yes" if v["published_pattern"] else "no"]
+             for method, p in report["protocols"].items() for loss in ("symmetric", "i2t")
+             for v in (p[loss],)]
+    return ["## 7. Protocols: the direction of L_con (`LOSS symmetric` or `i2t`), against zero-shot", "",
+            tabulate(table, headers=["method", "LOSS", "i2t R@1", "− zero-shot", "t2i R@1", "− zero-shot",
+                                     "published pattern"], tablefmt="github"), "",
+            "Published pattern: above zero-shot on i2t and below it on t2i, both with 95% intervals excluding 0 "
+            "(CoOp, CLIP-Adapter and MaPLe in the published table).", ""]
+
+
+def draws_section(report: dict) -> list[str]:
+    from tabulate import tabulate
+
+    seeds = list(report["data_seeds"])
+    table = [[f"{c['row']} − {c['reference']}", c["metric"]]
+             + [f"{c['means'][s]:+.2f} [{c['ci95'][s][0]:+.2f}, {c['ci95'][s][1]:+.2f}] {c['verdicts'][s]}"
+                for s in seeds] + ["yes" if c["holds"] else "**no**"]
+             for c in report["across_draws"]]
+    return [f"## 8. Every difference on each draw of the data (data seeds {', '.join(seeds)})", "",
+            tabulate(table, headers=["comparison", "metric", *[f"data seed {s}" for s in seeds], "holds on every draw"],
+                     tablefmt="github"), ""]
 
 
 def verdicts(report: dict) -> list[str]:
@@ -358,6 +334,17 @@ def verdicts(report: dict) -> list[str]:
         word = ("better than" if d["mean"] > 0 else "worse than") if d["significant"] else "not distinguishable from"
         out.append(f"{d['row']} is {word} {d['reference']} in {d['metric']}: {d['mean']:+.2f} "
                    f"(95% interval {d['ci95'][0]:+.2f} to {d['ci95'][1]:+.2f}).")
+    shown = [f"{m} (LOSS {loss})" for m, p in report["protocols"].items() for loss in ("symmetric", "i2t")
+             if p[loss]["published_pattern"]]
+    out.append("The published pattern (above zero-shot on i2t, below it on t2i) is "
+               + (f"reproduced by {', '.join(shown)} only." if shown else "reproduced by no method under either loss."))
+    if len(report["data_seeds"]) > 1:
+        broken = [c for c in report["across_draws"] if not c["holds"]]
+        out.append(f"On data seeds {', '.join(report['data_seeds'])}, {len(report['across_draws']) - len(broken)} of "
+                   f"{len(report['across_draws'])} differences get the same verdict on every draw"
+                   + ("." if not broken else "; not: " + "; ".join(
+                       f"{c['row']} − {c['reference']} in {c['metric']} ("
+                       + ", ".join(f"{s}: {v}" for s, v in c["verdicts"].items()) + ")" for c in broken) + "."))
     return out
 
 
@@ -366,6 +353,8 @@ def main() -> None:
     p.add_argument("--text-sample", type=int, default=300, help="test items for the text gates")
     p.add_argument("--extended", action="store_true",
                    help="also ablation rows 6 (text-only prompts) and 7 (CAA = identity): about 13 min more")
+    p.add_argument("--other-draws", type=int, nargs="*", default=[OTHER_DRAW], metavar="DATA_SEED",
+                   help=f"the same table on these FDRDSynth draws too (default {OTHER_DRAW}; none: no value)")
     p.add_argument("--opts", nargs="*", default=[], help="KEY VALUE pairs for every run")
     a = p.parse_args()
     start = time.time()
@@ -373,30 +362,16 @@ def main() -> None:
 
     if a.workers > 1:
         torch.set_num_threads(1)  # the probes share the cores with the workers
-    from datasets.fdrd.synth import SynthSpec, ensure_generated
-    from plugins import default_cfg
-
-    spec_keys, common = run_settings(a)
     if a.quick:
         a.text_sample = 12
-    c = default_cfg().DATASET.FDRD_SYNTH
-    for k, v in spec_keys.items():
-        c[k] = v
-    spec = SynthSpec.from_cfg(c)
-    folder = os.path.join(a.data, ensure_generated(os.path.abspath(a.data), c.DIR, spec))
-    rows = [row for row in ROWS if a.extended or not row.extended]
-    jobs = [job(row, s, a, common) for row in sorted(rows, key=lambda r: -r.minutes)  # longest first: a short tail
-            for s in (a.seeds if row.seeded else a.seeds[:1])]
-    env = dict(os.environ, OMP_NUM_THREADS="1" if a.workers > 1 else os.environ.get("OMP_NUM_THREADS", ""))
-    with ThreadPoolExecutor(1) as pool:  # the probes run beside the first training runs
-        probe_future = pool.submit(probe_section, a, folder)
-        reused = run_jobs(jobs, a.workers, {k: v for k, v in env.items() if v != ""})
-        probe, oracle = probe_future.result()
-    print(json.dumps(probe, indent=1), flush=True)
-    results = {row.name: row_results(row, a.seeds, a) for row in rows}
-    report = summarise(a, results, probe, oracle, spec)
-    report.update(runtime_s=time.time() - start, runs=len(jobs), runs_reused=reused,
-                  runs_time_s=sum(run_seconds(out) for out, _ in jobs),
+    rows = [row for row in ROWS if a.extended or not row.extended] + list(protocol_rows())
+    draws = [draw(argparse.Namespace(**{**vars(a), "data_seed": seed}), rows)
+             for seed in dict.fromkeys([a.data_seed, *a.other_draws])]
+    report = draws[0]
+    report.update(data_seeds={str(d["data_seed"]): digest(d) for d in draws}, across_draws=across_draws(draws),
+                  runtime_s=time.time() - start, runs=sum(d.pop("runs") for d in draws),
+                  runs_reused=sum(d.pop("runs_reused") for d in draws),
+                  runs_time_s=sum(d.pop("runs_time_s") for d in draws), **chosen_on_val(a.quick),
                   command="python benchmarks/synthetic_benchmark.py " + " ".join(sys.argv[1:]))
     report["verdicts"] = verdicts(report)
     for path, text in ((a.json, json.dumps(report, indent=1)), (a.out, markdown(report))):
@@ -406,10 +381,37 @@ def main() -> None:
     print(markdown(report))
 
 
-def summarise(a: argparse.Namespace, results: dict[str, list[dict]], probe: dict, oracle: dict, spec) -> dict:
-    """The report: rows per seed and summarised, fine-grained measures, paired differences, gates."""
+def draw(a: argparse.Namespace, rows: list[Row]) -> dict:
+    """The whole table on the FDRDSynth draw ``a.data_seed``: data, probes, runs, summary."""
+    from datasets.fdrd.synth import SynthSpec, ensure_generated
+    from plugins import default_cfg
+
+    spec_keys, common = run_settings(a)
+    common += ["TRAIN.VAL_FREQ", "-1"]  # test is reported; the val gallery only makes the runs' data the tuning's
+    c = default_cfg().DATASET.FDRD_SYNTH
+    for k, v in spec_keys.items():
+        c[k] = v
+    spec = SynthSpec.from_cfg(c)
+    folder = os.path.join(a.data, ensure_generated(os.path.abspath(a.data), c.DIR, spec))
+    jobs = [job(row, s, a, common) for row in sorted(rows, key=lambda r: -r.minutes)  # longest first: a short tail
+            for s in (a.seeds if row.seeded else a.seeds[:1])]
+    env = dict(os.environ, OMP_NUM_THREADS="1" if a.workers > 1 else os.environ.get("OMP_NUM_THREADS", ""))
+    with ThreadPoolExecutor(1) as pool:  # the probes run beside the first training runs
+        probe_future = pool.submit(probe_section, a, folder)
+        reused = run_jobs(jobs, a.workers, {k: v for k, v in env.items() if v != ""})
+        probe, oracle = probe_future.result()
+    print(json.dumps(probe, indent=1), flush=True)
+    results = {row.name: row_results(row, a.seeds, a) for row in rows}
+    return {**summarise(a, rows, results, probe, oracle, spec), "runs": len(jobs), "runs_reused": reused,
+            "runs_time_s": sum(run_seconds(out) for out, _ in jobs)}
+
+
+def summarise(a: argparse.Namespace, used: list[Row], results: dict[str, list[dict]], probe: dict, oracle: dict,
+              spec) -> dict:
+    """One draw's report: rows per seed and summarised, fine-grained measures, paired differences,
+    protocols, gates."""
     rows, negdisc, twins = {}, {}, {}
-    by_name = {row.name: row for row in ROWS if row.name in results}
+    by_name = {row.name: row for row in used}
     for name, runs in results.items():
         metrics = [r["metrics"] for r in runs]
         keys = [k for k in metrics[0] if "/" not in k]
@@ -438,12 +440,79 @@ def summarise(a: argparse.Namespace, results: dict[str, list[dict]], probe: dict
         "test_images_per_domain": {d: s["images"] for d, s in sizes.items()},
         "probe": {f: {**r} for f, r in probe.items()}, "oracle": oracle,
         "gates": gate_checks(probe, gap), "upper_bound_gap": gap, "positive_control": POSITIVE_CONTROL,
-        "rows": rows, "negative_discrimination": negdisc, "twins": twins, "differences": differences,
-        "components": components,
+        "rows": rows, "negative_discrimination": negdisc, "negative_set": NEGATIVE_SET, "twins": twins,
+        "differences": differences, "components": components, "protocols": protocols(used, rows, ranks),
         "settings": {"domains": spec.num_domains, "classes_per_domain": spec.classes_per_domain, "shots": a.shots,
                      "backbone": a.backbone, "machine": f"{os.cpu_count()} CPU cores, {a.workers} worker(s)",
-                     "budget": "the same epochs, batch and LR schedule (configs/trainers/*/synth.yaml)"},
+                     "budget": "each method's synth config, chosen by equal tuning trials on val (docs/tuning.md)"},
     }
+
+
+def protocols(used: list[Row], rows: dict, ranks: dict) -> dict:
+    """Per trainable method, its row under each L_con direction (``config_loss``: its config's):
+    R@1 both ways, the paired differences with zero-shot, and ``published_pattern``: above
+    zero-shot on i2t and below it on t2i, both significant (the pattern of the published table)."""
+    out = {}
+    for p in (r for r in used if r.role == "protocol" and r.name in rows and r.of in rows):
+        other = p.opts[-1]
+        own = "i2t" if other == "symmetric" else "symmetric"
+        out[p.of] = {"config_loss": own}
+        for loss, name in ((own, p.of), (other, p.name)):
+            vs = {m: paired_difference(ranks[name], ranks["zero-shot CLIP"], m) for m in ("i2t_R@1", "t2i_R@1")}
+            out[p.of][loss] = {"row": name, **{m: rows[name]["summary"][m][0] for m in vs}, "vs_zero_shot": vs,
+                               "published_pattern": bool(vs["i2t_R@1"]["significant"] and vs["i2t_R@1"]["mean"] > 0
+                                                         and vs["t2i_R@1"]["significant"] and vs["t2i_R@1"]["mean"] < 0)}
+    return out
+
+
+def verdict(d: dict) -> str:
+    """better / worse when the 95% interval excludes 0, else not distinguishable."""
+    return ("better" if d["mean"] > 0 else "worse") if d["significant"] else "not distinguishable"
+
+
+def digest(report: dict) -> dict:
+    """What a draw contributes to ``data_seeds``: its rows' means, differences, discrimination and protocols."""
+    return {"rows": {n: {k: r["summary"][k] for k in KEYS} for n, r in report["rows"].items()},
+            "differences": report["differences"], "negative_discrimination": report["negative_discrimination"],
+            "published_pattern": {m: {loss: v["published_pattern"] for loss, v in p.items() if loss != "config_loss"}
+                                  for m, p in report["protocols"].items()}}
+
+
+def across_draws(draws: list[dict]) -> list[dict]:
+    """Each paired difference of the first draw with its verdict on every draw; ``holds`` when
+    the verdicts agree (a conclusion of the table stands only when it holds on every draw)."""
+    out = []
+    for d in draws[0]["differences"]:
+        same = [next((x for x in r["differences"] if (x["row"], x["reference"], x["metric"])
+                      == (d["row"], d["reference"], d["metric"])), None) for r in draws]
+        if any(x is None for x in same):
+            continue
+        verdicts_ = {str(r["data_seed"]): verdict(x) for r, x in zip(draws, same)}
+        out.append({"row": d["row"], "reference": d["reference"], "metric": d["metric"],
+                    "means": {str(r["data_seed"]): x["mean"] for r, x in zip(draws, same)},
+                    "ci95": {str(r["data_seed"]): x["ci95"] for r, x in zip(draws, same)},
+                    "verdicts": verdicts_, "holds": len(set(verdicts_.values())) == 1})
+    return out
+
+
+def chosen_on_val(quick: bool) -> dict:
+    """What was chosen on val before this table: the val gallery's size and the half-width it
+    gives (``docs/bench_val_size.json``), each method's tuning (``docs/bench_tuning.json``)."""
+    from benchmarks.runs import QUICK_VAL_IMAGES, VAL_IMAGES
+
+    out: dict = {"val_images_per_domain": QUICK_VAL_IMAGES if quick else VAL_IMAGES}
+    for path, key in ((VAL_SIZE_JSON, "val_halfwidth_rsum"), (TUNING_JSON, "tuning")):
+        if not os.path.isfile(path):
+            print(f"{os.path.relpath(path, ROOT)} is missing: the report's {key} is null")
+            out[key] = None
+            continue
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+        out[key] = data["chosen_half_width"] if key == "val_halfwidth_rsum" else {
+            m: {"trials": data["trials"], "seeds": data["seeds"], "search_space": t["search_space"], "rule": data["rule"],
+                "chosen_trial": t["chosen"], "chosen_settings": t["chosen_settings"],
+                "chosen_vs_trial0": t["chosen_vs_trial0"]} for m, t in data["methods"].items()}
+    return out
 
 
 if __name__ == "__main__":

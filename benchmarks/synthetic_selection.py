@@ -21,7 +21,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from benchmarks.synthetic_benchmark import DATASET_CONFIG, backbone_tag, run_jobs  # noqa: E402
+from benchmarks.runs import DATASET_CONFIG, backbone_tag, run_jobs  # noqa: E402
 
 METHODS = ("CoOp", "CLIP_Adapter", "MaPLe", "DCAR")
 AUGMENTATIONS = {"none": '["normalize"]', "translate": '["random_crop", "normalize"]'}

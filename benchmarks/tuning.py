@@ -9,8 +9,8 @@ Fixed before the first run, and recorded in the JSON:
 * **methods**: CoOp, CLIP-Adapter, MaPLe, DCAR and full fine-tuning (the upper-bound reference),
   each with ``TRIALS`` trials; every trial is trained for the same seeds (``--seeds``, 1-3) on the
   data, backbone and shots of ``benchmarks/synthetic_benchmark.py``, and evaluated once, after its
-  last epoch, on the val gallery (``DATASET.FDRD_SYNTH.VAL_IMAGES_PER_DOMAIN`` = ``VAL_IMAGES``,
-  the size ``benchmarks/val_size.py`` chose; ``TEST.SPLIT val``: no trial is evaluated on test;
+  last epoch, on the val gallery of ``benchmarks/runs.py`` (``VAL_IMAGES`` per domain, the size
+  ``benchmarks/val_size.py`` chose; ``TEST.SPLIT val``: no trial is evaluated on test;
   ``TEST.FINE_GRAINED False``: R@K and RSUM only).
 * **the search**: trial 0 is the method's synth config as it stands; trials 1.. draw every
   dimension of the method's space uniformly at random (a random stream per method and trial, so a
@@ -30,6 +30,7 @@ fresh ``--runs`` folder (``train.py`` refuses a folder made with other settings)
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import random
@@ -40,13 +41,11 @@ from dataclasses import dataclass
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from benchmarks.synthetic_benchmark import DATASET_CONFIG, load, run_arguments, run_jobs, run_settings  # noqa: E402
+from benchmarks.runs import DATASET_CONFIG, config_values, load, loss_key, run_arguments, run_jobs, run_settings  # noqa: E402
 from reporting.stats import paired_difference  # noqa: E402
 
 TRIALS = 6
-VAL_IMAGES = 2001  # val images per domain: docs/val_size.md
-QUICK_VAL_IMAGES = 6
-METHODS = {"CoOp": "COOP", "CLIP_Adapter": "CLIP_ADAPTER", "MaPLe": "MAPLE", "DCAR": "DCAR", "FullFineTune": "FINETUNE"}
+METHODS = ("CoOp", "CLIP_Adapter", "MaPLe", "DCAR", "FullFineTune")
 COST = {"CoOp": 0.9, "CLIP_Adapter": 0.7, "MaPLe": 1.3, "DCAR": 3.0, "FullFineTune": 1.8}  # minutes per run: orders jobs
 LR_FACTORS = (0.2, 0.5, 1.0, 2.0, 5.0)
 EPOCHS = (5, 10, 15)
@@ -86,45 +85,28 @@ def config_path(trainer: str) -> str:
     return os.path.join(ROOT, "configs", "trainers", trainer, "synth.yaml")
 
 
+@functools.lru_cache(maxsize=None)
 def config_value(trainer: str, key: str) -> float:
-    """A value of the trainer's synth config file (``OPTIM.LR``, ``OPTIM.MAX_EPOCH``)."""
-    import yaml
-
-    with open(config_path(trainer), encoding="utf-8") as f:
-        node = yaml.safe_load(f)
-    for part in key.split("."):
-        node = node[part]
-    return float(node)
+    """A number of the trainer's synth config as it resolves (``OPTIM.LR``, ``OPTIM.MAX_EPOCH``)."""
+    return float(config_values(trainer, [key])[key])
 
 
 def search_space(trainer: str, quick: bool = False) -> dict[str, list[dict[str, str]]]:
     """The method's dimensions, each a list of choices (the config keys a choice sets); ``quick``:
     the tests' epochs."""
-    node = METHODS[trainer]
     lr = config_value(trainer, "OPTIM.LR")
     space = {"learning rate": [{"OPTIM.LR": f"{lr * f:.6g}"} for f in LR_FACTORS],
              "epochs": [{"OPTIM.MAX_EPOCH": str(e)} for e in (QUICK_EPOCHS if quick else EPOCHS)],
-             "loss": [{f"TRAINER.{node}.LOSS": v} for v in LOSSES]}
+             "loss": [{loss_key(trainer): v} for v in LOSSES]}
     return {**space, **DCAR_SPACE} if trainer == "DCAR" else space
 
 
 def as_config(trainer: str, settings: dict[str, dict[str, str]]) -> dict[str, object]:
     """The values a trial runs with, for every key its space sets (the synth config merged with
     the trial's keys): two trials run the same settings when these are equal."""
-    import train
-
-    opts = [x for keys in settings.values() for k, v in keys.items() for x in (k, v)]
-    args = train.build_parser().parse_args(["--trainer", trainer, "--dataset-config-file", DATASET_CONFIG,
-                                            "--config-file", config_path(trainer), *opts])
-    cfg = train.setup_cfg(args)
     keys = [k for choices in search_space(trainer).values() for choice in choices for k in choice]
-    values = {}
-    for key in dict.fromkeys(keys):
-        node = cfg
-        for part in key.split("."):
-            node = node[part]
-        values[key] = node
-    return values
+    opts = [x for keys in settings.values() for k, v in keys.items() for x in (k, v)]
+    return config_values(trainer, list(dict.fromkeys(keys)), opts)
 
 
 def trials(trainer: str, count: int, quick: bool = False) -> list[Trial]:
@@ -150,7 +132,6 @@ def trial_folder(a: argparse.Namespace, trial: Trial, seed: int) -> str:
 
 def jobs(a: argparse.Namespace, common: list[str], all_trials: list[Trial]) -> list[tuple[str, list[str]]]:
     """Every (trial, seed) as a ``train.py`` job: trial by trial, the longest first within one."""
-    val = QUICK_VAL_IMAGES if a.quick else VAL_IMAGES
     out = []
     for index in sorted({t.index for t in all_trials}):
         batch = [t for t in all_trials if t.index == index]
@@ -160,8 +141,8 @@ def jobs(a: argparse.Namespace, common: list[str], all_trials: list[Trial]) -> l
                 folder = trial_folder(a, trial, seed)
                 out.append((folder, ["--root", a.data, "--seed", str(seed), "--trainer", trial.trainer,
                                      "--dataset-config-file", DATASET_CONFIG, "--config-file", config_path(trial.trainer),
-                                     "--output-dir", folder, *common, "DATASET.FDRD_SYNTH.VAL_IMAGES_PER_DOMAIN", str(val),
-                                     "TRAIN.VAL_FREQ", "0", "TEST.SPLIT", "val", "TEST.FINE_GRAINED", "False",
+                                     "--output-dir", folder, *common, "TRAIN.VAL_FREQ", "0", "TEST.SPLIT", "val",
+                                     "TEST.FINE_GRAINED", "False",
                                      *trial.opts]))
     return out
 
@@ -227,7 +208,8 @@ def main() -> None:
     reused = run_jobs(jobs(a, common, every), a.workers, env)
     methods = {m: summarise(m, ts, {t.index: [load(trial_folder(a, t, s)) for s in a.seeds] for t in ts}, a.quick)
                for m, ts in by_method.items()}
-    report = {"val_images_per_domain": QUICK_VAL_IMAGES if a.quick else VAL_IMAGES, "seeds": a.seeds,
+    report = {"val_images_per_domain": int(common[common.index("DATASET.FDRD_SYNTH.VAL_IMAGES_PER_DOMAIN") + 1]),
+              "seeds": a.seeds,
               "trials": a.trials, "rule": RULE, "lr_factors": list(LR_FACTORS), "epochs": list(EPOCHS),
               "methods": methods, "runtime_s": time.time() - start, "runs_reused": reused, "data_seed": a.data_seed,
               "shots": a.shots, "command": "python benchmarks/tuning.py " + " ".join(sys.argv[1:])}

@@ -34,7 +34,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from benchmarks.synthetic_benchmark import DATASET_CONFIG, load, run_arguments, run_jobs, run_settings  # noqa: E402
+from benchmarks.runs import DATASET_CONFIG, load, run_arguments, run_jobs, run_settings  # noqa: E402
 from reporting.stats import paired_difference  # noqa: E402
 
 TARGET = 3.0  # RSUM points: the 95% half-width a paired val difference over 3 seeds may have

@@ -160,7 +160,7 @@ def test_losses_and_similarities_stay_fp32_under_autocast():
 @pytest.mark.parametrize("freq, split, no_test, validated",
                          [(1, "test", False, [1, 2, 3, 4, 5]), (2, "test", False, [2, 4, 5]), (3, "test", False, [3, 5]),
                           (0, "test", False, [5]), (2, "val", False, [2, 4]), (0, "val", False, []),
-                          (0, "val", True, [5])])
+                          (0, "val", True, [5]), (-1, "test", False, [])])
 def test_val_is_due_every_val_freq_epochs_and_after_the_last(freq, split, no_test, validated):
     """The last epoch is validated unless the final evaluation is on val (it stands for it)."""
     from types import SimpleNamespace as NS
@@ -180,9 +180,9 @@ def test_a_run_validates_only_when_due(tmp_path, ckpt, monkeypatch):
     assert [c["epoch"] for c in t.curves if "val_rsum" in c] == [2, 3]
 
 
-def test_a_negative_val_freq_is_refused(tmp_path, ckpt):
-    with pytest.raises(ValueError, match="TRAIN.VAL_FREQ must be a whole number >= 0"):
-        build(_cfg(tmp_path, ckpt, "CLIP_Adapter", TRAIN__VAL_FREQ=-1))
+def test_a_val_freq_below_minus_one_is_refused(tmp_path, ckpt):
+    with pytest.raises(ValueError, match="TRAIN.VAL_FREQ must be a whole number >= -1"):
+        build(_cfg(tmp_path, ckpt, "CLIP_Adapter", TRAIN__VAL_FREQ=-2))
 
 
 @pytest.mark.parametrize("fine_grained", [True, False])

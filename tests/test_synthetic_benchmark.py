@@ -15,19 +15,27 @@ def test_quick_benchmark_writes_the_whole_report(tmp_path, tiny_clip_files):
     out, js = tmp_path / "bench.md", tmp_path / "bench.json"
     cmd = [sys.executable, "benchmarks/synthetic_benchmark.py", "--quick", "--seeds", "1", "2", "--workers", "2",
            "--backbone", tiny_clip_files["described"], "--data", str(tmp_path / "data"), "--runs", str(tmp_path / "runs"),
-           "--out", str(out), "--json", str(js)]
+           "--out", str(out), "--json", str(js), "--other-draws"]  # one draw here: across_draws has its own test
     res = subprocess.run([*cmd, "--extended"], cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     report = json.loads(js.read_text())
     assert {"seeds", "data_seed", "test_images_per_domain", "probe", "rows", "differences", "negative_discrimination",
-            "runtime_s"} <= set(report)
+            "runtime_s", "val_images_per_domain", "val_halfwidth_rsum", "tuning", "protocols", "data_seeds",
+            "negative_set", "across_draws"} <= set(report)
+    assert report["val_images_per_domain"] == 6 and list(report["data_seeds"]) == ["0"]
     assert report["seeds"] == [1, 2] and report["data_seed"] == 0
     assert report["test_images_per_domain"] == {"SynthEmblem": 24, "SynthBloom": 24}
     assert set(report["probe"]) == {"subcategory", "colour", "background", "size", "position", "pattern"}
     assert all({"image_probe", "text_probe", "chance", "zero_shot", "zero_shot_chance"} <= set(r)
                for r in report["probe"].values())
     rows = report["rows"]
-    assert "zero-shot CLIP" in rows and "full fine-tuning (upper bound)" in rows and len(rows) == 11
+    assert "zero-shot CLIP" in rows and "full fine-tuning (upper bound)" in rows and len(rows) == 12 + 5
+    protocols = report["protocols"]  # every trainable method under both directions of L_con
+    assert set(protocols) == {"full fine-tuning (upper bound)", "CoOp", "CLIP-Adapter", "MaPLe", "DCAR"}
+    for method, p in protocols.items():
+        assert p[p["config_loss"]]["row"] == method and p["symmetric"]["row"] != p["i2t"]["row"]
+        assert rows[p["i2t"]["row"]]["summary"]["i2t_R@1"][0] == p["i2t"]["i2t_R@1"]
+        assert {"i2t_R@1", "t2i_R@1"} == set(p["i2t"]["vs_zero_shot"])
     assert all(set(r["per_seed"]) == {"1", "2"} for r in rows.values())
     compared = {(d["row"], d["reference"]) for d in report["differences"]}
     assert ("DCAR", "MaPLe") in compared and ("CoOp", "MaPLe") in compared
@@ -35,13 +43,34 @@ def test_quick_benchmark_writes_the_whole_report(tmp_path, tiny_clip_files):
     assert all(len(d["ci95"]) == 2 and len(d["ci95_seeds"]) == 2 for d in report["differences"])
     assert all("negdisc_category" in v for v in report["negative_discrimination"].values())
     text = out.read_text()
-    for section in ("## 1. What the frozen backbone knows", "Gates:", "Oracle retrievers", "## 5. Paired differences"):
+    for section in ("## 1. What the frozen backbone knows", "Gates:", "Oracle retrievers", "## 5. Paired differences",
+                    "## 7. Protocols", "## 8. Every difference on each draw", "Negatives: one fixed set"):
         assert section in text
     again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)  # finished runs are reused
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     chain = json.loads(js.read_text())  # without --extended: the component chain, rows 6 and 7 left out
     assert chain["runs_reused"] == chain["runs"] == report["runs"] - 4
-    assert len(chain["rows"]) == 9 and "7 full, CAA = identity" not in chain["rows"]
-    assert {c["reference"] for c in chain["components"]} == {"MaPLe", "2 + DTR (no L_cate)",
+    assert len(chain["rows"]) == 10 + 5 and "7 full, CAA = identity" not in chain["rows"]
+    assert {c["reference"] for c in chain["components"]} == {"MaPLe", "1 prompts only, at DCAR's settings",
+                                                             "2 + DTR (no L_cate)",
                                                              "3 + L_cate, category negatives, alpha 0",
                                                              "4 + attribute negatives, alpha 0"}
+
+
+def _draw(seed, verdicts):
+    """A draw's report with one paired difference per (row, verdict)."""
+    ci = {"better": [1.0, 3.0], "worse": [-3.0, -1.0], "not distinguishable": [-1.0, 1.0]}
+    return {"data_seed": seed, "differences": [
+        {"row": row, "reference": "MaPLe", "metric": "rsum", "mean": sum(ci[v]) / 2, "ci95": ci[v],
+         "significant": v != "not distinguishable"} for row, v in verdicts.items()]}
+
+
+def test_a_conclusion_holds_only_when_every_draw_gives_it_the_same_verdict():
+    from benchmarks.synthetic_benchmark import across_draws
+
+    first = _draw(0, {"DCAR": "worse", "CoOp": "better", "CLIP-Adapter": "not distinguishable"})
+    second = _draw(7, {"DCAR": "not distinguishable", "CoOp": "better", "CLIP-Adapter": "not distinguishable"})
+    got = {c["row"]: c for c in across_draws([first, second])}
+    assert {r: c["holds"] for r, c in got.items()} == {"DCAR": False, "CoOp": True, "CLIP-Adapter": True}
+    assert got["DCAR"]["verdicts"] == {"0": "worse", "7": "not distinguishable"}
+    assert got["DCAR"]["means"] == {"0": -2.0, "7": 0.0}

@@ -44,7 +44,7 @@ from .model import CON_MODES, DualPromptLearner, PromptedCLIP, Prompts, TokenTab
 def extend_cfg(cfg: Any) -> None:
     cfg.TRAINER.TEXT_TRIM = True  # run text encoders only up to the batch's longest caption (False: all 77 tokens)
     cfg.TRAINER.FEATURE_CACHE = True  # compute a frozen image tower's features once per run (see module doc)
-    cfg.TRAIN.VAL_FREQ = 1  # evaluate val after every N-th epoch and the last; 0: after the last epoch only
+    cfg.TRAIN.VAL_FREQ = 1  # evaluate val after every N-th epoch and the last; 0: after the last epoch only; -1: never
     cfg.TEST.FINE_GRAINED = True  # the final evaluation also measures negative discrimination and twins
 
 
@@ -168,8 +168,8 @@ class RetrievalTrainer(TrainerX):
         check_prec(node.PREC, f"TRAINER.{self.CONFIG_NODE}.PREC")
         if "LOSS" in node and node.LOSS not in CON_MODES:
             raise ValueError(f"TRAINER.{self.CONFIG_NODE}.LOSS must be one of {CON_MODES}, got {node.LOSS!r}")
-        if cfg.TRAIN.VAL_FREQ < 0:  # an int: yacs keeps the default's type
-            raise ValueError(f"TRAIN.VAL_FREQ must be a whole number >= 0 (0: val after the last epoch only), "
+        if cfg.TRAIN.VAL_FREQ < -1:  # an int: yacs keeps the default's type
+            raise ValueError(f"TRAIN.VAL_FREQ must be a whole number >= -1 (0: val after the last epoch only, -1: never), "
                              f"got {cfg.TRAIN.VAL_FREQ!r}")
         if cfg.TEST.EVALUATOR != "Retrieval":
             raise ValueError(f"{cfg.TRAINER.NAME} is evaluated by retrieval: set TEST.EVALUATOR Retrieval "
@@ -284,8 +284,10 @@ class RetrievalTrainer(TrainerX):
         """Whether val is evaluated after this epoch: every ``TRAIN.VAL_FREQ``-th and the last
         (a large val gallery can cost more than a short run's epochs: 0 evaluates it once, at the end).
         The last epoch is left to the final evaluation when that is on val (``TEST.SPLIT val``, as in
-        a tuning trial): the same weights, evaluated once."""
+        a tuning trial): the same weights, evaluated once. ``-1``: never (a benchmark that reports test)."""
         done, freq, test = self.epoch + 1, self.cfg.TRAIN.VAL_FREQ, self.cfg.TEST
+        if freq < 0:
+            return False
         if done == self.max_epoch:
             return test.SPLIT != "val" or test.NO_TEST
         return freq > 0 and done % freq == 0
