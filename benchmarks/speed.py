@@ -1,6 +1,6 @@
 """Speed and memory of every trainer, in one command.
 
-    python benchmarks/speed.py [--archs vit_b32 tiny] [--trainers DCAR MaPLe CoOp CLIP_Adapter ZeroshotCLIP]
+    python benchmarks/speed.py [--archs vit_b32 tiny] [--trainers DCAR MaPLe CoOp CLIP_Adapter CLIP_LoRA ZeroshotCLIP]
                                [--batch 32] [--steps 3] [--before] [--breakdown] [--text] [--fdrd DIR]
                                [--json out.json] [--md out.md] [--opts KEY VALUE ...]
 
@@ -9,8 +9,8 @@ in a temporary folder, with a CLIP of the given architecture and random weights,
 there is one (the project's policy: fp32 on CPU, AMP on GPU). Training images take a fixed
 transform (resize + normalise), so the frozen-feature cache is active where it applies.
 
-* Per trainer and architecture: training-step time (median of ``--steps`` after a warm-up step),
-  pairs per second, peak memory (the process's peak RSS on CPU, peak CUDA allocation during the
+* Per trainer and architecture: trainable parameters, training-step time (median of ``--steps``
+  after a warm-up step), pairs per second, peak memory (the process's peak RSS on CPU, peak CUDA allocation during the
   steps on GPU), evaluation throughput (images/s through ``model.encode_image`` on 64 ready image
   tensors, i.e. the model without image decoding; captions/s through the evaluator's whole caption
   pass over 512 unique captions), the step's model FLOPs (useful: text up to
@@ -50,7 +50,7 @@ ARCHS = {  # clip.model.CLIP arguments
     "tiny": dict(embed_dim=32, image_resolution=32, vision_layers=3, vision_width=64, vision_patch_size=8,
                  context_length=77, vocab_size=49408, transformer_width=64, transformer_heads=1, transformer_layers=3),
 }
-CONFIGS = {t: f"{t}/synth.yaml" for t in ("DCAR", "MaPLe", "CoOp", "CLIP_Adapter", "ZeroshotCLIP")}
+CONFIGS = {t: f"{t}/synth.yaml" for t in ("DCAR", "MaPLe", "CoOp", "CLIP_Adapter", "CLIP_LoRA", "ZeroshotCLIP")}
 BEFORE = ["TRAINER.TEXT_TRIM", "False", "TRAINER.FEATURE_CACHE", "False"]
 
 
@@ -59,10 +59,12 @@ def make_checkpoint(arch: str, folder: str) -> str:
     import torch
     from clip.model import CLIP
 
-    path = os.path.join(folder, f"random_{arch}.pt")
+    from trainers.backbones.files import save_safetensors
+
+    path = os.path.join(folder, f"random_{arch}.safetensors")
     if not os.path.exists(path):
         torch.manual_seed(0)
-        torch.save(CLIP(**ARCHS[arch]).state_dict(), path)
+        save_safetensors(CLIP(**ARCHS[arch]).state_dict(), path, "quick_gelu")  # OpenAI's activation, stated
     return path
 
 
@@ -123,9 +125,11 @@ def matmul_throughput(trainer: Any) -> float:
 
 def caption_pool(args: argparse.Namespace) -> list[tuple[str, tuple[str, ...]]]:
     """(positive, negatives) of every entry of the FDRD caption files in ``--fdrd`` (or FDRDSynth's)."""
+    import glob
+
     from datasets.fdrd.captions import read_caption_file
 
-    folder = args.fdrd or os.path.join(args.workdir, "data", "fdrd_synth", "captions")
+    folder = args.fdrd or glob.glob(os.path.join(args.workdir, "data", "fdrd_synth", "*", "captions"))[0]
     files = sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.endswith(".json"))
     return [(e.positive, e.negatives) for f in files for e in read_caption_file(f).entries]
 
@@ -147,7 +151,9 @@ def trainer_row(args: argparse.Namespace) -> dict:
     t0 = time.perf_counter()
     trainer = build_trainer(args, args.trainer, BEFORE if args.mode == "before" else [])
     row: dict[str, Any] = {"arch": args.arch, "trainer": args.trainer, "mode": args.mode, "device": str(trainer.device),
-                           "precision": trainer.precision.name, "build_s": round(time.perf_counter() - t0, 1)}
+                           "precision": trainer.precision.name, "build_s": round(time.perf_counter() - t0, 1),
+                           "trainable_params": sum(p.numel() for n in trainer.get_model_names()
+                                                   for p in trainer._models[n].parameters() if p.requires_grad)}
     matmul = matmul_throughput(trainer)
     if trainer.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()

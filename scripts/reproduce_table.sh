@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The comparison table in one command: zero-shot CLIP, CoOp, CLIP-Adapter, MaPLe and DCAR over the
+# The comparison table in one command: zero-shot CLIP, CoOp, CLIP-Adapter, CLIP-LoRA, MaPLe and DCAR over the
 # given dataset configs and seeds, ending with parse_test_res.py --table (the published layout).
 #   DATA=/path/to/data bash scripts/reproduce_table.sh                       # the nine FDRD domains, ViT-B/32
 #   SHOTS=4 bash scripts/reproduce_table.sh fdrd_synth                        # CPU: synth preset, synth-small
@@ -16,9 +16,9 @@ PRESET=${PRESET:-${DEFAULT_PRESET}}
 SHOTS=${SHOTS:-16}
 export SEEDS=${SEEDS:-1 2 3}
 case "${PRESET}" in
-    vit_b32) ZS=vit_b32 COOP=vit_b32_ep10_batch32_16ctx ADAPTER=vit_b32_ep10_batch32
+    vit_b32) ZS=vit_b32 COOP=vit_b32_ep10_batch32_16ctx ADAPTER=vit_b32_ep10_batch32 LORA=vit_b32_ep10_batch32
              MAPLE=vit_b32_ep10_batch32_2ctx DCAR=vit_b32_ep10_batch32_2ctx ;;
-    synth)   ZS=synth COOP=synth ADAPTER=synth MAPLE=synth DCAR=synth ;;
+    synth)   ZS=synth COOP=synth ADAPTER=synth LORA=synth MAPLE=synth DCAR=synth ;;
     *) echo "PRESET must be vit_b32 or synth" >&2; exit 2 ;;
 esac
 if [ "$#" -gt 0 ]; then DATASETS=("$@"); else
@@ -32,6 +32,7 @@ for DATASET in "${DATASETS[@]}"; do
     bash scripts/zsclip/zeroshot.sh "${DATASET}" "${ZS}" "${EXTRA[@]}"
     CFG=${COOP} bash scripts/common/main.sh CoOp "${DATASET}" "${SHOTS}" "${EXTRA[@]}"
     CFG=${ADAPTER} bash scripts/common/main.sh CLIP_Adapter "${DATASET}" "${SHOTS}" "${EXTRA[@]}"
+    CFG=${LORA} bash scripts/common/main.sh CLIP_LoRA "${DATASET}" "${SHOTS}" "${EXTRA[@]}"
     CFG=${MAPLE} bash scripts/common/main.sh MaPLe "${DATASET}" "${SHOTS}" "${EXTRA[@]}"
     CFG=${DCAR} bash scripts/common/main.sh DCAR "${DATASET}" "${SHOTS}" "${EXTRA[@]}"
 done

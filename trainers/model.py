@@ -268,8 +268,9 @@ class PromptedCLIP(nn.Module):
       with visual prompts), or None;
     * ``image_head`` / ``text_head``: trainable modules applied to the encoders' fp32 features
       (CLIP-Adapter's adapters; DCAR's CAA with ``CAA.AT_TEST``), or None;
-    * ``train_clip``: CLIP's own weights train (full fine-tuning); otherwise CLIP is frozen and its
-      unprompted passes run without gradient;
+    * ``train_clip``: gradients flow through CLIP's towers (its weights train: full fine-tuning;
+      or adapters inside them do: CLIP-LoRA), and no image feature is cached; otherwise CLIP is
+      frozen and its unprompted passes run without gradient;
     * ``precision``: the device/precision policy the encoders run under (autocast on GPU);
     * ``text_trim``: run the text encoder in length groups up to each group's longest caption
       (``TRAINER.TEXT_TRIM``), else over all 77 tokens.
