@@ -33,7 +33,7 @@ from reporting.stats import mean_ci, mean_std
 
 METRIC_RE = re.compile(r"^\* (?P<name>[\w@./+-]+): (?P<value>[-+0-9.eE]+)%?$")
 EVAL_MARK = "Evaluate on the *test* set"
-METHOD_ORDER = ("ZeroshotCLIP", "CoOp", "CLIP_Adapter", "CLIP_LoRA", "MaPLe", "DCAR")
+METHOD_ORDER = ("ZeroshotCLIP", "CoOp", "CLIP_Adapter", "CLIP_LoRA", "MaPLe", "PromptSRC", "DCAR")
 DOMAIN_ORDER = ("Caltech101", "OxfordPets", "StanfordCars", "Flowers102", "Food101", "FGVCAircraft", "SUN397",
                 "DTD", "UCF101")
 

@@ -1,6 +1,6 @@
 """Speed and memory of every trainer, in one command.
 
-    python benchmarks/speed.py [--archs vit_b32 tiny] [--trainers DCAR MaPLe CoOp CLIP_Adapter CLIP_LoRA ZeroshotCLIP]
+    python benchmarks/speed.py [--archs vit_b32 tiny] [--trainers DCAR MaPLe PromptSRC CoOp CLIP_Adapter CLIP_LoRA ZeroshotCLIP]
                                [--batch 32] [--steps 3] [--before] [--breakdown] [--text] [--fdrd DIR]
                                [--json out.json] [--md out.md] [--opts KEY VALUE ...]
 
@@ -50,7 +50,7 @@ ARCHS = {  # clip.model.CLIP arguments
     "tiny": dict(embed_dim=32, image_resolution=32, vision_layers=3, vision_width=64, vision_patch_size=8,
                  context_length=77, vocab_size=49408, transformer_width=64, transformer_heads=1, transformer_layers=3),
 }
-CONFIGS = {t: f"{t}/synth.yaml" for t in ("DCAR", "MaPLe", "CoOp", "CLIP_Adapter", "CLIP_LoRA", "ZeroshotCLIP")}
+CONFIGS = {t: f"{t}/synth.yaml" for t in ("DCAR", "MaPLe", "PromptSRC", "CoOp", "CLIP_Adapter", "CLIP_LoRA", "ZeroshotCLIP")}
 BEFORE = ["TRAINER.TEXT_TRIM", "False", "TRAINER.FEATURE_CACHE", "False"]
 
 

@@ -94,7 +94,9 @@ ROWS = (
     Row("full fine-tuning (upper bound)", "FullFineTune", CFG, role="reference", minutes=1.8),
     Row("CoOp", "CoOp", CFG, minutes=0.9),
     Row("CLIP-Adapter", "CLIP_Adapter", CFG, minutes=0.7),
+    Row("CLIP-LoRA", "CLIP_LoRA", CFG, minutes=1.8),
     Row("MaPLe", "MaPLe", CFG, minutes=1.3),
+    Row("PromptSRC", "PromptSRC", CFG, minutes=1.5),
     Row("DCAR", "DCAR", CFG, minutes=3.0),
     Row("1 prompts only, at DCAR's settings", "DCAR", CFG,
         ("TRAINER.DCAR.DTR.ENABLED", "False", "TRAINER.DCAR.CATE.LAMBDA", "0.0"), "ablation", minutes=1.3),
@@ -120,8 +122,9 @@ OTHER_DRAW = 7  # the second FDRDSynth draw (data seed) every conclusion is chec
 VAL_SIZE_JSON, TUNING_JSON = (os.path.join(ROOT, "docs", f) for f in ("bench_val_size.json", "bench_tuning.json"))
 NEGATIVE_SET = ("one fixed set for every row and seed: the lexicon generator's 4 category and 1 attribute negatives "
                 "per test image at item seed 0 (DATASET.FDRD.EVAL_NEGATIVES fixed, docs/method.md §4.1)")
+NEWER_BASELINES = ("PromptSRC", "CLIP-LoRA")  # also compared with DCAR directly
 COMPARISONS = ([(r.name, REFERENCE_METHOD) for r in ROWS if r.role != "ablation" and r.name != REFERENCE_METHOD]
-               + [(REFERENCE_METHOD, REFERENCE_ABLATION)]
+               + [(REFERENCE_METHOD, REFERENCE_ABLATION)] + [(name, REFERENCE_ABLATION) for name in NEWER_BASELINES]
                + [(r.name, REFERENCE_ABLATION) for r in ROWS if r.role == "ablation"])
 
 
@@ -283,7 +286,7 @@ def tuning_line(report: dict) -> str:
     for m, t in tuning.items():
         keys = ", ".join(f"{k} {v}" for c in t["chosen_settings"].values() for k, v in c.items()) or "its config as it stood"
         parts.append(f"{m}: trial {t['chosen_trial']} of {t['trials']} ({keys})")
-    return out + "; ".join(parts) + " (docs/tuning.md)."
+    return out + "; ".join(parts) + " (benchmarks/tuning.py; its report: bench_tuning.json beside this page)."
 
 
 def protocol_section(report: dict) -> list[str]:
@@ -444,7 +447,7 @@ def summarise(a: argparse.Namespace, used: list[Row], results: dict[str, list[di
         "differences": differences, "components": components, "protocols": protocols(used, rows, ranks),
         "settings": {"domains": spec.num_domains, "classes_per_domain": spec.classes_per_domain, "shots": a.shots,
                      "backbone": a.backbone, "machine": f"{os.cpu_count()} CPU cores, {a.workers} worker(s)",
-                     "budget": "each method's synth config, chosen by equal tuning trials on val (docs/tuning.md)"},
+                     "budget": "each method's synth config, chosen by equal tuning trials on val (benchmarks/tuning.py)"},
     }
 
 

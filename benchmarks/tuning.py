@@ -1,12 +1,13 @@
 """Equal tuning trials for every trainable method on FDRDSynth's val gallery: the settings of the
 synthetic configs (``configs/trainers/<trainer>/synth.yaml``) are chosen here.
 
-    python benchmarks/tuning.py                  # -> docs/tuning.md, docs/bench_tuning.json
+    python benchmarks/tuning.py                  # writes tuning.md and bench_tuning.json in docs/
     python benchmarks/tuning.py --quick --backbone tiny.pt --methods CoOp DCAR --seeds 1 --json /tmp/t.json --out /tmp/t.md
 
 Fixed before the first run, and recorded in the JSON:
 
-* **methods**: CoOp, CLIP-Adapter, MaPLe, DCAR and full fine-tuning (the upper-bound reference),
+* **methods**: CoOp, CLIP-Adapter, CLIP-LoRA, MaPLe, PromptSRC, DCAR and full fine-tuning (the
+  upper-bound reference),
   each with ``TRIALS`` trials; every trial is trained for the same seeds (``--seeds``, 1-3) on the
   data, backbone and shots of ``benchmarks/synthetic_benchmark.py``, and evaluated once, after its
   last epoch, on the val gallery of ``benchmarks/runs.py`` (``VAL_IMAGES`` per domain, the size
@@ -45,8 +46,9 @@ from benchmarks.runs import DATASET_CONFIG, config_values, load, loss_key, run_a
 from reporting.stats import paired_difference  # noqa: E402
 
 TRIALS = 6
-METHODS = ("CoOp", "CLIP_Adapter", "MaPLe", "DCAR", "FullFineTune")
-COST = {"CoOp": 0.9, "CLIP_Adapter": 0.7, "MaPLe": 1.3, "DCAR": 3.0, "FullFineTune": 1.8}  # minutes per run: orders jobs
+METHODS = ("CoOp", "CLIP_Adapter", "CLIP_LoRA", "MaPLe", "PromptSRC", "DCAR", "FullFineTune")
+COST = {"CoOp": 0.9, "CLIP_Adapter": 0.7, "CLIP_LoRA": 1.8, "MaPLe": 1.3, "PromptSRC": 1.5, "DCAR": 3.0,
+        "FullFineTune": 1.8}  # minutes per run: orders jobs
 LR_FACTORS = (0.2, 0.5, 1.0, 2.0, 5.0)
 EPOCHS = (5, 10, 15)
 QUICK_EPOCHS = (1, 2)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The comparison table in one command: zero-shot CLIP, CoOp, CLIP-Adapter, CLIP-LoRA, MaPLe and DCAR over the
+# The comparison table in one command: zero-shot CLIP, CoOp, CLIP-Adapter, CLIP-LoRA, MaPLe, PromptSRC and DCAR over the
 # given dataset configs and seeds, ending with parse_test_res.py --table (the published layout).
 #   DATA=/path/to/data bash scripts/reproduce_table.sh                       # the nine FDRD domains, ViT-B/32
 #   SHOTS=4 bash scripts/reproduce_table.sh fdrd_synth                        # CPU: synth preset, synth-small
@@ -17,8 +17,8 @@ SHOTS=${SHOTS:-16}
 export SEEDS=${SEEDS:-1 2 3}
 case "${PRESET}" in
     vit_b32) ZS=vit_b32 COOP=vit_b32_ep10_batch32_16ctx ADAPTER=vit_b32_ep10_batch32 LORA=vit_b32_ep10_batch32
-             MAPLE=vit_b32_ep10_batch32_2ctx DCAR=vit_b32_ep10_batch32_2ctx ;;
-    synth)   ZS=synth COOP=synth ADAPTER=synth LORA=synth MAPLE=synth DCAR=synth ;;
+             MAPLE=vit_b32_ep10_batch32_2ctx SRC=vit_b32_ep10_batch32_4+4ctx DCAR=vit_b32_ep10_batch32_2ctx ;;
+    synth)   ZS=synth COOP=synth ADAPTER=synth LORA=synth MAPLE=synth SRC=synth DCAR=synth ;;
     *) echo "PRESET must be vit_b32 or synth" >&2; exit 2 ;;
 esac
 if [ "$#" -gt 0 ]; then DATASETS=("$@"); else
@@ -34,6 +34,7 @@ for DATASET in "${DATASETS[@]}"; do
     CFG=${ADAPTER} bash scripts/common/main.sh CLIP_Adapter "${DATASET}" "${SHOTS}" "${EXTRA[@]}"
     CFG=${LORA} bash scripts/common/main.sh CLIP_LoRA "${DATASET}" "${SHOTS}" "${EXTRA[@]}"
     CFG=${MAPLE} bash scripts/common/main.sh MaPLe "${DATASET}" "${SHOTS}" "${EXTRA[@]}"
+    CFG=${SRC} bash scripts/common/main.sh PromptSRC "${DATASET}" "${SHOTS}" "${EXTRA[@]}"
     CFG=${DCAR} bash scripts/common/main.sh DCAR "${DATASET}" "${SHOTS}" "${EXTRA[@]}"
 done
 python parse_test_res.py --table "${OUTPUT_ROOT}"

@@ -29,9 +29,10 @@ def test_quick_benchmark_writes_the_whole_report(tmp_path, tiny_clip_files):
     assert all({"image_probe", "text_probe", "chance", "zero_shot", "zero_shot_chance"} <= set(r)
                for r in report["probe"].values())
     rows = report["rows"]
-    assert "zero-shot CLIP" in rows and "full fine-tuning (upper bound)" in rows and len(rows) == 12 + 5
+    assert "zero-shot CLIP" in rows and "full fine-tuning (upper bound)" in rows and len(rows) == 14 + 7
     protocols = report["protocols"]  # every trainable method under both directions of L_con
-    assert set(protocols) == {"full fine-tuning (upper bound)", "CoOp", "CLIP-Adapter", "MaPLe", "DCAR"}
+    assert set(protocols) == {"full fine-tuning (upper bound)", "CoOp", "CLIP-Adapter", "CLIP-LoRA", "MaPLe",
+                              "PromptSRC", "DCAR"}
     for method, p in protocols.items():
         assert p[p["config_loss"]]["row"] == method and p["symmetric"]["row"] != p["i2t"]["row"]
         assert rows[p["i2t"]["row"]]["summary"]["i2t_R@1"][0] == p["i2t"]["i2t_R@1"]
@@ -39,6 +40,7 @@ def test_quick_benchmark_writes_the_whole_report(tmp_path, tiny_clip_files):
     assert all(set(r["per_seed"]) == {"1", "2"} for r in rows.values())
     compared = {(d["row"], d["reference"]) for d in report["differences"]}
     assert ("DCAR", "MaPLe") in compared and ("CoOp", "MaPLe") in compared
+    assert {("PromptSRC", "MaPLe"), ("PromptSRC", "DCAR"), ("CLIP-LoRA", "MaPLe"), ("CLIP-LoRA", "DCAR")} <= compared
     assert ("1 prompts only (= MaPLe)", "DCAR") in compared and ("7 full, CAA = identity", "DCAR") in compared
     assert all(len(d["ci95"]) == 2 and len(d["ci95_seeds"]) == 2 for d in report["differences"])
     assert all("negdisc_category" in v for v in report["negative_discrimination"].values())
@@ -50,7 +52,7 @@ def test_quick_benchmark_writes_the_whole_report(tmp_path, tiny_clip_files):
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     chain = json.loads(js.read_text())  # without --extended: the component chain, rows 6 and 7 left out
     assert chain["runs_reused"] == chain["runs"] == report["runs"] - 4
-    assert len(chain["rows"]) == 10 + 5 and "7 full, CAA = identity" not in chain["rows"]
+    assert len(chain["rows"]) == 12 + 7 and "7 full, CAA = identity" not in chain["rows"]
     assert {c["reference"] for c in chain["components"]} == {"MaPLe", "1 prompts only, at DCAR's settings",
                                                              "2 + DTR (no L_cate)",
                                                              "3 + L_cate, category negatives, alpha 0",

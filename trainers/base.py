@@ -73,11 +73,11 @@ def prompted_clip(cfg: Any, clip_model: nn.Module, precision: Precision, prompts
 
 
 def prompt_learner(cfg: Any, node: str, clip_model: nn.Module, n_ctx: int, depth: int, ctx_init: str,
-                   visual: bool) -> DualPromptLearner:
+                   visual: bool, independent: tuple[int, int] | None = None) -> DualPromptLearner:
     """The prompt learner on CLIP's device; prompts that do not fit the backbone name the trainer's
     config node (``TRAINER.<node>``) and the shipped config that does."""
     try:
-        prompts = DualPromptLearner(clip_model, n_ctx, depth, ctx_init, visual)
+        prompts = DualPromptLearner(clip_model, n_ctx, depth, ctx_init, visual, independent)
     except ValueError as e:
         raise ValueError(f"{e} (TRAINER.{node}, backbone {cfg.MODEL.BACKBONE.NAME}). "
                          f"{fit_hint(cfg)}") from None

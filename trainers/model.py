@@ -197,9 +197,13 @@ class Prompts(NamedTuple):
 
 class DualPromptLearner(nn.Module):
     """Text context ``ctx`` (k x W), deep text prompts for layers 1..J-1 and, with visual prompts,
-    the per-layer coupling functions Linear(W -> W_v) that generate the visual prompts."""
+    either the per-layer coupling functions Linear(W -> W_v) that generate them from the text
+    prompts (MaPLe, DCAR), or, with ``independent = (k_v, J_v)``, visual prompts of their own:
+    ``k_v`` tokens at the image encoder's input and in its layers 1..J_v-1 (PromptSRC's
+    independent vision-language prompts)."""
 
-    def __init__(self, clip_model: nn.Module, n_ctx: int, depth: int, ctx_init: str = "", visual: bool = True) -> None:
+    def __init__(self, clip_model: nn.Module, n_ctx: int, depth: int, ctx_init: str = "", visual: bool = True,
+                 independent: tuple[int, int] | None = None) -> None:
         super().__init__()
         if n_ctx < 1 or depth < 1:
             raise ValueError(f"need N_CTX >= 1 and PROMPT_DEPTH >= 1 (got {n_ctx}, {depth})")
@@ -216,16 +220,27 @@ class DualPromptLearner(nn.Module):
             ctx[: len(ids)] = emb.float().cpu()
         self.ctx = nn.Parameter(ctx)
         self.deep_text = nn.ParameterList([nn.Parameter(torch.randn(n_ctx, width) * 0.02) for _ in range(depth - 1)])
+        self.independent = independent is not None
         if visual:
+            n_v, depth_v = independent or (n_ctx, depth)
             vision_layers = len(clip_model.visual.transformer.resblocks)
-            if depth > vision_layers:
-                raise ValueError(f"PROMPT_DEPTH {depth} exceeds the {vision_layers} layers of the image encoder")
-            self.couplings = nn.ModuleList([nn.Linear(width, vision_width(clip_model)) for _ in range(depth)])
+            if n_v < 1 or not 1 <= depth_v <= vision_layers:
+                raise ValueError(f"visual prompts need >= 1 token and a depth of 1..{vision_layers} (the image "
+                                 f"encoder's layers), got {n_v} tokens, depth {depth_v}")
+            v_width = vision_width(clip_model)
+            if independent:
+                self.visual_ctx = nn.Parameter(torch.randn(n_v, v_width) * 0.02)
+                self.deep_visual = nn.ParameterList([nn.Parameter(torch.randn(n_v, v_width) * 0.02)
+                                                     for _ in range(depth_v - 1)])
+            else:
+                self.couplings = nn.ModuleList([nn.Linear(width, v_width) for _ in range(depth)])
 
     def forward(self) -> Prompts:
-        """All prompts; the visual ones generated from the text ones by the coupling functions."""
+        """All prompts; coupled visual prompts generated from the text ones by the coupling functions."""
         if not self.visual:
             return Prompts(self.ctx, list(self.deep_text), None, [])
+        if self.independent:
+            return Prompts(self.ctx, list(self.deep_text), self.visual_ctx, list(self.deep_visual))
         deep_visual = [f(p) for f, p in zip(self.couplings[1:], self.deep_text)]
         return Prompts(self.ctx, list(self.deep_text), self.couplings[0](self.ctx), deep_visual)
 
@@ -368,6 +383,15 @@ class PromptedCLIP(nn.Module):
         with torch.set_grad_enabled(grad), self.precision.autocast():
             x, eot = assemble_text(self.clip, ids, ctx, token_weights)
             return encode_text(self.clip, x, eot, deep, trim=self.text_trim, group_overhead=overhead).float()
+
+    def frozen_text(self, captions: Sequence[str]) -> torch.Tensor:
+        """fp32 features of the frozen, unprompted CLIP text encoder (no head), the whole context
+        for the caption (no tokens given up to prompts)."""
+        ids, _ = tokenize(list(captions), reserved=0)
+        overhead = self.precision.text_group_overhead if self.text_trim else None
+        with torch.no_grad(), self.precision.autocast():
+            x, eot = assemble_text(self.clip, ids.to(self.device), None)
+            return encode_text(self.clip, x, eot, trim=self.text_trim, group_overhead=overhead).float()
 
     def encode_text(self, captions: Sequence[str] | torch.Tensor, token_weights: torch.Tensor | None = None,
                     prompts: Prompts | None = None) -> torch.Tensor:
