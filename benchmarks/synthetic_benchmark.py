@@ -3,6 +3,7 @@
     python benchmarks/synthetic_benchmark.py                      # 5 seeds, data seeds 0 and 7 -> docs/
     python benchmarks/synthetic_benchmark.py --other-draws        # data seed 0 only
     python benchmarks/synthetic_benchmark.py --extended           # + ablation rows 6 and 7
+    python benchmarks/synthetic_benchmark.py --only MaPLe DCAR    # those trainers' rows beside the references
     python benchmarks/synthetic_benchmark.py --quick --backbone tiny.pt --out /tmp/q.md --json /tmp/q.json
 
 What it does, on FDRDSynth (test galleries of >= 1,000 images per domain, in controlled twins)
@@ -358,6 +359,8 @@ def main() -> None:
                    help="also ablation rows 6 (text-only prompts) and 7 (CAA = identity): about 13 min more")
     p.add_argument("--other-draws", type=int, nargs="*", default=[OTHER_DRAW], metavar="DATA_SEED",
                    help=f"the same table on these FDRDSynth draws too (default {OTHER_DRAW}; none: no value)")
+    p.add_argument("--only", nargs="+", metavar="TRAINER", choices=sorted({r.trainer for r in ROWS}),
+                   help="only the rows of these trainers (zero-shot and full fine-tuning, the references, always run)")
     p.add_argument("--opts", nargs="*", default=[], help="KEY VALUE pairs for every run")
     a = p.parse_args()
     start = time.time()
@@ -367,7 +370,9 @@ def main() -> None:
         torch.set_num_threads(1)  # the probes share the cores with the workers
     if a.quick:
         a.text_sample = 12
-    rows = [row for row in ROWS if a.extended or not row.extended] + list(protocol_rows())
+    references = {r.trainer for r in ROWS if r.role == "reference"}
+    rows = [row for row in ROWS + protocol_rows() if (a.extended or not row.extended)
+            and (a.only is None or row.trainer in {*a.only, *references})]
     draws = [draw(argparse.Namespace(**{**vars(a), "data_seed": seed}), rows)
              for seed in dict.fromkeys([a.data_seed, *a.other_draws])]
     report = draws[0]
