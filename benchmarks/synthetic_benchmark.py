@@ -110,7 +110,7 @@ ROWS = (
     Row("7 full, CAA = identity", "DCAR", CFG, ("TRAINER.DCAR.CAA.TYPE", "none"), "ablation", minutes=2.9,
         extended=True),
 )
-REFERENCE_METHOD, REFERENCE_ABLATION = "MaPLe", "DCAR"  # MaPLe is ablation row 1 (prompts only, L_con)
+REFERENCE_METHOD, REFERENCE_ABLATION = "MaPLe", "DCAR"  # the chain goes from MaPLe (its own settings) to DCAR
 # One component at a time (docs/method.md §10): each row against the row without that component.
 COMPONENT_STEPS = (("1 prompts only, at DCAR's settings", "MaPLe", "DCAR's tuned settings instead of MaPLe's"),
                    ("2 + DTR (no L_cate)", "1 prompts only, at DCAR's settings", "DTR"),
@@ -433,9 +433,8 @@ def summarise(a: argparse.Namespace, used: list[Row], results: dict[str, list[di
     ranks = {name: [r["item_ranks"] for r in runs] for name, runs in results.items()}
     differences = []
     for left, right in ((x, y) for x, y in COMPARISONS if x in results and y in results):
-        label = "1 prompts only (= MaPLe)" if (left, right) == (REFERENCE_METHOD, REFERENCE_ABLATION) else left
         for metric in DIFF_METRICS:
-            differences.append({"row": label, "reference": right, **paired_difference(ranks[left], ranks[right], metric)})
+            differences.append({"row": left, "reference": right, **paired_difference(ranks[left], ranks[right], metric)})
     components = [{"component": what, "row": left, "reference": right, "metric": metric,
                    **paired_difference(ranks[left], ranks[right], metric)}
                   for left, right, what in COMPONENT_STEPS if left in results and right in results

@@ -42,7 +42,8 @@ def test_quick_benchmark_writes_the_whole_report(tmp_path, tiny_clip_files):
     compared = {(d["row"], d["reference"]) for d in report["differences"]}
     assert ("DCAR", "MaPLe") in compared and ("CoOp", "MaPLe") in compared
     assert "PromptSRC" not in rows and "CLIP-Adapter" not in rows  # --only
-    assert ("1 prompts only (= MaPLe)", "DCAR") in compared and ("7 full, CAA = identity", "DCAR") in compared
+    assert ("MaPLe", "DCAR") in compared and ("1 prompts only, at DCAR's settings", "DCAR") in compared
+    assert ("7 full, CAA = identity", "DCAR") in compared
     assert all(len(d["ci95"]) == 2 and len(d["ci95_seeds"]) == 2 for d in report["differences"])
     assert all("negdisc_category" in v for v in report["negative_discrimination"].values())
     text = out.read_text()
