@@ -32,7 +32,15 @@ from dataclasses import dataclass
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from benchmarks.runs import DATASET_CONFIG, load, run_arguments, run_jobs, run_seconds, run_settings  # noqa: E402
+from benchmarks.runs import (  # noqa: E402
+    DATASET_CONFIG,
+    load,
+    run_arguments,
+    run_jobs,
+    run_seconds,
+    run_settings,
+    write_report,
+)
 from benchmarks.synthetic_benchmark import DIFF_METRICS, ROWS, run_folder  # noqa: E402
 from reporting.stats import mean_ci, paired_difference  # noqa: E402
 
@@ -121,11 +129,7 @@ def main() -> None:
     report.update(runtime_s=time.time() - start, runs=len(jobs), runs_reused=reused,
                   runs_time_s=sum(run_seconds(out) for out, _ in jobs),
                   command=" ".join(["python benchmarks/dcar_choices.py", *sys.argv[1:]]))
-    for path, text in ((a.json, json.dumps(report, indent=1)), (a.out, markdown(report))):
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(text + "\n")
-    print(markdown(report))
+    write_report(a, report, markdown(report))
 
 
 def summarise(a: argparse.Namespace, where: dict, base: dict, base_val: dict) -> dict:

@@ -130,6 +130,11 @@ def load(out: str) -> dict:
         return json.load(f)
 
 
+def synth_config(trainer: str) -> str:
+    """``trainer``'s config for the synthetic testbed."""
+    return os.path.join(ROOT, "configs", "trainers", trainer, "synth.yaml")
+
+
 def config_values(trainer: str, keys: list[str], opts: list[str] = ()) -> dict[str, object]:
     """The values ``keys`` take in ``trainer``'s synth config with ``opts`` merged, as ``train.py``
     resolves them."""
@@ -137,8 +142,7 @@ def config_values(trainer: str, keys: list[str], opts: list[str] = ()) -> dict[s
 
     with contextlib.chdir(ROOT):
         cfg = train.setup_cfg(train.build_parser().parse_args(
-            ["--trainer", trainer, "--dataset-config-file", DATASET_CONFIG, "--config-file",
-             os.path.join("configs", "trainers", trainer, "synth.yaml"), *opts]))
+            ["--trainer", trainer, "--dataset-config-file", DATASET_CONFIG, "--config-file", synth_config(trainer), *opts]))
     values = {}
     for key in keys:
         node = cfg
@@ -155,3 +159,18 @@ def loss_key(trainer: str) -> str:
 
     load_plugins()
     return f"TRAINER.{TRAINER_REGISTRY.get(trainer).CONFIG_NODE}.LOSS"
+
+
+def worker_env(workers: int) -> dict[str, str]:
+    """The environment of the ``train.py`` workers: one CPU thread each when several share the cores."""
+    return dict(os.environ, OMP_NUM_THREADS="1") if workers > 1 else dict(os.environ)
+
+
+def write_report(a: argparse.Namespace, report: dict, text: str) -> None:
+    """``report`` as JSON to ``a.json`` and its Markdown ``text`` to ``a.out`` (folders made as
+    needed); the Markdown is printed too."""
+    for path, content in ((a.json, json.dumps(report, indent=1)), (a.out, text)):
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(content + "\n")
+    print(text)

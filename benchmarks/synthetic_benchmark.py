@@ -61,6 +61,8 @@ from benchmarks.runs import (  # noqa: E402
     run_jobs,
     run_seconds,
     run_settings,
+    worker_env,
+    write_report,
 )
 from reporting.stats import mean_std, paired_difference  # noqa: E402
 from trainers.backbones.small_clip.recipe import POSITIVE_CONTROL  # noqa: E402  (docs/synthetic_testbed.md)
@@ -382,11 +384,7 @@ def main() -> None:
                   runs_time_s=sum(d.pop("runs_time_s") for d in draws), **chosen_on_val(a.quick),
                   command="python benchmarks/synthetic_benchmark.py " + " ".join(sys.argv[1:]))
     report["verdicts"] = verdicts(report)
-    for path, text in ((a.json, json.dumps(report, indent=1)), (a.out, markdown(report))):
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(text + "\n")
-    print(markdown(report))
+    write_report(a, report, markdown(report))
 
 
 def draw(a: argparse.Namespace, rows: list[Row]) -> dict:
@@ -403,10 +401,9 @@ def draw(a: argparse.Namespace, rows: list[Row]) -> dict:
     folder = os.path.join(a.data, ensure_generated(os.path.abspath(a.data), c.DIR, spec))
     jobs = [job(row, s, a, common) for row in sorted(rows, key=lambda r: -r.minutes)  # longest first: a short tail
             for s in (a.seeds if row.seeded else a.seeds[:1])]
-    env = dict(os.environ, OMP_NUM_THREADS="1" if a.workers > 1 else os.environ.get("OMP_NUM_THREADS", ""))
     with ThreadPoolExecutor(1) as pool:  # the probes run beside the first training runs
         probe_future = pool.submit(probe_section, a, folder)
-        reused = run_jobs(jobs, a.workers, {k: v for k, v in env.items() if v != ""})
+        reused = run_jobs(jobs, a.workers, worker_env(a.workers))
         probe, oracle = probe_future.result()
     print(json.dumps(probe, indent=1), flush=True)
     results = {row.name: row_results(row, a.seeds, a) for row in rows}
@@ -488,10 +485,13 @@ def digest(report: dict) -> dict:
 def across_draws(draws: list[dict]) -> list[dict]:
     """Each paired difference of the first draw with its verdict on every draw; ``holds`` when
     the verdicts agree (a conclusion of the table stands only when it holds on every draw)."""
+    def key(d: dict) -> tuple[str, str, str]:
+        return d["row"], d["reference"], d["metric"]
+
+    by_draw = [{key(x): x for x in r["differences"]} for r in draws]
     out = []
     for d in draws[0]["differences"]:
-        same = [next((x for x in r["differences"] if (x["row"], x["reference"], x["metric"])
-                      == (d["row"], d["reference"], d["metric"])), None) for r in draws]
+        same = [differences.get(key(d)) for differences in by_draw]
         if any(x is None for x in same):
             continue
         verdicts_ = {str(r["data_seed"]): verdict(x) for r, x in zip(draws, same)}

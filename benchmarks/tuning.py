@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import os
 import random
 import sys
@@ -42,7 +41,18 @@ from dataclasses import dataclass
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from benchmarks.runs import DATASET_CONFIG, config_values, load, loss_key, run_arguments, run_jobs, run_settings  # noqa: E402
+from benchmarks.runs import (  # noqa: E402
+    DATASET_CONFIG,
+    config_values,
+    load,
+    loss_key,
+    run_arguments,
+    run_jobs,
+    run_settings,
+    synth_config,
+    worker_env,
+    write_report,
+)
 from reporting.stats import paired_difference  # noqa: E402
 
 TRIALS = 6
@@ -81,10 +91,6 @@ class Trial:
 
     def epochs(self, default: int) -> int:
         return int(self.settings.get("epochs", {}).get("OPTIM.MAX_EPOCH", default))
-
-
-def config_path(trainer: str) -> str:
-    return os.path.join(ROOT, "configs", "trainers", trainer, "synth.yaml")
 
 
 @functools.lru_cache(maxsize=None)
@@ -142,7 +148,7 @@ def jobs(a: argparse.Namespace, common: list[str], all_trials: list[Trial]) -> l
             for seed in a.seeds:
                 folder = trial_folder(a, trial, seed)
                 out.append((folder, ["--root", a.data, "--seed", str(seed), "--trainer", trial.trainer,
-                                     "--dataset-config-file", DATASET_CONFIG, "--config-file", config_path(trial.trainer),
+                                     "--dataset-config-file", DATASET_CONFIG, "--config-file", synth_config(trial.trainer),
                                      "--output-dir", folder, *common, "TRAIN.VAL_FREQ", "0", "TEST.SPLIT", "val",
                                      "TEST.FINE_GRAINED", "False",
                                      *trial.opts]))
@@ -161,7 +167,7 @@ def summarise(trainer: str, method_trials: list[Trial], results: dict[int, list[
     rows = []
     for t in method_trials:
         runs = results[t.index]
-        rows.append({"index": t.index, "settings": {d: c for d, c in t.settings.items()}, "opts": t.opts,
+        rows.append({"index": t.index, "settings": dict(t.settings), "opts": t.opts,
                      **{f"val_{k}": [r["metrics"][k] for r in runs] for k in ("i2t_R@1", "t2i_R@1", "rsum")},
                      "mean_val_rsum": sum(r["metrics"]["rsum"] for r in runs) / len(runs)})
     diff = None
@@ -203,23 +209,17 @@ def main() -> None:
     if a.trials < 1:
         p.error("--trials must be at least 1")
     start = time.time()
-    _, common = run_settings(a)
+    spec, common = run_settings(a)
     by_method = {m: trials(m, a.trials, a.quick) for m in a.methods}
     every = [t for ts in by_method.values() for t in ts]
-    env = dict(os.environ, OMP_NUM_THREADS="1") if a.workers > 1 else dict(os.environ)
-    reused = run_jobs(jobs(a, common, every), a.workers, env)
+    reused = run_jobs(jobs(a, common, every), a.workers, worker_env(a.workers))
     methods = {m: summarise(m, ts, {t.index: [load(trial_folder(a, t, s)) for s in a.seeds] for t in ts}, a.quick)
                for m, ts in by_method.items()}
-    report = {"val_images_per_domain": int(common[common.index("DATASET.FDRD_SYNTH.VAL_IMAGES_PER_DOMAIN") + 1]),
-              "seeds": a.seeds,
+    report = {"val_images_per_domain": spec["VAL_IMAGES_PER_DOMAIN"], "seeds": a.seeds,
               "trials": a.trials, "rule": RULE, "lr_factors": list(LR_FACTORS), "epochs": list(EPOCHS),
               "methods": methods, "runtime_s": time.time() - start, "runs_reused": reused, "data_seed": a.data_seed,
               "shots": a.shots, "command": "python benchmarks/tuning.py " + " ".join(sys.argv[1:])}
-    for path, text in ((a.json, json.dumps(report, indent=1)), (a.out, markdown(report))):
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(text + "\n")
-    print(markdown(report))
+    write_report(a, report, markdown(report))
 
 
 if __name__ == "__main__":

@@ -26,7 +26,6 @@ report says the target is not met and which part of the interval stands in the w
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -34,7 +33,15 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from benchmarks.runs import DATASET_CONFIG, load, run_arguments, run_jobs, run_settings  # noqa: E402
+from benchmarks.runs import (  # noqa: E402
+    DATASET_CONFIG,
+    load,
+    run_arguments,
+    run_jobs,
+    run_settings,
+    worker_env,
+    write_report,
+)
 from reporting.stats import paired_difference  # noqa: E402
 
 TARGET = 3.0  # RSUM points: the 95% half-width a paired val difference over 3 seeds may have
@@ -125,17 +132,13 @@ def main() -> None:
     _, common = run_settings(a)
     sizes = QUICK_SIZES if a.quick else SIZES
     train, evaluate, where = jobs(a, common, sizes)
-    env = dict(os.environ, OMP_NUM_THREADS="1") if a.workers > 1 else dict(os.environ)
+    env = worker_env(a.workers)
     reused = run_jobs(train, a.workers, env)
     run_jobs(evaluate, a.workers, env)  # evaluations always run again (train.py --eval-only), as in dcar_choices
     report = summarise({key: load(out) for key, out in where.items()}, sizes, a.seeds)
     report.update(runtime_s=time.time() - start, runs_reused=reused, data_seed=a.data_seed, shots=a.shots,
                   command="python benchmarks/val_size.py " + " ".join(sys.argv[1:]))
-    for path, text in ((a.json, json.dumps(report, indent=1)), (a.out, markdown(report))):
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(text + "\n")
-    print(markdown(report))
+    write_report(a, report, markdown(report))
 
 
 if __name__ == "__main__":

@@ -234,12 +234,18 @@ class RetrievalTrainer(TrainerX):
         L_con over the global batch, the optimisation step."""
         items = [self.train_set.data_source[i] for i in batch["index"].tolist()]
         with self.precision.autocast():
-            prompts = self.model.make_prompts()
-            img = self.features.train_images(batch, prompts)
-            txt = self.model.encode_text(self.tokens([it.caption for it in items], self.device), prompts=prompts)
-            loss, _ = global_contrastive_loss(img, txt, items, self.model.logit_scale, self.node().LOSS)
+            _, _, loss = self.contrastive_step(batch, items)
         self.optimisation_step(loss * dist.world_size(), logged=loss.item())
         return {"loss": loss.item()}
+
+    def contrastive_step(self, batch: dict, items: Sequence[Any]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Image and caption features of a training batch under one set of prompts, and L_con
+        over the global batch (run under the precision's autocast)."""
+        prompts = self.model.make_prompts()
+        img = self.features.train_images(batch, prompts)
+        txt = self.model.encode_text(self.tokens([it.caption for it in items], self.device), prompts=prompts)
+        loss, _ = global_contrastive_loss(img, txt, items, self.model.logit_scale, self.node().LOSS)
+        return img, txt, loss
 
     def optimisation_step(self, objective: torch.Tensor, logged: float) -> None:
         """Backward and optimiser step for this process's part of the global batch (``objective``

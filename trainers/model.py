@@ -378,20 +378,22 @@ class PromptedCLIP(nn.Module):
         if self.prompts is not None and prompts is None:
             prompts = self.make_prompts()
         ctx, deep = (None, ()) if prompts is None else (prompts.ctx, prompts.deep_text)
-        overhead = self.precision.text_group_overhead if self.text_trim else None
         grad = torch.is_grad_enabled() and (prompts is not None or self.train_clip)
-        with torch.set_grad_enabled(grad), self.precision.autocast():
-            x, eot = assemble_text(self.clip, ids, ctx, token_weights)
-            return encode_text(self.clip, x, eot, deep, trim=self.text_trim, group_overhead=overhead).float()
+        return self._text_pass(ids, ctx, deep, token_weights, grad)
 
     def frozen_text(self, captions: Sequence[str]) -> torch.Tensor:
         """fp32 features of the frozen, unprompted CLIP text encoder (no head), the whole context
         for the caption (no tokens given up to prompts)."""
         ids, _ = tokenize(list(captions), reserved=0)
+        return self._text_pass(ids.to(self.device), None, (), None, grad=False)
+
+    def _text_pass(self, ids: torch.Tensor, ctx: torch.Tensor | None, deep: Sequence[torch.Tensor],
+                   token_weights: torch.Tensor | None, grad: bool) -> torch.Tensor:
+        """One text-encoder pass under the run's trimming policy and the precision's autocast."""
         overhead = self.precision.text_group_overhead if self.text_trim else None
-        with torch.no_grad(), self.precision.autocast():
-            x, eot = assemble_text(self.clip, ids.to(self.device), None)
-            return encode_text(self.clip, x, eot, trim=self.text_trim, group_overhead=overhead).float()
+        with torch.set_grad_enabled(grad), self.precision.autocast():
+            x, eot = assemble_text(self.clip, ids, ctx, token_weights)
+            return encode_text(self.clip, x, eot, deep, trim=self.text_trim, group_overhead=overhead).float()
 
     def encode_text(self, captions: Sequence[str] | torch.Tensor, token_weights: torch.Tensor | None = None,
                     prompts: Prompts | None = None) -> torch.Tensor:

@@ -38,7 +38,7 @@ from engine.precision import Precision
 
 from .base import RetrievalTrainer, encode_items, prompt_learner, prompted_clip
 from .loaders import deterministic_train_transform
-from .model import DualPromptLearner, PromptedCLIP, global_contrastive_loss, in_fp32
+from .model import DualPromptLearner, PromptedCLIP, in_fp32
 
 TEXT_TARGETS = ("caption", "templates")
 CAPTION_TEMPLATES = ("{}", "A photo. {}", "An image. {}", "A picture. {}")
@@ -175,10 +175,7 @@ class PromptSRC(RetrievalTrainer):
             frozen_img = self.model.frozen_image(batch["img"])
         frozen_txt = self.text_targets[[self.text_row[it.caption] for it in items]]
         with self.precision.autocast():
-            prompts = self.model.make_prompts()
-            img = self.features.train_images(batch, prompts)
-            txt = self.model.encode_text(self.tokens([it.caption for it in items], self.device), prompts=prompts)
-            con, _ = global_contrastive_loss(img, txt, items, self.model.logit_scale, c.LOSS)
+            img, txt, con = self.contrastive_step(batch, items)
             terms = self_regulation(img, txt, frozen_img, frozen_txt, self.model.logit_scale,
                                     c.IMAGE_LOSS_WEIGHT, c.TEXT_LOSS_WEIGHT, c.KL_WEIGHT)
         regulation = sum(terms.values())
