@@ -2,6 +2,9 @@
 (32-px input, 3 layers) the tests build."""
 from __future__ import annotations
 
+import pytest
+import torch
+
 import engine
 from plugins import default_cfg
 from tests.helpers import apply_overrides
@@ -46,3 +49,35 @@ def trainable(trainer):
     names = trainer.get_model_names()
     assert len(names) == 1, names
     return trainer._models[names[0]]
+
+
+class Killed(Exception):
+    """What ``resumed_equals_uninterrupted`` raises to stop a run as a kill would."""
+
+
+def resumed_equals_uninterrupted(make_cfg, monkeypatch) -> None:
+    """Train ``make_cfg("whole")`` for its epochs; train ``make_cfg("killed")`` until epoch 1's
+    checkpoint is written, stop it there, rebuild it with another seed and let it resume: its trained
+    weights and test metrics must equal the uninterrupted run's (everything must come from the
+    checkpoint: optimiser, schedule, random state and any state the trainer keeps across epochs)."""
+    whole = build(make_cfg("whole"))
+    whole.train()
+    cls = type(whole)
+    original = cls.after_epoch
+
+    def after_epoch_then_die(self):
+        original(self)
+        if self.epoch + 1 == 1:
+            raise Killed
+
+    monkeypatch.setattr(cls, "after_epoch", after_epoch_then_die)
+    with pytest.raises(Killed):
+        build(make_cfg("killed")).train()
+    monkeypatch.setattr(cls, "after_epoch", original)
+    resumed = build(make_cfg("killed"), seed=123)
+    resumed.train()
+    assert resumed.start_epoch == 1
+    want = trainable(whole).state_dict()
+    for name, value in trainable(resumed).state_dict().items():
+        assert torch.equal(value, want[name]), name
+    assert resumed.test() == whole.test()

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch.nn.utils import parametrize
 
-from tests.dcar_helpers import build, config_file, dcar_cfg
+from tests.dcar_helpers import build, config_file, dcar_cfg, resumed_equals_uninterrupted
 from tests.helpers import tiny_clip_model
 from trainers.clip_lora import QKVLoRA, add_lora, attention_layers, merge_lora
 from trainers.model import PromptedCLIP
@@ -122,6 +122,11 @@ def test_trainer_trains_the_adapters_and_reloads_to_identical_metrics(tmp_path, 
     again = build(cfg, seed=5)
     again.load_model(cfg.OUTPUT_DIR)
     assert again.test() == trained
+
+
+def test_a_killed_run_resumes_to_the_uninterrupted_adapters(tmp_path, ckpt, monkeypatch):
+    resumed_equals_uninterrupted(lambda name: dcar_cfg(tmp_path / name, ckpt, trainer="CLIP_LoRA", config=config_file(
+        "CLIP_LoRA"), OPTIM__MAX_EPOCH=2, DATASET__ROOT=str(tmp_path / "data")), monkeypatch)
 
 
 def test_clip_lora_stands_directly_on_the_base():

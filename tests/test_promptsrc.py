@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tests.dcar_helpers import build, config_file, dcar_cfg
+from tests.dcar_helpers import build, config_file, dcar_cfg, resumed_equals_uninterrupted
 from tests.helpers import tiny_clip_model
 from trainers.model import DualPromptLearner, PromptedCLIP
 from trainers.promptsrc import GaussianAggregation, frozen_text_targets, gaussian_weights, self_regulation
@@ -120,6 +120,12 @@ def test_training_ends_on_the_aggregate_which_is_saved_and_reloaded(tmp_path, ck
     fresh = build(cfg, seed=5)
     fresh.load_model(cfg.OUTPUT_DIR)
     assert fresh.test() == trained
+
+
+def test_a_killed_run_resumes_to_the_uninterrupted_aggregate(tmp_path, ckpt, monkeypatch):
+    # fails if the running Gaussian sum is not in the checkpoint (the resumed aggregate would miss epoch 1)
+    resumed_equals_uninterrupted(lambda name: _cfg(tmp_path / name, ckpt, OPTIM__MAX_EPOCH=2, DATASET__ROOT=str(
+        tmp_path / "data"), TRAINER__PROMPTSRC__GPA_MEAN=1.0, TRAINER__PROMPTSRC__GPA_STD=1.0), monkeypatch)
 
 
 def test_bad_keys_are_named(tmp_path, ckpt):
