@@ -23,7 +23,8 @@ with the small pretrained CLIP:
    change) and adds one component at a time (rows 2-4) up to DCAR; ``--extended`` adds the rows
    that take one component out of full DCAR (6: text-only prompts, 7: CAA = identity);
    **protocol rows** run every trainable method with the L_con direction its config does not use
-   (``LOSS i2t`` beside ``symmetric``), compared with zero-shot in each direction;
+   (``LOSS i2t`` beside ``symmetric``), compared with zero-shot in each direction (seeds 1-3 and
+   R@K only: zero-shot is far below every trained row, and these rows serve that comparison alone);
 3. **paired differences**: each method against MaPLe and each ablation row against full DCAR, in
    i2t R@1, t2i R@1 and RSUM, with 95% intervals over seeds (t) and over test items (bootstrap)
    (:func:`reporting.stats.paired_difference`); a difference is called significant only when the
@@ -31,8 +32,10 @@ with the small pretrained CLIP:
 4. **fine-grained measures** per row: negative discrimination by kind on one fixed negative set
    (the same captions for every row and seed), and twin accuracy per factor
    (:mod:`evaluation.discrimination`);
-5. **a second draw of the data** (``--other-draws``, data seed 7): the same table, and for every
-   paired difference whether its verdict (better, worse, not distinguishable) holds on both draws;
+5. **a second draw of the data** (``--other-draws``, data seed 7): the same table of methods
+   (reference and method rows; the chain and the protocol rows run on the first draw only), and for
+   every paired difference between methods whether its verdict (better, worse, not
+   distinguishable) holds on both draws;
 
 and writes ``docs/synthetic_benchmark.md`` and ``docs/bench_synthetic.json`` (with the val
 gallery's size and half-width and each method's tuning, read from ``docs/bench_val_size.json``
@@ -85,6 +88,13 @@ class Row:
     minutes: float = 1.0  # one run's wall time on one core (measured); only orders the jobs, longest first
     extended: bool = False  # run only with --extended (the table's budget: see the module docstring)
     of: str = ""  # a protocol row: the row whose config it runs with the other L_con direction
+    few_seeds: int = 0  # > 0: only the first few of the benchmark's seeds
+
+    def run_seeds(self, seeds: list[int]) -> list[int]:
+        """The seeds this row trains (zero-shot, deterministic: one run)."""
+        if not self.seeded:
+            return seeds[:1]
+        return seeds[:self.few_seeds] if self.few_seeds else seeds
 
     @property
     def slug(self) -> str:
@@ -125,6 +135,7 @@ OTHER_DRAW = 7  # the second FDRDSynth draw (data seed) every conclusion is chec
 VAL_SIZE_JSON, TUNING_JSON = (os.path.join(ROOT, "docs", f) for f in ("bench_val_size.json", "bench_tuning.json"))
 NEGATIVE_SET = ("one fixed set for every row and seed: the lexicon generator's 4 category and 1 attribute negatives "
                 "per test image at item seed 0 (DATASET.FDRD.EVAL_NEGATIVES fixed, docs/method.md §4.1)")
+PROTOCOL_SEEDS = 3  # protocol rows: seeds 1-3, R@K only (compared with zero-shot, far below every trained row)
 NEWER_BASELINES = ("PromptSRC", "CLIP-LoRA")  # also compared with DCAR directly
 COMPARISONS = ([(r.name, REFERENCE_METHOD) for r in ROWS if r.role != "ablation" and r.name != REFERENCE_METHOD]
                + [(REFERENCE_METHOD, REFERENCE_ABLATION)] + [(name, REFERENCE_ABLATION) for name in NEWER_BASELINES]
@@ -133,15 +144,17 @@ COMPARISONS = ([(r.name, REFERENCE_METHOD) for r in ROWS if r.role != "ablation"
 
 def protocol_rows() -> tuple[Row, ...]:
     """Each trainable method (zero-shot has no loss) with the L_con direction its config does not
-    use: the protocol table sets ``LOSS i2t`` beside ``symmetric`` for every method."""
+    use: the protocol table sets ``LOSS i2t`` beside ``symmetric`` for every method. They are
+    compared with zero-shot only, in R@1: ``PROTOCOL_SEEDS`` seeds, no fine-grained measures."""
     out = []
     for row in ROWS:
         if row.role == "ablation" or not row.seeded:
             continue
         key = loss_key(row.trainer)
         other = "i2t" if config_values(row.trainer, [key])[key] == "symmetric" else "symmetric"
-        out.append(Row(f"{row.name}, LOSS {other}", row.trainer, row.config, (*row.opts, key, other), "protocol",
-                       minutes=row.minutes, of=row.name))
+        out.append(Row(f"{row.name}, LOSS {other}", row.trainer, row.config,
+                       (*row.opts, key, other, "TEST.FINE_GRAINED", "False"), "protocol", minutes=row.minutes,
+                       of=row.name, few_seeds=PROTOCOL_SEEDS))
     return tuple(out)
 
 
@@ -158,9 +171,10 @@ def job(row: Row, seed: int, a: argparse.Namespace, common: list[str]) -> tuple[
 
 
 def row_results(row: Row, seeds: list[int], a: argparse.Namespace) -> list[dict]:
-    """One results.json per seed (the single zero-shot run stands for every seed)."""
-    outs = [run_folder(a, row, s if row.seeded else seeds[0]) for s in seeds]
-    return [load(o) for o in outs]
+    """One results.json per seed the row trains (the single zero-shot run stands for every seed)."""
+    if not row.seeded:
+        return [load(run_folder(a, row, seeds[0])) for _ in seeds]
+    return [load(run_folder(a, row, s)) for s in row.run_seeds(seeds)]
 
 
 def fmt(mean: float, sd: float | None = None) -> str:
@@ -304,7 +318,8 @@ def protocol_section(report: dict) -> list[str]:
             tabulate(table, headers=["method", "LOSS", "i2t R@1", "− zero-shot", "t2i R@1", "− zero-shot",
                                      "published pattern"], tablefmt="github"), "",
             "Published pattern: above zero-shot on i2t and below it on t2i, both with 95% intervals excluding 0 "
-            "(CoOp, CLIP-Adapter and MaPLe in the published table).", ""]
+            "(CoOp, CLIP-Adapter and MaPLe in the published table). Each method's config loss is its row of the "
+            f"table (every seed); the other loss runs the first {PROTOCOL_SEEDS} seeds, R@K only.", ""]
 
 
 def draws_section(report: dict) -> list[str]:
@@ -375,8 +390,8 @@ def main() -> None:
     references = {r.trainer for r in ROWS if r.role == "reference"}
     rows = [row for row in ROWS + protocol_rows() if (a.extended or not row.extended)
             and (a.only is None or row.trainer in {*a.only, *references})]
-    draws = [draw(argparse.Namespace(**{**vars(a), "data_seed": seed}), rows)
-             for seed in dict.fromkeys([a.data_seed, *a.other_draws])]
+    draws = [draw(argparse.Namespace(**{**vars(a), "data_seed": seed}), rows_for_draw(rows, first=i == 0))
+             for i, seed in enumerate(dict.fromkeys([a.data_seed, *a.other_draws]))]
     report = draws[0]
     report.update(data_seeds={str(d["data_seed"]): digest(d) for d in draws}, across_draws=across_draws(draws),
                   runtime_s=time.time() - start, runs=sum(d.pop("runs") for d in draws),
@@ -385,6 +400,13 @@ def main() -> None:
                   command="python benchmarks/synthetic_benchmark.py " + " ".join(sys.argv[1:]))
     report["verdicts"] = verdicts(report)
     write_report(a, report, markdown(report))
+
+
+def rows_for_draw(rows: list[Row], first: bool) -> list[Row]:
+    """Every row on the first draw; on the other draws the references and methods, whose paired
+    differences are the conclusions checked across draws (the component chain and the protocol
+    rows run on the first draw only: together they cost more than the method rows)."""
+    return rows if first else [r for r in rows if r.role in ("reference", "method")]
 
 
 def draw(a: argparse.Namespace, rows: list[Row]) -> dict:
@@ -400,7 +422,7 @@ def draw(a: argparse.Namespace, rows: list[Row]) -> dict:
     spec = SynthSpec.from_cfg(c)
     folder = os.path.join(a.data, ensure_generated(os.path.abspath(a.data), c.DIR, spec))
     jobs = [job(row, s, a, common) for row in sorted(rows, key=lambda r: -r.minutes)  # longest first: a short tail
-            for s in (a.seeds if row.seeded else a.seeds[:1])]
+            for s in row.run_seeds(a.seeds)]
     with ThreadPoolExecutor(1) as pool:  # the probes run beside the first training runs
         probe_future = pool.submit(probe_section, a, folder)
         reused = run_jobs(jobs, a.workers, worker_env(a.workers))
@@ -425,8 +447,9 @@ def summarise(a: argparse.Namespace, used: list[Row], results: dict[str, list[di
         rows[name] = {"trainer": row.trainer, "config": row.config, "opts": list(row.opts), "role": row.role,
                       "per_seed": {str(s): {k: m[k] for k in keys} for s, m in zip(a.seeds, metrics)},
                       "summary": summary}
-        negdisc[name] = {k: v for k, v in summary.items() if k.startswith("negdisc_")}
-        twins[name] = {k: v for k, v in summary.items() if k.startswith("twin_")}
+        if any(k.startswith("negdisc_") for k in summary):  # rows run with TEST.FINE_GRAINED False have none
+            negdisc[name] = {k: v for k, v in summary.items() if k.startswith("negdisc_")}
+            twins[name] = {k: v for k, v in summary.items() if k.startswith("twin_")}
     ranks = {name: [r["item_ranks"] for r in runs] for name, runs in results.items()}
     differences = []
     for left, right in ((x, y) for x, y in COMPARISONS if x in results and y in results):
@@ -458,11 +481,12 @@ def protocols(used: list[Row], rows: dict, ranks: dict) -> dict:
     zero-shot on i2t and below it on t2i, both significant (the pattern of the published table)."""
     out = {}
     for p in (r for r in used if r.role == "protocol" and r.name in rows and r.of in rows):
-        other = p.opts[-1]
+        other = dict(zip(p.opts[::2], p.opts[1::2]))[loss_key(p.trainer)]
         own = "i2t" if other == "symmetric" else "symmetric"
         out[p.of] = {"config_loss": own}
         for loss, name in ((own, p.of), (other, p.name)):
-            vs = {m: paired_difference(ranks[name], ranks["zero-shot CLIP"], m) for m in ("i2t_R@1", "t2i_R@1")}
+            zero_shot = ranks["zero-shot CLIP"][:len(ranks[name])]  # one run, paired with each seed's
+            vs = {m: paired_difference(ranks[name], zero_shot, m) for m in ("i2t_R@1", "t2i_R@1")}
             out[p.of][loss] = {"row": name, **{m: rows[name]["summary"][m][0] for m in vs}, "vs_zero_shot": vs,
                                "published_pattern": bool(vs["i2t_R@1"]["significant"] and vs["i2t_R@1"]["mean"] > 0
                                                          and vs["t2i_R@1"]["significant"] and vs["t2i_R@1"]["mean"] < 0)}

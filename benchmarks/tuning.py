@@ -27,6 +27,12 @@ Fixed before the first run, and recorded in the JSON:
 
 Runs are resumable and reused (a finished trial is not run again); a changed search space needs a
 fresh ``--runs`` folder (``train.py`` refuses a folder made with other settings).
+
+The chosen settings are then written into the synth configs (with a comment naming the trial), and
+``tests/test_tuning.py`` checks that each config still runs what was chosen. Every trial's resolved
+values are in the JSON (``runs_with``), so the round that chose the configs stays readable after
+they change; running this script again is a new round around the chosen settings (trial 0 is now
+what was chosen, and the learning rates scale from it), in a fresh ``--runs`` folder.
 """
 from __future__ import annotations
 
@@ -48,6 +54,7 @@ from benchmarks.runs import (  # noqa: E402
     loss_key,
     run_arguments,
     run_jobs,
+    run_seconds,
     run_settings,
     synth_config,
     worker_env,
@@ -168,6 +175,7 @@ def summarise(trainer: str, method_trials: list[Trial], results: dict[int, list[
     for t in method_trials:
         runs = results[t.index]
         rows.append({"index": t.index, "settings": dict(t.settings), "opts": t.opts,
+                     "runs_with": as_config(trainer, t.settings),
                      **{f"val_{k}": [r["metrics"][k] for r in runs] for k in ("i2t_R@1", "t2i_R@1", "rsum")},
                      "mean_val_rsum": sum(r["metrics"]["rsum"] for r in runs) / len(runs)})
     diff = None
@@ -181,7 +189,9 @@ def summarise(trainer: str, method_trials: list[Trial], results: dict[int, list[
 
 def markdown(report: dict) -> str:
     lines = ["# Equal tuning trials on FDRDSynth's val gallery", "",
-             f"Written by `{report['command']}` ({report['runtime_s'] / 60:.1f} min, {report['runs_reused']} runs reused). "
+             f"Written by `{report['command']}` ({report['runtime_s'] / 60:.1f} min, {report['runs_reused']} of "
+             f"{report['runs']} runs reused; the runs took {report['runs_time_s'] / 60:.0f} core-minutes in all, about "
+             f"{report['runs_time_s'] / 60 / report['workers']:.0f} min with {report['workers']} workers). "
              f"{report['trials']} trials per method, seeds {report['seeds']}, val gallery of "
              f"{report['val_images_per_domain']:,} images per domain. Rule: {report['rule']}.", ""]
     for trainer, m in report["methods"].items():
@@ -212,13 +222,16 @@ def main() -> None:
     spec, common = run_settings(a)
     by_method = {m: trials(m, a.trials, a.quick) for m in a.methods}
     every = [t for ts in by_method.values() for t in ts]
-    reused = run_jobs(jobs(a, common, every), a.workers, worker_env(a.workers))
+    todo = jobs(a, common, every)
+    reused = run_jobs(todo, a.workers, worker_env(a.workers))
     methods = {m: summarise(m, ts, {t.index: [load(trial_folder(a, t, s)) for s in a.seeds] for t in ts}, a.quick)
                for m, ts in by_method.items()}
     report = {"val_images_per_domain": spec["VAL_IMAGES_PER_DOMAIN"], "seeds": a.seeds,
               "trials": a.trials, "rule": RULE, "lr_factors": list(LR_FACTORS), "epochs": list(EPOCHS),
-              "methods": methods, "runtime_s": time.time() - start, "runs_reused": reused, "data_seed": a.data_seed,
-              "shots": a.shots, "command": "python benchmarks/tuning.py " + " ".join(sys.argv[1:])}
+              "methods": methods, "runtime_s": time.time() - start, "runs_reused": reused, "runs": len(todo),
+              "runs_time_s": sum(run_seconds(folder) for folder, _ in todo), "workers": a.workers,
+              "data_seed": a.data_seed, "shots": a.shots,
+              "command": " ".join(["python benchmarks/tuning.py", *sys.argv[1:]])}
     write_report(a, report, markdown(report))
 
 

@@ -54,7 +54,9 @@ def test_reloads_to_identical_metrics(tmp_path, ckpt, name):
 
 def test_maple_equals_dcar_with_its_extra_components_off(tmp_path, ckpt):
     maple = build(_cfg(tmp_path, ckpt, "MaPLe"))
-    dcar = build(_cfg(tmp_path, ckpt, "DCAR", TRAINER__DCAR__DTR__ENABLED=False, TRAINER__DCAR__CATE__LAMBDA=0.0))
+    same = {"OPTIM__LR": maple.cfg.OPTIM.LR, "OPTIM__MAX_EPOCH": maple.cfg.OPTIM.MAX_EPOCH,  # tuned apart on val
+            "TRAINER__DCAR__LOSS": maple.cfg.TRAINER.MAPLE.LOSS}
+    dcar = build(_cfg(tmp_path, ckpt, "DCAR", TRAINER__DCAR__DTR__ENABLED=False, TRAINER__DCAR__CATE__LAMBDA=0.0, **same))
     assert _step(maple, 3) == _step(dcar, 3)
     for (n1, p1), (n2, p2) in zip(trainable(maple).named_parameters(), trainable(dcar).named_parameters()):
         assert n1 == n2 and torch.equal(p1, p2)
@@ -71,7 +73,7 @@ def test_coop_context_from_init_and_rejected_class_options(tmp_path, ckpt):
 
 @pytest.mark.parametrize("name,node", [("CoOp", "COOP"), ("MaPLe", "MAPLE"), ("CLIP_Adapter", "CLIP_ADAPTER")])
 def test_one_directional_loss_switch(tmp_path, ckpt, name, node):
-    sym = _step(build(_cfg(tmp_path, ckpt, name)))
+    sym = _step(build(_cfg(tmp_path, ckpt, name, **{f"TRAINER__{node}__LOSS": "symmetric"})))
     i2t = _step(build(_cfg(tmp_path, ckpt, name, **{f"TRAINER__{node}__LOSS": "i2t"})))
     assert sym != i2t
 

@@ -46,6 +46,7 @@ def test_quick_benchmark_writes_the_whole_report(tmp_path, tiny_clip_files):
     assert ("7 full, CAA = identity", "DCAR") in compared
     assert all(len(d["ci95"]) == 2 and len(d["ci95_seeds"]) == 2 for d in report["differences"])
     assert all("negdisc_category" in v for v in report["negative_discrimination"].values())
+    assert set(report["negative_discrimination"]) == {n for n, r in rows.items() if r["role"] != "protocol"}
     text = out.read_text()
     for section in ("## 1. What the frozen backbone knows", "Gates:", "Oracle retrievers", "## 5. Paired differences",
                     "## 7. Protocols", "## 8. Every difference on each draw", "Negatives: one fixed set"):
@@ -86,3 +87,21 @@ def test_every_method_is_compared_with_maple_and_the_newer_baselines_with_dcar_t
     methods = {r.name for r in ROWS if r.role != "ablation"} - {"MaPLe"}
     assert {row for row, ref in COMPARISONS if ref == "MaPLe"} == methods
     assert {("PromptSRC", "DCAR"), ("CLIP-LoRA", "DCAR"), ("MaPLe", "DCAR")} <= set(COMPARISONS)
+
+
+def test_protocol_rows_run_the_first_seeds_without_fine_grained_measures():
+    from benchmarks.synthetic_benchmark import PROTOCOL_SEEDS, ROWS, protocol_rows
+
+    seeds = [1, 2, 3, 4, 5]
+    for p in protocol_rows():
+        assert p.run_seeds(seeds) == seeds[:PROTOCOL_SEEDS] and p.opts[-2:] == ("TEST.FINE_GRAINED", "False")
+    assert ROWS[0].run_seeds(seeds) == [1] and all(r.run_seeds(seeds) == seeds for r in ROWS if r.seeded)
+
+
+def test_other_draws_run_the_references_and_methods_only():
+    from benchmarks.synthetic_benchmark import ROWS, protocol_rows, rows_for_draw
+
+    rows = [*ROWS, *protocol_rows()]
+    assert rows_for_draw(rows, first=True) == rows
+    assert {r.role for r in rows_for_draw(rows, first=False)} == {"reference", "method"}
+    assert {"MaPLe", "DCAR", "CLIP-LoRA", "PromptSRC"} <= {r.name for r in rows_for_draw(rows, first=False)}

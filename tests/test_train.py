@@ -246,7 +246,8 @@ def test_finished_run_is_left_alone_and_an_ablation_into_it_refused(tmp_path, ti
     train.run(_dcar(tmp_path, ckpt))
     assert capsys.readouterr().out.startswith("Finished: ")
     line = _error_line(capsys, _dcar(tmp_path, ckpt, "TRAINER.DCAR.CATE.LAMBDA", "0.0"))  # an ablation row
-    assert "TRAINER.DCAR.CATE.LAMBDA: saved 1.0, now 0.0" in line
+    saved = yaml.safe_load((tmp_path / "dcar" / "config.yaml").read_text())["TRAINER"]["DCAR"]["CATE"]["LAMBDA"]
+    assert f"TRAINER.DCAR.CATE.LAMBDA: saved {saved}, now 0.0" in line and saved != 0.0
     assert (tmp_path / "dcar" / "results.json").read_bytes() == before
 
 

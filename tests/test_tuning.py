@@ -1,11 +1,14 @@
 """benchmarks/tuning.py: the search (trial 0 = the config, deterministic distinct draws, equal
-dimensions for every method), the rule, and the runs it asks for (val only)."""
+dimensions for every method), the rule, the runs it asks for (val only), and the synth configs
+holding what it chose."""
 import argparse
+import json
 
 import pytest
 
 from benchmarks import tuning as tu
-from benchmarks.runs import loss_key
+from benchmarks.runs import config_values, loss_key
+from benchmarks.synthetic_benchmark import TUNING_JSON
 
 
 def test_trial_zero_is_the_config_and_draws_are_reproducible_and_distinct():
@@ -17,11 +20,13 @@ def test_trial_zero_is_the_config_and_draws_are_reproducible_and_distinct():
 
 
 def test_a_draw_running_the_configs_own_settings_is_drawn_again(monkeypatch):
-    """A draw equal in effect to trial 0 (``LOSS symmetric`` is the config's value) is not a new
-    trial: fails if draws are compared by their keys rather than by the settings they run."""
-    space = {"loss": [{"TRAINER.COOP.LOSS": "symmetric"}, {"TRAINER.COOP.LOSS": "i2t"}]}
+    """A draw equal in effect to trial 0 (setting the config's own ``LOSS``) is not a new trial:
+    fails if draws are compared by their keys rather than by the settings they run."""
+    own = config_values("CoOp", ["TRAINER.COOP.LOSS"])["TRAINER.COOP.LOSS"]
+    other = "i2t" if own == "symmetric" else "symmetric"
+    space = {"loss": [{"TRAINER.COOP.LOSS": own}, {"TRAINER.COOP.LOSS": other}]}
     monkeypatch.setattr(tu, "search_space", lambda trainer, quick=False: space)
-    assert [t.settings for t in tu.trials("CoOp", 2)] == [{}, {"loss": {"TRAINER.COOP.LOSS": "i2t"}}]
+    assert [t.settings for t in tu.trials("CoOp", 2)] == [{}, {"loss": {"TRAINER.COOP.LOSS": other}}]
 
 
 def test_every_method_searches_the_same_budget_and_dcar_its_own_keys_too():
@@ -70,4 +75,16 @@ def test_summary_pairs_the_chosen_trial_with_trial_zero():
     m = tu.summarise("CoOp", ts, results, quick=False)
     assert m["chosen"] == 1 and m["chosen_opts"] == ts[1].opts
     assert m["chosen_vs_trial0"]["mean"] == pytest.approx(300.0) and m["trials"][1]["mean_val_rsum"] == 2.0
+    assert m["trials"][1]["runs_with"]["OPTIM.LR"] == float(ts[1].settings["learning rate"]["OPTIM.LR"])
     assert tu.summarise("CoOp", ts, {0: results[1], 1: results[0]}, quick=False)["chosen_vs_trial0"] is None
+
+
+def test_the_synth_configs_run_the_settings_chosen_on_val():
+    """Every method's synth config resolves to the settings its chosen trial ran (docs/bench_tuning.json):
+    fails when a config is edited after the tuning, or a chosen setting was not written into it."""
+    with open(TUNING_JSON, encoding="utf-8") as f:
+        methods = json.load(f)["methods"]
+    assert set(methods) == set(tu.METHODS)
+    for trainer, m in methods.items():
+        keys = [k for choice in m["chosen_settings"].values() for k in choice]
+        assert config_values(trainer, keys) == config_values(trainer, keys, m["chosen_opts"]), trainer
