@@ -95,9 +95,9 @@ def run_settings(a: argparse.Namespace) -> tuple[dict, list[str]]:
     return spec_keys, common
 
 
-def run_arguments(doc: str, seeds: list[int], runs: str, name: str) -> argparse.ArgumentParser:
+def run_arguments(doc: str, seeds: list[int], runs: str, name: str, report: str | None = None) -> argparse.ArgumentParser:
     """The command line of a benchmark that trains on FDRDSynth: seeds, data seed, shots, workers,
-    backbone, data and run folders, ``docs/<name>.md`` and ``docs/bench_<name>.json``, ``--quick``."""
+    backbone, data and run folders, ``docs/<name>.md`` and ``docs/bench_<report or name>.json``, ``--quick``."""
     p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, nargs="+", default=seeds)
     p.add_argument("--data-seed", type=int, default=0, help="FDRDSynth generator seed (a fresh draw of the data)")
@@ -107,7 +107,7 @@ def run_arguments(doc: str, seeds: list[int], runs: str, name: str) -> argparse.
     p.add_argument("--data", default=os.path.join(ROOT, "data"))
     p.add_argument("--runs", default=os.path.join(ROOT, "output", runs))
     p.add_argument("--out", default=os.path.join(ROOT, "docs", f"{name}.md"))
-    p.add_argument("--json", default=os.path.join(ROOT, "docs", f"bench_{name}.json"))
+    p.add_argument("--json", default=os.path.join(ROOT, "docs", f"bench_{report or name}.json"))
     p.add_argument("--quick", action="store_true", help="a tiny setting (what the tests exercise)")
     return p
 

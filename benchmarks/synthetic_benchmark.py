@@ -369,8 +369,9 @@ def verdicts(report: dict) -> list[str]:
     return out
 
 
-def main() -> None:
-    p = run_arguments(__doc__, [1, 2, 3, 4, 5], "bench_synthetic", "synthetic_benchmark")
+def arguments() -> argparse.ArgumentParser:
+    """The command line (``docs/synthetic_benchmark.md`` and ``docs/bench_synthetic.json`` by default)."""
+    p = run_arguments(__doc__, [1, 2, 3, 4, 5], "bench_synthetic", "synthetic_benchmark", report="synthetic")
     p.add_argument("--text-sample", type=int, default=300, help="test items for the text gates")
     p.add_argument("--extended", action="store_true",
                    help="also ablation rows 6 (text-only prompts) and 7 (CAA = identity): about 13 min more")
@@ -379,7 +380,11 @@ def main() -> None:
     p.add_argument("--only", nargs="+", metavar="TRAINER", choices=sorted({r.trainer for r in ROWS}),
                    help="only the rows of these trainers (zero-shot and full fine-tuning, the references, always run)")
     p.add_argument("--opts", nargs="*", default=[], help="KEY VALUE pairs for every run")
-    a = p.parse_args()
+    return p
+
+
+def main() -> None:
+    a = arguments().parse_args()
     start = time.time()
     import torch
 

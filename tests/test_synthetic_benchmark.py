@@ -105,3 +105,11 @@ def test_other_draws_run_the_references_and_methods_only():
     assert rows_for_draw(rows, first=True) == rows
     assert {r.role for r in rows_for_draw(rows, first=False)} == {"reference", "method"}
     assert {"MaPLe", "DCAR", "CLIP-LoRA", "PromptSRC"} <= {r.name for r in rows_for_draw(rows, first=False)}
+
+
+def test_the_report_goes_where_the_docs_cite_it():
+    from benchmarks.synthetic_benchmark import ROOT, arguments
+
+    a = arguments().parse_args([])
+    assert (a.json, a.out) == (os.path.join(ROOT, "docs", "bench_synthetic.json"),
+                               os.path.join(ROOT, "docs", "synthetic_benchmark.md"))
