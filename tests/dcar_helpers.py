@@ -2,12 +2,11 @@
 (32-px input, 3 layers) the tests build."""
 from __future__ import annotations
 
-import pytest
 import torch
 
 import engine
 from plugins import default_cfg
-from tests.helpers import apply_overrides
+from tests.helpers import apply_overrides, killed_after_epoch
 
 TINY_DCAR = "configs/trainers/DCAR/synth.yaml"
 # A small FDRDSynth and the tiny CLIP's input size, as trailing train.py options.
@@ -51,29 +50,15 @@ def trainable(trainer):
     return trainer._models[names[0]]
 
 
-class Killed(Exception):
-    """What ``resumed_equals_uninterrupted`` raises to stop a run as a kill would."""
-
-
-def resumed_equals_uninterrupted(make_cfg, monkeypatch) -> None:
+def resumed_equals_uninterrupted(make_cfg) -> None:
     """Train ``make_cfg("whole")`` for its epochs; train ``make_cfg("killed")`` until epoch 1's
     checkpoint is written, stop it there, rebuild it with another seed and let it resume: its trained
     weights and test metrics must equal the uninterrupted run's (everything must come from the
     checkpoint: optimiser, schedule, random state and any state the trainer keeps across epochs)."""
     whole = build(make_cfg("whole"))
     whole.train()
-    cls = type(whole)
-    original = cls.after_epoch
-
-    def after_epoch_then_die(self):
-        original(self)
-        if self.epoch + 1 == 1:
-            raise Killed
-
-    monkeypatch.setattr(cls, "after_epoch", after_epoch_then_die)
-    with pytest.raises(Killed):
+    with killed_after_epoch(type(whole), 1):
         build(make_cfg("killed")).train()
-    monkeypatch.setattr(cls, "after_epoch", original)
     resumed = build(make_cfg("killed"), seed=123)
     resumed.train()
     assert resumed.start_epoch == 1

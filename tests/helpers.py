@@ -2,8 +2,10 @@
 overrides, the tiny CLIP architecture and where the released FDRD files may be found."""
 from __future__ import annotations
 
+import contextlib
 import os
 
+import pytest
 import torch
 
 from plugins import default_cfg
@@ -65,3 +67,26 @@ def tiny_clip_model(seed: int = 0):
 
     torch.manual_seed(seed)
     return CLIP(**TINY_CLIP).eval()
+
+
+class Killed(Exception):
+    """Raised by ``killed_after_epoch`` where a kill would stop the run."""
+
+
+@contextlib.contextmanager
+def killed_after_epoch(trainer_class: type, epoch: int):
+    """Runs of ``trainer_class`` inside the block stop (raise ``Killed``) right after epoch ``epoch``
+    (1-based) has finished and written its checkpoint, as a killed process would; the block must stop so."""
+    original = trainer_class.after_epoch
+
+    def after_epoch_then_die(self):
+        original(self)
+        if self.epoch + 1 == epoch:
+            raise Killed
+
+    trainer_class.after_epoch = after_epoch_then_die
+    try:
+        with pytest.raises(Killed):
+            yield
+    finally:
+        trainer_class.after_epoch = original

@@ -124,9 +124,9 @@ def test_trainer_trains_the_adapters_and_reloads_to_identical_metrics(tmp_path, 
     assert again.test() == trained
 
 
-def test_a_killed_run_resumes_to_the_uninterrupted_adapters(tmp_path, ckpt, monkeypatch):
+def test_a_killed_run_resumes_to_the_uninterrupted_adapters(tmp_path, ckpt):
     resumed_equals_uninterrupted(lambda name: dcar_cfg(tmp_path / name, ckpt, trainer="CLIP_LoRA", config=config_file(
-        "CLIP_LoRA"), OPTIM__MAX_EPOCH=2, DATASET__ROOT=str(tmp_path / "data")), monkeypatch)
+        "CLIP_LoRA"), OPTIM__MAX_EPOCH=2, DATASET__ROOT=str(tmp_path / "data")))
 
 
 def test_clip_lora_stands_directly_on_the_base():

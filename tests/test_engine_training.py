@@ -7,7 +7,7 @@ import torch
 
 import engine
 from engine.fixes import checkpoint as ckpt
-from tests.helpers import toy_cfg
+from tests.helpers import killed_after_epoch, toy_cfg
 
 
 def _train(cfg, seed=1):
@@ -56,11 +56,7 @@ def test_best_val_saves_model_best_and_deploys_it(tmp_path, capsys):
     assert "Deploy the model with the best val performance" in capsys.readouterr().out
 
 
-class _Killed(Exception):
-    pass
-
-
-def test_resume_after_kill_matches_uninterrupted_run(tmp_path, monkeypatch):
+def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
     full_cfg = toy_cfg(tmp_path / "full")
     full_cfg.freeze()
     full = _train(full_cfg)
@@ -68,17 +64,8 @@ def test_resume_after_kill_matches_uninterrupted_run(tmp_path, monkeypatch):
 
     cfg = toy_cfg(tmp_path / "killed")
     cfg.freeze()
-    original = type(full).after_epoch
-
-    def after_epoch_then_die(self):
-        original(self)
-        if self.epoch + 1 == 2:
-            raise _Killed
-
-    monkeypatch.setattr(type(full), "after_epoch", after_epoch_then_die)
-    with pytest.raises(_Killed):
+    with killed_after_epoch(type(full), 2):
         _train(cfg)
-    monkeypatch.setattr(type(full), "after_epoch", original)
     assert sorted(os.listdir(os.path.join(cfg.OUTPUT_DIR, "model"))) == ["checkpoint", "model.pth.tar-2"]
 
     resumed = _train(cfg, seed=123)  # a different seed: everything must come from the checkpoint

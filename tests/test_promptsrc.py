@@ -122,10 +122,10 @@ def test_training_ends_on_the_aggregate_which_is_saved_and_reloaded(tmp_path, ck
     assert fresh.test() == trained
 
 
-def test_a_killed_run_resumes_to_the_uninterrupted_aggregate(tmp_path, ckpt, monkeypatch):
+def test_a_killed_run_resumes_to_the_uninterrupted_aggregate(tmp_path, ckpt):
     # fails if the running Gaussian sum is not in the checkpoint (the resumed aggregate would miss epoch 1)
     resumed_equals_uninterrupted(lambda name: _cfg(tmp_path / name, ckpt, OPTIM__MAX_EPOCH=2, DATASET__ROOT=str(
-        tmp_path / "data"), TRAINER__PROMPTSRC__GPA_MEAN=1.0, TRAINER__PROMPTSRC__GPA_STD=1.0), monkeypatch)
+        tmp_path / "data"), TRAINER__PROMPTSRC__GPA_MEAN=1.0, TRAINER__PROMPTSRC__GPA_STD=1.0))
 
 
 def test_bad_keys_are_named(tmp_path, ckpt):
