@@ -9,11 +9,13 @@ In a fresh clone of ``--repo`` (its committed HEAD) and a fresh virtual environm
 2. the tests: ``python -m pytest -q`` (wall time and the counts of pytest's summary line);
 3. the quick start: ``bash scripts/dcar/main.sh fdrd_synth 16`` with fresh ``DATA`` and output
    folders (wall time; each seed from its ``env.txt`` to its ``results.json``, the first seed
-   including the generation of FDRDSynth; the mean +- std lines it prints).
+   including the generation of FDRDSynth; the mean +- std lines it prints), with the Git blob
+   ids of the configs it runs (``configs``).
 
 Each measurement is appended to ``runs`` in ``--json`` with the machine (CPU model, cores, load
 average at the start) and the commit; ``readme`` holds the phrases the README quotes, made from
-every run recorded (ranges where there are several). ``tests/test_timings.py`` checks that every
+every run recorded (ranges where there are several; the quick start's only from the runs with the
+latest run's configs, since a new config changes what it trains). ``tests/test_timings.py`` checks that every
 figure in those README sections is one of them.
 """
 from __future__ import annotations
@@ -30,6 +32,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 QUICK_START = ["bash", "scripts/dcar/main.sh", "fdrd_synth", "16"]
+QUICK_START_CONFIGS = ("configs/trainers/DCAR/synth.yaml", "configs/datasets/fdrd_synth.yaml")
 SUMMARY_LINE = re.compile(r"^\* (?P<name>[\w@]+): (?P<mean>[\d.]+)% \+- (?P<std>[\d.]+)% \(std\)$")
 
 
@@ -90,7 +93,10 @@ def quick_start(clone: str, env: dict, work: str) -> dict:
         run = os.path.join(exp, seed)
         seeds[seed] = os.path.getmtime(os.path.join(run, "results.json")) - os.path.getmtime(os.path.join(run, "env.txt"))
     metrics = {m["name"]: [float(m["mean"]), float(m["std"])] for m in map(SUMMARY_LINE.match, stdout.splitlines()) if m}
-    return {"seconds": elapsed, "seed_seconds": seeds, "metrics": metrics, "threads": env.get("OMP_NUM_THREADS", "default")}
+    configs = {path: subprocess.run(["git", "rev-parse", f"HEAD:{path}"], cwd=clone, capture_output=True, text=True,
+                                    check=True).stdout.strip() for path in QUICK_START_CONFIGS}
+    return {"seconds": elapsed, "seed_seconds": seeds, "metrics": metrics, "configs": configs,
+            "threads": env.get("OMP_NUM_THREADS", "default")}
 
 
 def measure(repo: str, suite: bool, quick: bool) -> dict:
@@ -128,6 +134,7 @@ def readme_phrases(runs: list[dict]) -> dict[str, str]:
         out["tests"] = f"{counts.get('passed', 0) + counts.get('skipped', 0):,} tests"
         out["suite"] = span([s["seconds"] for s in suites])
     quick = [r["quick_start"] for r in runs if "quick_start" in r]
+    quick = [q for q in quick if q.get("configs") == quick[-1].get("configs")] if quick else []
     if quick:
         out["quick_start"] = span([q["seconds"] for q in quick])
         out["per_seed"] = span([s for q in quick for s in q["seed_seconds"].values()])

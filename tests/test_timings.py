@@ -32,6 +32,17 @@ def test_readme_phrases_from_the_runs():
                                     "result": "i2t R@1 13.74 ± 0.34, t2i R@1 12.57 ± 0.24"}
 
 
+def test_the_quick_start_figures_come_from_runs_of_its_latest_configs():
+    def quick(seconds, configs):
+        return {"setup_seconds": 60, "quick_start": {"seconds": seconds, "seed_seconds": {"seed1": seconds / 3},
+                                                     "metrics": {"i2t_R@1": [seconds / 100, 0.1]}, **configs}}
+    old, new = {}, {"configs": {"configs/trainers/DCAR/synth.yaml": "b2"}}
+    phrases = readme_phrases([quick(600, old), quick(1500, new), quick(1560, new)])
+    assert phrases["quick_start"] == "25 min 0 s to 26 min 0 s" and phrases["per_seed"] == "8 min 20 s to 8 min 40 s"
+    assert phrases["result"] == "i2t R@1 15.60 ± 0.10"
+    assert readme_phrases([quick(1500, new), quick(600, old)])["quick_start"] == "10 min 0 s"
+
+
 
 def _sections(names):
     with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
