@@ -23,8 +23,8 @@ with the small pretrained CLIP:
    change) and adds one component at a time (rows 2-4) up to DCAR; ``--extended`` adds the rows
    that take one component out of full DCAR (6: text-only prompts, 7: CAA = identity);
    **protocol rows** run every trainable method with the L_con direction its config does not use
-   (``LOSS i2t`` beside ``symmetric``), compared with zero-shot in each direction (seeds 1-3 and
-   R@K only: zero-shot is far below every trained row, and these rows serve that comparison alone);
+   (``LOSS i2t`` beside ``symmetric``), compared with zero-shot in each direction and with the
+   method's row under its config's loss (seeds 1-3 and R@K only: these rows serve those comparisons alone);
 3. **paired differences**: each method against MaPLe and each ablation row against full DCAR, in
    i2t R@1, t2i R@1 and RSUM, with 95% intervals over seeds (t) and over test items (bootstrap)
    (:func:`reporting.stats.paired_difference`); a difference is called significant only when the
