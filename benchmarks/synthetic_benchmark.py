@@ -135,23 +135,29 @@ OTHER_DRAW = 7  # the second FDRDSynth draw (data seed) every conclusion is chec
 VAL_SIZE_JSON, TUNING_JSON = (os.path.join(ROOT, "docs", f) for f in ("bench_val_size.json", "bench_tuning.json"))
 NEGATIVE_SET = ("one fixed set for every row and seed: the lexicon generator's 4 category and 1 attribute negatives "
                 "per test image at item seed 0 (DATASET.FDRD.EVAL_NEGATIVES fixed, docs/method.md §4.1)")
-PROTOCOL_SEEDS = 3  # protocol rows: seeds 1-3, R@K only (compared with zero-shot, far below every trained row)
+PROTOCOL_SEEDS = 3  # protocol rows: seeds 1-3, R@K only (compared with zero-shot and with the config's loss)
 NEWER_BASELINES = ("PromptSRC", "CLIP-LoRA")  # also compared with DCAR directly
 COMPARISONS = ([(r.name, REFERENCE_METHOD) for r in ROWS if r.role != "ablation" and r.name != REFERENCE_METHOD]
                + [(name, REFERENCE_ABLATION) for name in NEWER_BASELINES]
                + [(r.name, REFERENCE_ABLATION) for r in ROWS if r.role == "ablation"])
 
 
+def other_loss(loss: str) -> str:
+    """The L_con direction that is not ``loss`` (``symmetric`` <-> ``i2t``)."""
+    return "i2t" if loss == "symmetric" else "symmetric"
+
+
 def protocol_rows() -> tuple[Row, ...]:
     """Each trainable method (zero-shot has no loss) with the L_con direction its config does not
     use: the protocol table sets ``LOSS i2t`` beside ``symmetric`` for every method. They are
-    compared with zero-shot only, in R@1: ``PROTOCOL_SEEDS`` seeds, no fine-grained measures."""
+    compared with zero-shot and with the method's config row only: ``PROTOCOL_SEEDS`` seeds, no
+    fine-grained measures."""
     out = []
     for row in ROWS:
         if row.role == "ablation" or not row.seeded:
             continue
         key = loss_key(row.trainer)
-        other = "i2t" if config_values(row.trainer, [key])[key] == "symmetric" else "symmetric"
+        other = other_loss(config_values(row.trainer, [key])[key])
         out.append(Row(f"{row.name}, LOSS {other}", row.trainer, row.config,
                        (*row.opts, key, other, "TEST.FINE_GRAINED", "False"), "protocol", minutes=row.minutes,
                        of=row.name, few_seeds=PROTOCOL_SEEDS))
@@ -314,7 +320,7 @@ def protocol_section(report: dict) -> list[str]:
               "yes" if v["published_pattern"] else "no"]
              for method, p in report["protocols"].items() for loss in ("symmetric", "i2t")
              for v in (p[loss],)]
-    change = [[method, f"{p['symmetric' if p['config_loss'] == 'i2t' else 'i2t']['row']} − {method}"]
+    change = [[method, f"{p[other_loss(p['config_loss'])]['row']} − {method}"]
               + [interval(p["other_minus_config"][m]) for m in DIFF_METRICS] for method, p in report["protocols"].items()]
     return ["## 7. Protocols: the direction of L_con (`LOSS symmetric` or `i2t`), against zero-shot", "",
             tabulate(table, headers=["method", "LOSS", "i2t R@1", "− zero-shot", "t2i R@1", "− zero-shot",
@@ -363,8 +369,7 @@ def verdicts(report: dict) -> list[str]:
              if p[loss]["published_pattern"]]
     for method, p in report["protocols"].items():
         d = p["other_minus_config"]["rsum"]
-        other = "symmetric" if p["config_loss"] == "i2t" else "i2t"
-        out.append(f"{method}, LOSS {other} − its config's LOSS {p['config_loss']}, rsum: {interval(d)} "
+        out.append(f"{method}, LOSS {other_loss(p['config_loss'])} − its config's LOSS {p['config_loss']}, rsum: {interval(d)} "
                    f"({verdict(d)}; seeds 1-{PROTOCOL_SEEDS}).")
     out.append("The published pattern (above zero-shot on i2t, below it on t2i) is "
                + (f"reproduced by {', '.join(shown)} only." if shown else "reproduced by no method under either loss."))
@@ -497,7 +502,7 @@ def protocols(used: list[Row], rows: dict, ranks: dict) -> dict:
     out = {}
     for p in (r for r in used if r.role == "protocol" and r.name in rows and r.of in rows):
         other = dict(zip(p.opts[::2], p.opts[1::2]))[loss_key(p.trainer)]
-        own = "i2t" if other == "symmetric" else "symmetric"
+        own = other_loss(other)
         seeds = len(ranks[p.name])  # the other loss ran the first seeds: paired with the config row's same seeds
         out[p.of] = {"config_loss": own, "other_minus_config": {
             m: paired_difference(ranks[p.name], ranks[p.of][:seeds], m) for m in DIFF_METRICS}}
