@@ -43,7 +43,6 @@ def test_the_quick_start_figures_come_from_runs_of_its_latest_configs():
     assert readme_phrases([quick(1500, new), quick(600, old)])["quick_start"] == "10 min 0 s"
 
 
-
 def _sections(names):
     with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
         parts = re.split(r"(?m)^## ", f.read())
