@@ -318,10 +318,11 @@ def protocol_section(report: dict) -> list[str]:
     table = [[method, loss + (" (config)" if loss == p["config_loss"] else ""), f"{v['i2t_R@1']:.2f}",
               interval(v["vs_zero_shot"]["i2t_R@1"]), f"{v['t2i_R@1']:.2f}", interval(v["vs_zero_shot"]["t2i_R@1"]),
               "yes" if v["published_pattern"] else "no"]
-             for method, p in report["protocols"].items() for loss in ("symmetric", "i2t")
+             for method, p in report["protocols"].items() for loss in ("symmetric", "i2t") if loss in p
              for v in (p[loss],)]
     change = [[method, f"{p[other_loss(p['config_loss'])]['row']} − {method}"]
-              + [interval(p["other_minus_config"][m]) for m in DIFF_METRICS] for method, p in report["protocols"].items()]
+              + [interval(p["other_minus_config"][m]) for m in DIFF_METRICS]
+              for method, p in report["protocols"].items() if "other_minus_config" in p]
     return ["## 7. Protocols: the direction of L_con (`LOSS symmetric` or `i2t`), against zero-shot", "",
             tabulate(table, headers=["method", "LOSS", "i2t R@1", "− zero-shot", "t2i R@1", "− zero-shot",
                                      "published pattern"], tablefmt="github"), "",
@@ -365,14 +366,17 @@ def verdicts(report: dict) -> list[str]:
         word = ("better than" if d["mean"] > 0 else "worse than") if d["significant"] else "not distinguishable from"
         out.append(f"{d['row']} is {word} {d['reference']} in {d['metric']}: {d['mean']:+.2f} "
                    f"(95% interval {d['ci95'][0]:+.2f} to {d['ci95'][1]:+.2f}).")
-    shown = [f"{m} (LOSS {loss})" for m, p in report["protocols"].items() for loss in ("symmetric", "i2t")
-             if p[loss]["published_pattern"]]
     for method, p in report["protocols"].items():
+        if "other_minus_config" not in p:
+            continue
         d = p["other_minus_config"]["rsum"]
         out.append(f"{method}, LOSS {other_loss(p['config_loss'])} − its config's LOSS {p['config_loss']}, rsum: {interval(d)} "
                    f"({verdict(d)}; seeds 1-{PROTOCOL_SEEDS}).")
-    out.append("The published pattern (above zero-shot on i2t, below it on t2i) is "
-               + (f"reproduced by {', '.join(shown)} only." if shown else "reproduced by no method under either loss."))
+    for seed, d in report["data_seeds"].items():
+        shown = [f"{m} (LOSS {loss})" for m, p in d["published_pattern"].items() for loss, v in p.items() if v]
+        losses = "either loss" if all(len(p) == 2 for p in d["published_pattern"].values()) else "its config's loss"
+        out.append(f"Data seed {seed}: the published pattern (above zero-shot on i2t, below it on t2i) is "
+                   + (f"reproduced by {', '.join(shown)} only." if shown else f"reproduced by no method under {losses}."))
     if len(report["data_seeds"]) > 1:
         broken = [c for c in report["across_draws"] if not c["holds"]]
         out.append(f"On data seeds {', '.join(report['data_seeds'])}, {len(report['across_draws']) - len(broken)} of "
@@ -487,26 +491,31 @@ def summarise(a: argparse.Namespace, used: list[Row], results: dict[str, list[di
         "probe": {f: {**r} for f, r in probe.items()}, "oracle": oracle,
         "gates": gate_checks(probe, gap), "upper_bound_gap": gap, "positive_control": POSITIVE_CONTROL,
         "rows": rows, "negative_discrimination": negdisc, "negative_set": NEGATIVE_SET, "twins": twins,
-        "differences": differences, "components": components, "protocols": protocols(used, rows, ranks),
+        "differences": differences, "components": components, "protocols": protocols(rows, ranks),
         "settings": {"domains": spec.num_domains, "classes_per_domain": spec.classes_per_domain, "shots": a.shots,
                      "backbone": a.backbone, "machine": f"{os.cpu_count()} CPU cores, {a.workers} worker(s)",
                      "budget": "each method's synth config, chosen by equal tuning trials on val (benchmarks/tuning.py)"},
     }
 
 
-def protocols(used: list[Row], rows: dict, ranks: dict) -> dict:
-    """Per trainable method, its row under each L_con direction (``config_loss``: its config's):
-    R@1 both ways, the paired differences with zero-shot, and ``published_pattern``: above
-    zero-shot on i2t and below it on t2i, both significant (the pattern of the published table);
-    ``other_minus_config``: the other direction minus the config's, paired over the other's seeds."""
+def protocols(rows: dict, ranks: dict) -> dict:
+    """Per trainable method in ``rows``, its row under each L_con direction that ran
+    (``config_loss``: its config's; a draw without protocol rows has only that one): R@1 both ways,
+    the paired differences with zero-shot, and ``published_pattern``: above zero-shot on i2t and
+    below it on t2i, both significant (the pattern of the published table); where the other
+    direction ran, ``other_minus_config``: it minus the config's, paired over the other's seeds."""
     out = {}
-    for p in (r for r in used if r.role == "protocol" and r.name in rows and r.of in rows):
+    for p in (r for r in protocol_rows() if r.of in rows):
         other = dict(zip(p.opts[::2], p.opts[1::2]))[loss_key(p.trainer)]
         own = other_loss(other)
-        seeds = len(ranks[p.name])  # the other loss ran the first seeds: paired with the config row's same seeds
-        out[p.of] = {"config_loss": own, "other_minus_config": {
-            m: paired_difference(ranks[p.name], ranks[p.of][:seeds], m) for m in DIFF_METRICS}}
-        for loss, name in ((own, p.of), (other, p.name)):
+        out[p.of] = {"config_loss": own}
+        ran = [(own, p.of)]
+        if p.name in rows:
+            seeds = len(ranks[p.name])  # the other loss ran the first seeds: paired with the config row's same seeds
+            out[p.of]["other_minus_config"] = {
+                m: paired_difference(ranks[p.name], ranks[p.of][:seeds], m) for m in DIFF_METRICS}
+            ran.append((other, p.name))
+        for loss, name in ran:
             zero_shot = ranks["zero-shot CLIP"][:len(ranks[name])]  # one run, paired with each seed's
             vs = {m: paired_difference(ranks[name], zero_shot, m) for m in ("i2t_R@1", "t2i_R@1")}
             out[p.of][loss] = {"row": name, **{m: rows[name]["summary"][m][0] for m in vs}, "vs_zero_shot": vs,
@@ -524,7 +533,7 @@ def digest(report: dict) -> dict:
     """What a draw contributes to ``data_seeds``: its rows' means, differences, discrimination and protocols."""
     return {"rows": {n: {k: r["summary"][k] for k in KEYS} for n, r in report["rows"].items()},
             "differences": report["differences"], "negative_discrimination": report["negative_discrimination"],
-            "published_pattern": {m: {loss: p[loss]["published_pattern"] for loss in ("symmetric", "i2t")}
+            "published_pattern": {m: {loss: p[loss]["published_pattern"] for loss in ("symmetric", "i2t") if loss in p}
                                   for m, p in report["protocols"].items()}}
 
 

@@ -82,6 +82,27 @@ def test_a_conclusion_holds_only_when_every_draw_gives_it_the_same_verdict():
     assert got["DCAR"]["means"] == {"0": -2.0, "7": 0.0}
 
 
+def test_a_draw_without_protocol_rows_checks_the_published_pattern_under_the_config_loss():
+    from benchmarks.synthetic_benchmark import digest, protocol_rows, protocols
+
+    hit, miss = [0] * 20, [50] * 20  # ranks: every query at rank 0, or far below R@1
+    seeds = 2
+    ranks = {"zero-shot CLIP": [{"D": {"i2t": miss, "t2i": hit}}] * seeds,  # the one run, paired with each seed
+             "MaPLe": [{"D": {"i2t": hit, "t2i": miss}}] * seeds,  # above zero-shot on i2t, below on t2i
+             "CoOp": [{"D": {"i2t": hit, "t2i": hit}}] * seeds}
+    rows = {name: {"summary": {"i2t_R@1": [100.0 * (r[0]["D"]["i2t"][0] == 0), 0.0],
+                               "t2i_R@1": [100.0 * (r[0]["D"]["t2i"][0] == 0), 0.0]}} for name, r in ranks.items()}
+    config_loss = {p.of: "symmetric" if "LOSS i2t" in p.name else "i2t" for p in protocol_rows()}
+    got = protocols(rows, ranks)
+    assert set(got) == {"MaPLe", "CoOp"}  # the trainable methods of this draw (zero-shot has no loss)
+    for method, p in got.items():
+        assert set(p) == {"config_loss", config_loss[method]} and p["config_loss"] == config_loss[method]
+    assert got["MaPLe"][config_loss["MaPLe"]]["published_pattern"]
+    assert not got["CoOp"][config_loss["CoOp"]]["published_pattern"]  # above zero-shot both ways
+    assert digest({"rows": {}, "differences": [], "negative_discrimination": {}, "protocols": got})[
+        "published_pattern"] == {"MaPLe": {config_loss["MaPLe"]: True}, "CoOp": {config_loss["CoOp"]: False}}
+
+
 def test_every_method_is_compared_with_maple_and_the_newer_baselines_with_dcar_too():
     from benchmarks.synthetic_benchmark import COMPARISONS, ROWS
 
