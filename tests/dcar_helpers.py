@@ -50,6 +50,26 @@ def trainable(trainer):
     return trainer._models[names[0]]
 
 
+def steps_on_one_batch(trainer, n: int = 1) -> list[float]:
+    """``n`` training steps on the first batch of the training loader (seeded); their losses."""
+    trainer.set_model_mode("train")
+    trainer.num_batches, trainer.batch_idx = 10**6, 0
+    torch.manual_seed(0)
+    batch = next(iter(trainer.train_loader_x))
+    return [trainer.forward_backward(batch)["loss"] for _ in range(n)]
+
+
+def reloaded_equals_trained(cfg) -> None:
+    """Train ``cfg`` (frozen) and test; a trainer built with another seed that loads the run's
+    checkpoint must give identical test metrics."""
+    t = build(cfg)
+    t.train()
+    trained = t.test()
+    fresh = build(cfg, seed=5)
+    fresh.load_model(cfg.OUTPUT_DIR)
+    assert fresh.test() == trained
+
+
 def resumed_equals_uninterrupted(make_cfg) -> None:
     """Train ``make_cfg("whole")`` for its epochs; train ``make_cfg("killed")`` until epoch 1's
     checkpoint is written, stop it there, rebuild it with another seed and let it resume: its trained

@@ -4,7 +4,7 @@ import copy
 import pytest
 import torch
 
-from tests.dcar_helpers import build, config_file, dcar_cfg, trainable
+from tests.dcar_helpers import build, config_file, dcar_cfg, reloaded_equals_trained, steps_on_one_batch, trainable
 
 CONFIGS = {t: config_file(t) for t in ("CoOp", "MaPLe", "CLIP_Adapter", "DCAR")}
 OWN_PARAMS = {
@@ -19,14 +19,6 @@ def _cfg(tmp_path, ckpt, trainer, **opts):
     return dcar_cfg(tmp_path, ckpt, trainer=trainer, config=CONFIGS[trainer], **opts)
 
 
-def _step(trainer, n=1):
-    trainer.set_model_mode("train")
-    trainer.num_batches, trainer.batch_idx = 10**6, 0
-    torch.manual_seed(0)
-    batch = next(iter(trainer.train_loader_x))
-    return [trainer.forward_backward(batch)["loss"] for _ in range(n)]
-
-
 @pytest.mark.parametrize("name", sorted(OWN_PARAMS))
 def test_trains_only_its_own_parameters(tmp_path, ckpt, name):
     t = build(_cfg(tmp_path, ckpt, name))
@@ -34,7 +26,7 @@ def test_trains_only_its_own_parameters(tmp_path, ckpt, name):
     assert {n for n, p in trainable(t).named_parameters() if p.requires_grad} == OWN_PARAMS[name]
     assert not any(p.requires_grad for p in t.model.clip.parameters())
     before = {n: p.detach().clone() for n, p in trainable(t).named_parameters()}
-    _step(t, 2)
+    steps_on_one_batch(t, 2)
     assert all(not torch.equal(before[n], p) for n, p in trainable(t).named_parameters()), "every own parameter moves"
     assert all(torch.equal(frozen[k], v) for k, v in t.model.clip.state_dict().items())
 
@@ -44,12 +36,7 @@ def test_trains_only_its_own_parameters(tmp_path, ckpt, name):
 def test_reloads_to_identical_metrics(tmp_path, ckpt, name):
     cfg = _cfg(tmp_path, ckpt, name, OPTIM__MAX_EPOCH=1)
     cfg.freeze()
-    t = build(cfg)
-    t.train()
-    trained = t.test()
-    fresh = build(cfg, seed=5)
-    fresh.load_model(cfg.OUTPUT_DIR)
-    assert fresh.test() == trained
+    reloaded_equals_trained(cfg)
 
 
 def test_maple_equals_dcar_with_its_extra_components_off(tmp_path, ckpt):
@@ -57,7 +44,7 @@ def test_maple_equals_dcar_with_its_extra_components_off(tmp_path, ckpt):
     same = {"OPTIM__LR": maple.cfg.OPTIM.LR, "OPTIM__MAX_EPOCH": maple.cfg.OPTIM.MAX_EPOCH,  # tuned apart on val
             "TRAINER__DCAR__LOSS": maple.cfg.TRAINER.MAPLE.LOSS}
     dcar = build(_cfg(tmp_path, ckpt, "DCAR", TRAINER__DCAR__DTR__ENABLED=False, TRAINER__DCAR__CATE__LAMBDA=0.0, **same))
-    assert _step(maple, 3) == _step(dcar, 3)
+    assert steps_on_one_batch(maple, 3) == steps_on_one_batch(dcar, 3)
     for (n1, p1), (n2, p2) in zip(trainable(maple).named_parameters(), trainable(dcar).named_parameters()):
         assert n1 == n2 and torch.equal(p1, p2)
 
@@ -73,8 +60,8 @@ def test_coop_context_from_init_and_rejected_class_options(tmp_path, ckpt):
 
 @pytest.mark.parametrize("name,node", [("CoOp", "COOP"), ("MaPLe", "MAPLE"), ("CLIP_Adapter", "CLIP_ADAPTER")])
 def test_one_directional_loss_switch(tmp_path, ckpt, name, node):
-    sym = _step(build(_cfg(tmp_path, ckpt, name, **{f"TRAINER__{node}__LOSS": "symmetric"})))
-    i2t = _step(build(_cfg(tmp_path, ckpt, name, **{f"TRAINER__{node}__LOSS": "i2t"})))
+    sym = steps_on_one_batch(build(_cfg(tmp_path, ckpt, name, **{f"TRAINER__{node}__LOSS": "symmetric"})))
+    i2t = steps_on_one_batch(build(_cfg(tmp_path, ckpt, name, **{f"TRAINER__{node}__LOSS": "i2t"})))
     assert sym != i2t
 
 

@@ -5,20 +5,19 @@ import copy
 import pytest
 import torch
 
-from tests.dcar_helpers import build, config_file, dcar_cfg, resumed_equals_uninterrupted, trainable
+from tests.dcar_helpers import (
+    build,
+    config_file,
+    dcar_cfg,
+    reloaded_equals_trained,
+    resumed_equals_uninterrupted,
+    steps_on_one_batch,
+    trainable,
+)
 
 
 def _cfg(tmp_path, ckpt, **opts):
     return dcar_cfg(tmp_path, ckpt, trainer="FullFineTune", config=config_file("FullFineTune"), **opts)
-
-
-def _steps(trainer, n):
-    trainer.set_model_mode("train")
-    trainer.num_batches, trainer.batch_idx = 10**6, 0
-    torch.manual_seed(0)
-    batch = next(iter(trainer.train_loader_x))
-    for _ in range(n):
-        trainer.forward_backward(batch)
 
 
 def test_both_towers_train_and_the_temperature_does_not(tmp_path, ckpt):
@@ -30,7 +29,7 @@ def test_both_towers_train_and_the_temperature_does_not(tmp_path, ckpt):
     registered = {id(p) for p in trainable(t).parameters()}
     assert all(id(p) in registered for p in clip.parameters()), "the checkpoint holds every CLIP weight"
     before = copy.deepcopy(clip.state_dict())
-    _steps(t, 2)
+    steps_on_one_batch(t, 2)
     after = clip.state_dict()
     moved = {k for k in before if not torch.equal(before[k], after[k])}
     assert "logit_scale" not in moved
@@ -41,12 +40,7 @@ def test_both_towers_train_and_the_temperature_does_not(tmp_path, ckpt):
 def test_reloads_to_identical_metrics(tmp_path, ckpt):
     cfg = _cfg(tmp_path, ckpt, OPTIM__MAX_EPOCH=1)
     cfg.freeze()
-    t = build(cfg)
-    t.train()
-    trained = t.test()
-    fresh = build(cfg, seed=5)
-    fresh.load_model(cfg.OUTPUT_DIR)
-    assert fresh.test() == trained
+    reloaded_equals_trained(cfg)
 
 
 @pytest.mark.slow
