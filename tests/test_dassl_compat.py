@@ -2,6 +2,7 @@
 engine test-suite passes on Dassl's trainer loop (with our fixed scheduler/checkpointing)."""
 import importlib.util
 import os
+import pathlib
 import subprocess
 import sys
 
@@ -45,7 +46,7 @@ def test_every_trainer_is_tested_on_dassl_too():
     from plugins import load_plugins
 
     load_plugins()
-    texts = [open(os.path.join(ROOT, path), encoding="utf-8").read() for path in DASSL_SUITE]
+    texts = [pathlib.Path(ROOT, path).read_text(encoding="utf-8") for path in DASSL_SUITE]
     untested = [name for name in TRAINER_REGISTRY.registered_names()
                 if not any(f'"{name}"' in text for text in texts)]
     assert TRAINER_REGISTRY.registered_names() and not untested, f"trainers no file of DASSL_SUITE runs: {untested}"
