@@ -47,9 +47,10 @@ def test_every_trainer_is_tested_on_dassl_too():
 
     load_plugins()
     texts = [pathlib.Path(ROOT, path).read_text(encoding="utf-8") for path in DASSL_SUITE]
-    untested = [name for name in TRAINER_REGISTRY.registered_names()
-                if not any(f'"{name}"' in text for text in texts)]
-    assert TRAINER_REGISTRY.registered_names() and not untested, f"trainers no file of DASSL_SUITE runs: {untested}"
+    ours = [n for n in TRAINER_REGISTRY.registered_names()  # under real Dassl, its own trainers are there too
+            if TRAINER_REGISTRY.get(n).__module__.split(".")[0] == "trainers"]
+    untested = [name for name in ours if not any(f'"{name}"' in text for text in texts)]
+    assert ours and not untested, f"trainers no file of DASSL_SUITE runs: {untested}"
 
 
 @needs_dassl
