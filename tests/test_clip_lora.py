@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch.nn.utils import parametrize
 
-from tests.dcar_helpers import build, config_file, dcar_cfg, resumed_equals_uninterrupted
+from tests.dcar_helpers import build, config_file, dcar_cfg, reloaded_test, resumed_equals_uninterrupted
 from tests.helpers import tiny_clip_model
 from trainers.clip_lora import QKVLoRA, add_lora, attention_layers, merge_lora
 from trainers.model import PromptedCLIP
@@ -118,10 +118,7 @@ def test_trainer_trains_the_adapters_and_reloads_to_identical_metrics(tmp_path, 
     t.train()
     assert all(torch.equal(frozen[n], p) for n, p in t.model.clip.named_parameters() if n in frozen)
     assert any(b.abs().sum() > 0 for lora in t._models["lora"] for b in lora.B.values())  # the adapters moved
-    trained = t.test()
-    again = build(cfg, seed=5)
-    again.load_model(cfg.OUTPUT_DIR)
-    assert again.test() == trained
+    assert t.test() == reloaded_test(cfg)
 
 
 def test_a_killed_run_resumes_to_the_uninterrupted_adapters(tmp_path, ckpt):

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tests.dcar_helpers import build, config_file, dcar_cfg, resumed_equals_uninterrupted
+from tests.dcar_helpers import build, config_file, dcar_cfg, reloaded_test, resumed_equals_uninterrupted
 from tests.helpers import tiny_clip_model
 from trainers.model import DualPromptLearner, PromptedCLIP
 from trainers.promptsrc import GaussianAggregation, frozen_text_targets, gaussian_weights, self_regulation
@@ -116,10 +116,7 @@ def test_training_ends_on_the_aggregate_which_is_saved_and_reloaded(tmp_path, ck
     want = [sum(w * ps[i] for w, ps in seen) for i in range(len(seen[0][1]))]
     assert all(torch.allclose(p, q) for p, q in zip(t.prompts.parameters(), want))
     assert not torch.allclose(want[0], seen[-1][1][0])  # the aggregate is not the last epoch's prompts
-    trained = t.test()
-    fresh = build(cfg, seed=5)
-    fresh.load_model(cfg.OUTPUT_DIR)
-    assert fresh.test() == trained
+    assert t.test() == reloaded_test(cfg)
 
 
 def test_a_killed_run_resumes_to_the_uninterrupted_aggregate(tmp_path, ckpt):
