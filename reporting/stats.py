@@ -61,6 +61,23 @@ def mean_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, f
     return mean, t_quantile(confidence, n - 1) * sd / math.sqrt(n)
 
 
+def seeds_for_half_width(per_seed: Sequence[float], target: float, confidence: float = 0.95,
+                         most: int = 1000) -> int | None:
+    """The fewest seeds whose t interval of the mean would have a half-width of at most ``target``
+    if the per-seed values kept the spread they show (sample standard deviation): a planning
+    figure for the seed part of a paired interval (the spread is itself estimated from few seeds;
+    the item part is not covered). None when more than ``most`` seeds would be needed."""
+    n = len(per_seed)
+    if n < 2:
+        raise ValueError(f"a spread over seeds needs at least 2 values, got {n}")
+    mean = sum(per_seed) / n
+    sd = math.sqrt(sum((v - mean) ** 2 for v in per_seed) / (n - 1))
+    for seeds in range(2, most + 1):
+        if t_quantile(confidence, seeds - 1) * sd / math.sqrt(seeds) <= target:
+            return seeds
+    return None
+
+
 ItemRanks = dict[str, dict[str, list[int]]]  # domain -> {"i2t": rank per image, "t2i": rank per caption}
 
 

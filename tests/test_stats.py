@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from reporting.stats import item_scores, mean_ci, mean_std, paired_difference, t_quantile
+from reporting.stats import item_scores, mean_ci, mean_std, paired_difference, seeds_for_half_width, t_quantile
 
 
 @pytest.mark.parametrize("df,expected", [(1, 12.706), (2, 4.303), (4, 2.776), (9, 2.262), (30, 2.042)])
@@ -16,6 +16,18 @@ def test_mean_std_and_t_interval():
     mean, half = mean_ci([10.0, 20.0, 30.0])
     assert mean == 20.0 and half == pytest.approx(4.3027 * 10.0 / math.sqrt(3), rel=1e-4)
     assert math.isnan(mean_ci([5.0])[1])
+
+
+def test_seeds_for_a_half_width_from_the_table():
+    """Per-seed values 0, 2, 4 (sd 2): 4 seeds give 3.182 * 2 / 2 = 3.18 > 3, 5 give 2.776 * 2 / sqrt(5)
+    = 2.48; for 1 point, 17 seeds give 2.120 * 2 / sqrt(17) = 1.03, 18 give 2.110 * 2 / sqrt(18) = 0.99.
+    Fails with the population sd (then 4 seeds would do) or with normal quantiles."""
+    assert seeds_for_half_width([0.0, 2.0, 4.0], 3.0) == 5
+    assert seeds_for_half_width([0.0, 2.0, 4.0], 1.0) == 18
+    assert seeds_for_half_width([1.0, 1.0, 1.0], 0.1) == 2  # no spread: the fewest that give an interval
+    assert seeds_for_half_width([0.0, 100.0], 1.0) is None  # about 19,000 seeds: beyond ``most``
+    with pytest.raises(ValueError, match="at least 2"):
+        seeds_for_half_width([1.0], 3.0)
 
 
 def _ranks(i2t, t2i):
