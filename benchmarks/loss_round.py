@@ -26,10 +26,12 @@ Fixed before the first run, and recorded in the JSON:
   rows of ``docs/bench_synthetic.json`` (seeds 1-3 of the first data draw), and whether val and
   test give the same verdict; and the config's val RSUM per seed against the tuning's chosen trial
   in ``docs/bench_tuning.json`` (the same runs made again: equal figures say the round starts from
-  what the tuning measured).
+  what the tuning measured). Both reports are read only when made on the same data (data seed,
+  not ``--quick``).
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -68,7 +70,7 @@ def round_trials(trainer: str) -> list[tuning.Trial]:
 
 def adopts(difference: dict) -> bool:
     """The rule (module docstring) on the paired val difference other - config."""
-    return difference["ci95"][0] > 0
+    return bool(difference["ci95"][0] > 0)
 
 
 def test_difference(trainer: str, benchmark: dict | None) -> dict | None:
@@ -149,12 +151,17 @@ def markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
-def read_json(path: str) -> dict | None:
+def comparable(path: str, a: argparse.Namespace) -> dict | None:
+    """The report at ``path`` when its runs were made on the same data as this round's (the same
+    data seed, not ``--quick``); None otherwise, so no figure of other data is set beside this one."""
+    if a.quick:
+        return None
     try:
         with open(path, encoding="utf-8") as f:
-            return json.load(f)
+            report = json.load(f)
     except FileNotFoundError:
         return None
+    return report if report.get("data_seed") == a.data_seed else None
 
 
 def main() -> None:
@@ -170,7 +177,7 @@ def main() -> None:
     by_method = {m: round_trials(m) for m in a.methods}
     todo = tuning.jobs(a, common, [t for ts in by_method.values() for t in ts])
     reused = run_jobs(todo, a.workers, worker_env(a.workers))
-    benchmark, tuned = read_json(a.benchmark_json), read_json(a.tuning_json)
+    benchmark, tuned = comparable(a.benchmark_json, a), comparable(a.tuning_json, a)
     methods = {m: summarise(m, ts, {t.index: [load(tuning.trial_folder(a, t, s)) for s in a.seeds] for t in ts},
                             benchmark, tuned) for m, ts in by_method.items()}
     report = {"val_images_per_domain": spec["VAL_IMAGES_PER_DOMAIN"], "seeds": a.seeds, "rule": RULE, "target": TARGET,

@@ -1,5 +1,6 @@
 """benchmarks/loss_round.py: the two settings per method (the config, the config with the other
 LOSS), the rule, the test side read from the benchmark's protocol rows, and a --quick run."""
+import argparse
 import json
 import subprocess
 import sys
@@ -65,6 +66,16 @@ def test_summary_pairs_other_with_config_and_compares_with_test_and_the_tuning()
     assert level["reproduces_tuning"] is False
 
 
+def test_reports_of_other_data_are_not_set_beside_the_round(tmp_path):
+    path = tmp_path / "bench.json"
+    path.write_text(json.dumps({"data_seed": 0, "protocols": {}}))
+    args = argparse.Namespace(quick=False, data_seed=0)
+    assert lr.comparable(str(path), args) == {"data_seed": 0, "protocols": {}}
+    assert lr.comparable(str(path), argparse.Namespace(quick=False, data_seed=7)) is None  # another draw
+    assert lr.comparable(str(path), argparse.Namespace(quick=True, data_seed=0)) is None  # the tiny setting
+    assert lr.comparable(str(tmp_path / "absent.json"), args) is None
+
+
 @pytest.mark.slow
 def test_quick_round_writes_its_report(tmp_path, tiny_clip_files):
     js, md = tmp_path / "l.json", tmp_path / "l.md"
@@ -77,6 +88,6 @@ def test_quick_round_writes_its_report(tmp_path, tiny_clip_files):
     m = report["methods"]["CoOp"]
     assert report["runs"] == 4 and report["rule"] == lr.RULE and report["val_images_per_domain"] == 6
     assert len(m["val_rsum"]["config"]) == len(m["val_rsum"]["other"]) == 2
-    assert m["test_other_minus_config"] is not None  # read from the committed benchmark report
+    assert m["test_other_minus_config"] is None and m["reproduces_tuning"] is None  # other data: not compared
     assert "| CoOp | i2t |" in md.read_text() and "would need CoOp" in md.read_text()
     assert m["seeds_for_target"] is None or m["seeds_for_target"] >= 2
