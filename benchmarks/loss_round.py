@@ -73,7 +73,7 @@ def adopts(difference: dict) -> bool:
     return bool(difference["ci95"][0] > 0)
 
 
-def test_difference(trainer: str, benchmark: dict | None) -> dict | None:
+def protocol_difference(trainer: str, benchmark: dict | None) -> dict | None:
     """The test RSUM difference other - config of ``trainer``'s protocol row (None: not measured)."""
     names = [r.name for r in ROWS if r.trainer == trainer and r.role != "ablation"]
     entry = (benchmark or {}).get("protocols", {}).get(names[0] if names else "")
@@ -92,7 +92,7 @@ def summarise(trainer: str, trials: list[tuning.Trial], results: dict[int, list[
     config, other = (results[t.index] for t in trials)
     key = loss_key(trainer)
     diff = paired_difference([r["item_ranks"] for r in other], [r["item_ranks"] for r in config], "rsum")
-    on_test = test_difference(trainer, benchmark)
+    on_test = protocol_difference(trainer, benchmark)
     earlier = tuned_val_rsum(trainer, tuned)
     val_rsum = [r["metrics"]["rsum"] for r in config]
     return {"config_loss": str(config_values(trainer, [key])[key]), "other_loss": trials[1].settings["loss"][key],

@@ -42,9 +42,9 @@ def test_the_rule_adopts_only_an_interval_above_zero():
 
 def test_the_test_side_is_the_methods_protocol_row_by_its_table_name():
     bench = {"protocols": {"full fine-tuning (upper bound)": _protocol(7.4, 5.7, 9.0), "CoOp": _protocol(1, -2, 4)}}
-    assert lr.test_difference("FullFineTune", bench)["mean"] == 7.4  # the row's name, not the trainer's
-    assert lr.test_difference("CoOp", bench)["ci95"] == [-2, 4]
-    assert lr.test_difference("MaPLe", bench) is None and lr.test_difference("CoOp", None) is None
+    assert lr.protocol_difference("FullFineTune", bench)["mean"] == 7.4  # the row's name, not the trainer's
+    assert lr.protocol_difference("CoOp", bench)["ci95"] == [-2, 4]
+    assert lr.protocol_difference("MaPLe", bench) is None and lr.protocol_difference("CoOp", None) is None
 
 
 def test_summary_pairs_other_with_config_and_compares_with_test_and_the_tuning():
