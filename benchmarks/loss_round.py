@@ -90,18 +90,19 @@ def summarise(trainer: str, trials: list[tuning.Trial], results: dict[int, list[
               tuned: dict | None) -> dict:
     """One method: both directions' val RSUM per seed, the paired difference, the rule, and test beside it."""
     config, other = (results[t.index] for t in trials)
-    key = loss_key(trainer)
+    other_direction = trials[1].settings["loss"][loss_key(trainer)]
     diff = paired_difference([r["item_ranks"] for r in other], [r["item_ranks"] for r in config], "rsum")
     on_test = protocol_difference(trainer, benchmark)
+    on_val, test_verdict = verdict(diff), verdict(on_test) if on_test else None
     earlier = tuned_val_rsum(trainer, tuned)
     val_rsum = [r["metrics"]["rsum"] for r in config]
-    return {"config_loss": str(config_values(trainer, [key])[key]), "other_loss": trials[1].settings["loss"][key],
+    return {"config_loss": other_loss(other_direction), "other_loss": other_direction,
             "val_rsum": {"config": val_rsum, "other": [r["metrics"]["rsum"] for r in other]},
             "other_minus_config": diff, "half_width": half_widths(diff),
             "seeds_for_target": seeds_for_half_width(diff["per_seed"], TARGET),
-            "val_verdict": verdict(diff), "adopt_other": adopts(diff),
-            "test_other_minus_config": on_test, "test_verdict": verdict(on_test) if on_test else None,
-            "val_agrees_with_test": verdict(diff) == verdict(on_test) if on_test else None,
+            "val_verdict": on_val, "adopt_other": adopts(diff),
+            "test_other_minus_config": on_test, "test_verdict": test_verdict,
+            "val_agrees_with_test": on_val == test_verdict if on_test else None,
             "tuning_val_rsum": earlier,
             "reproduces_tuning": (max(abs(x - y) for x, y in zip(val_rsum, earlier)) < 1e-6
                                   if earlier and len(earlier) == len(val_rsum) else None)}

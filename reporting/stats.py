@@ -57,8 +57,13 @@ def mean_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, f
     mean = sum(values) / n
     if n < 2:
         return mean, float("nan")
-    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
-    return mean, t_quantile(confidence, n - 1) * sd / math.sqrt(n)
+    return mean, t_quantile(confidence, n - 1) * _sample_sd(values) / math.sqrt(n)
+
+
+def _sample_sd(values: Sequence[float]) -> float:
+    """The sample standard deviation (n - 1 degrees of freedom) of two or more values."""
+    mean = sum(values) / len(values)
+    return math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
 
 
 def seeds_for_half_width(per_seed: Sequence[float], target: float, confidence: float = 0.95,
@@ -67,11 +72,9 @@ def seeds_for_half_width(per_seed: Sequence[float], target: float, confidence: f
     if the per-seed values kept the spread they show (sample standard deviation): a planning
     figure for the seed part of a paired interval (the spread is itself estimated from few seeds;
     the item part is not covered). None when more than ``most`` seeds would be needed."""
-    n = len(per_seed)
-    if n < 2:
-        raise ValueError(f"a spread over seeds needs at least 2 values, got {n}")
-    mean = sum(per_seed) / n
-    sd = math.sqrt(sum((v - mean) ** 2 for v in per_seed) / (n - 1))
+    if len(per_seed) < 2:
+        raise ValueError(f"a spread over seeds needs at least 2 values, got {len(per_seed)}")
+    sd = _sample_sd(per_seed)
     for seeds in range(2, most + 1):
         if t_quantile(confidence, seeds - 1) * sd / math.sqrt(seeds) <= target:
             return seeds
