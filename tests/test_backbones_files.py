@@ -51,3 +51,34 @@ def test_an_error_page_is_named_as_such_without_torchs_advice(tmp_path):
     msg = str(err.value)
     assert "a text file (a download that saved an error page?)" in msg and "fetch" in msg
     assert "weights_only=False" not in msg and "\n" not in msg
+
+
+def test_a_pickle_with_code_is_refused_as_holding_code_and_never_runs(tmp_path):
+    from tests.test_safe_load import payload_file
+
+    path, sentinel = payload_file(tmp_path, "open_clip_pytorch_model.bin")
+    with pytest.raises(ValueError, match="holds pickled Python objects \\(io.open\\).*not plain CLIP weights"):
+        files.read_state_dict(path)
+    assert not sentinel.exists()
+
+
+def test_empty_and_truncated_files_are_named_with_the_fix(tmp_path, tiny_clip_files):
+    empty = tmp_path / "pytorch_model.bin"
+    empty.write_bytes(b"")
+    with pytest.raises(ValueError, match="is empty.*fetch the file again") as err:
+        files.read_state_dict(str(empty))
+    assert "text file" not in str(err.value)
+    data = open(tiny_clip_files["described"], "rb").read()
+    cut = tmp_path / "model.safetensors"
+    cut.write_bytes(data[: len(data) // 2])
+    for read in (files.read_state_dict, files.stated_activation):
+        with pytest.raises(ValueError, match="is a damaged safetensors file.*fetch the file again") as err:
+            read(str(cut))
+        assert str(cut) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_only_a_trusted_hash_lets_an_archive_load(tiny_clip_files):
+    with pytest.raises(ValueError, match="TorchScript archive"):
+        files.read_state_dict(tiny_clip_files["jit"])
+    sd = files.read_state_dict(tiny_clip_files["jit"], {files.sha256(tiny_clip_files["jit"])})
+    assert torch.equal(sd["text_projection"], tiny_clip_files["model"].state_dict()["text_projection"])

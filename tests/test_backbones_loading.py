@@ -19,15 +19,29 @@ def _same_outputs(model, ref, image, text):
         assert torch.allclose(model.encode_text(text), ref.encode_text(text), atol=1e-5)
 
 
-@pytest.mark.parametrize("fmt", ["described", "jit"])
-def test_tiny_clip_loads_from_path(tiny_clip_files, fmt):
-    model = load_clip(tiny_clip_files[fmt])
+def test_tiny_clip_loads_from_path(tiny_clip_files):
+    model = load_clip(tiny_clip_files["described"])
     assert model.visual.input_resolution == TINY_CLIP["image_resolution"]
     assert model.text_projection.shape == (TINY_CLIP["transformer_width"], TINY_CLIP["embed_dim"])
     assert model.visual.conv1.weight.dtype == torch.float32 and not model.training
     # fp32 weights keep their values (no fp16 rounding): the saved model itself is the reference.
     ref = tiny_clip_files["model"].float().eval()
     _same_outputs(model, ref, tiny_clip_files["image"], tiny_clip_files["text"])
+
+
+def test_a_torchscript_archive_is_never_run_by_path_or_in_a_folder(tmp_path, tiny_clip_files, monkeypatch):
+    """Only an archive with a table hash reaches torch.jit.load (the old loader ran any archive,
+    here under open_clip's weight-file name in a model folder, before refusing it)."""
+    ran = []
+    monkeypatch.setattr(torch.jit, "load", lambda *a, **k: ran.append(a) or pytest.fail("jit.load ran"))
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "open_clip_config.json").write_text('{"model_cfg": {"quick_gelu": true}}')
+    shutil.copy(tiny_clip_files["jit"], folder / "open_clip_pytorch_model.bin")
+    for name in (tiny_clip_files["jit"], str(folder)):
+        with pytest.raises(ValueError, match="is a TorchScript archive with sha256 .*runs the code it carries"):
+            load_clip(name)
+    assert not ran
 
 
 def test_a_plain_state_dict_states_no_activation_and_is_refused_until_one_is_set(tmp_path, tiny_clip_files):

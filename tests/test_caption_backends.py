@@ -97,3 +97,36 @@ def test_synth_backend_describes_from_the_truth_and_reviews(tmp_path):
     assert any(noisy.answer([Request(k, p, "D", "S", "q")])[0].startswith("I'm sorry") for k, p, _ in items)
     with pytest.raises(BackendUnavailable, match="not an image of the FDRDSynth folder"):
         vlm.answer([Request("x", os.path.join(str(tmp_path), "other.png"), "D", "S", "q")])
+
+
+def remote_code_folder(folder, sentinel) -> str:
+    """A model folder whose config.json maps the auto classes to its own module, which creates
+    ``sentinel`` when imported (what a folder handed to --model could carry)."""
+    folder.mkdir()
+    (folder / "config.json").write_text(
+        '{"model_type": "evil", "architectures": ["EvilModel"], "auto_map": {"AutoConfig": "evil.EvilConfig", '
+        '"AutoModel": "evil.EvilModel", "AutoModelForImageTextToText": "evil.EvilModel"}}')
+    (folder / "evil.py").write_text(
+        f"open({str(sentinel)!r}, 'w').close()\n"
+        "from transformers import PretrainedConfig, PreTrainedModel\n"
+        "class EvilConfig(PretrainedConfig):\n    model_type = 'evil'\n"
+        "class EvilModel(PreTrainedModel):\n    config_class = EvilConfig\n")
+    return str(folder)
+
+
+def test_a_folders_own_python_never_runs_without_trust_remote_code(tmp_path):
+    sentinel = tmp_path / "SENTINEL"
+    model = remote_code_folder(tmp_path / "evil-vlm", sentinel)
+    with pytest.raises(BackendUnavailable) as err:
+        TransformersVLM(model).load()
+    assert "--trust-remote-code" in str(err.value) and "ships its own Python code" in str(err.value)
+    assert not sentinel.exists()
+
+
+def test_a_local_folder_is_not_told_to_hf_download_itself(tmp_path):
+    folder = tmp_path / "half-copied"
+    folder.mkdir()
+    (folder / "config.json").write_text('{"model_type": "llava"}')
+    with pytest.raises(BackendUnavailable) as err:
+        TransformersVLM(str(folder)).load()
+    assert "hf download" not in str(err.value) and str(folder) in str(err.value)

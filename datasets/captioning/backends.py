@@ -6,7 +6,8 @@ the captioner (``role`` "describe") and as the reviewer (``role`` "review").
   loaded lazily on first use, batched, on the GPU when there is one, in the project's precision
   policy (``engine/precision.py``): any ``AutoModelForImageTextToText`` model with a chat template,
   by name or local folder; models that ship their own ``chat`` method as remote code
-  (InternLM-XComposer2.5, the default) are driven through it one image at a time.
+  (InternLM-XComposer2.5, the default) are driven through it one image at a time. A model's own
+  Python runs only with ``trust_remote_code`` (the builder's ``--trust-remote-code``), off by default.
 * :class:`SynthVLM`: FDRDSynth's built-in backend. It describes a render from the generator's
   ground truth in varied wording, with a chosen rate of the faults real VLMs make (refusals,
   repeated sentences, a wrong attribute, rambling), and reviews a caption against the ground truth,
@@ -53,6 +54,9 @@ class BackendUnavailable(RuntimeError):
 
 
 def offline_message(model: str, reason: str) -> str:
+    if os.path.isdir(model):
+        return (f"cannot load the VLM in the folder {model!r}: {reason}.\nThe folder is not a complete Hugging Face "
+                "model (config.json, weights, processor files): copy it again from the machine that downloaded it.")
     return (f"cannot load the VLM {model!r}: {reason}.\n"
             f"This machine has no copy of it and cannot download it. On a machine with internet access run\n"
             f"    hf download {model} --local-dir /path/to/{model.split('/')[-1]}\n"
@@ -60,11 +64,23 @@ def offline_message(model: str, reason: str) -> str:
             f"{os.environ.get('HF_HOME', '~/.cache/huggingface')}, and set HF_HUB_OFFLINE=1).")
 
 
+def remote_code_message(model: str) -> str:
+    return (f"the VLM {model!r} ships its own Python code (its config's auto_map), which runs on this machine when the "
+            "model loads. It is not run unless you ask: pass --trust-remote-code if you trust the model's publisher "
+            "(for the default, InternLM-XComposer2.5, that is the InternLM team's code on the Hugging Face hub), or "
+            "use a model that transformers supports natively (an image-text-to-text model with a chat template)")
+
+
+def _needs_remote_code(error: Exception) -> bool:
+    return "trust_remote_code" in str(error)
+
+
 class TransformersVLM:
-    """A Hugging Face VLM, loaded on the first :meth:`answer`."""
+    """A Hugging Face VLM, loaded on the first :meth:`answer`. ``trust_remote_code``: run the
+    model's own Python (from its folder or hub repo) -- only when the user asked for it."""
 
     def __init__(self, model: str = DEFAULT_MODEL, prec: str = "amp", use_cuda: bool = True, max_new_tokens: int = 160,
-                 trust_remote_code: bool = True) -> None:
+                 trust_remote_code: bool = False) -> None:
         self.name, self.prec, self.use_cuda = model, prec, use_cuda
         self.max_new_tokens, self.trust_remote_code = max_new_tokens, trust_remote_code
         self.model = self.processor = None
@@ -82,15 +98,19 @@ class TransformersVLM:
 
         self.device = resolve_device(self.use_cuda)
         dtype = resolve_precision(self.prec, self.device).frozen_dtype
-        kwargs = {"dtype": dtype, "trust_remote_code": self.trust_remote_code}
+        trust = {"trust_remote_code": self.trust_remote_code}
         try:
             try:
-                self.model = transformers.AutoModelForImageTextToText.from_pretrained(self.name, **kwargs)
-                self.processor = transformers.AutoProcessor.from_pretrained(self.name, trust_remote_code=self.trust_remote_code)
+                self.model = transformers.AutoModelForImageTextToText.from_pretrained(self.name, dtype=dtype, **trust)
+                self.processor = transformers.AutoProcessor.from_pretrained(self.name, **trust)
                 self.processor.tokenizer.padding_side = "left"  # batched generation continues every row at its end
-            except ValueError:  # no image-text-to-text class: a model with its own chat method (remote code)
-                self.model = transformers.AutoModel.from_pretrained(self.name, **kwargs)
-                self.processor = transformers.AutoTokenizer.from_pretrained(self.name, trust_remote_code=True)
+            except ValueError as e:  # no image-text-to-text class: a model with its own chat method (remote code)
+                if not self.trust_remote_code:
+                    raise BackendUnavailable(remote_code_message(self.name) if _needs_remote_code(e) else
+                                             f"{self.name} is not an image-text-to-text model with a chat template "
+                                             f"({str(e).splitlines()[0]})") from None
+                self.model = transformers.AutoModel.from_pretrained(self.name, dtype=dtype, **trust)
+                self.processor = transformers.AutoTokenizer.from_pretrained(self.name, **trust)
                 self.model.tokenizer = self.processor  # as the XComposer model card does
                 self.own_chat = True
                 if not hasattr(self.model, "chat"):
@@ -196,12 +216,13 @@ class SynthVLM:
 
 
 def build_backend(name: str, model: str, prec: str = "amp", synth_folder: str = "", synth_noise: float = 0.0,
-                  seed: int = 0, max_new_tokens: int = 160, synth_delay: float = 0.0) -> VLM:
-    """The backend ``name`` (``transformers`` or ``synth``)."""
+                  seed: int = 0, max_new_tokens: int = 160, synth_delay: float = 0.0,
+                  trust_remote_code: bool = False) -> VLM:
+    """The backend ``name`` (``transformers`` or ``synth``); ``trust_remote_code`` as for :class:`TransformersVLM`."""
     if name == "synth":
         if not synth_folder:
             raise ValueError("the synth backend needs --synth-folder (a generated FDRDSynth folder)")
         return SynthVLM(synth_folder, synth_noise, seed, synth_delay)
     if name == "transformers":
-        return TransformersVLM(model, prec, max_new_tokens=max_new_tokens)
+        return TransformersVLM(model, prec, max_new_tokens=max_new_tokens, trust_remote_code=trust_remote_code)
     raise ValueError(f"--backend must be transformers or synth, got {name!r}")

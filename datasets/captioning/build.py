@@ -192,6 +192,9 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m datasets.fdrd
     p.add_argument("--out", required=True, help="the caption file to write (FDRD schema, JSON)")
     p.add_argument("--backend", choices=("transformers", "synth"), default="transformers")
     p.add_argument("--model", default=DEFAULT_MODEL, help="captioner: a Hugging Face model name or local folder")
+    p.add_argument("--trust-remote-code", action="store_true",
+                   help="run the Python code a model ships (its config's auto_map; the default InternLM model needs it): "
+                        "only for a model whose publisher you trust")
     p.add_argument("--reviewer", default="", help="reviewer VLM ('same' = the captioner; default: no review)")
     p.add_argument("--review-rounds", type=int, default=2,
                    help="review rounds per draft (a draft revised in the last round is not reviewed again)")
@@ -245,11 +248,12 @@ def build(a: argparse.Namespace) -> int:
           + (f" ({work.torn} torn last line dropped, redone)" if work.torn else "") + f"; {len(todo):,} to caption now")
     if todo:
         captioner = build_backend(a.backend, a.model, a.prec, a.synth_folder, a.synth_noise, a.seed, a.max_new_tokens,
-                                  a.synth_delay)
+                                  a.synth_delay, a.trust_remote_code)
         reviewer = None
         if a.reviewer:
             reviewer = captioner if a.reviewer == "same" else build_backend(
-                a.backend, a.reviewer, a.prec, a.synth_folder, 0.0, a.seed, a.max_new_tokens, a.synth_delay)
+                a.backend, a.reviewer, a.prec, a.synth_folder, 0.0, a.seed, a.max_new_tokens, a.synth_delay,
+                a.trust_remote_code)
         builder = Builder(captioner, reviewer, prompts, a.domain, root, a.schema, tuple(a.generic_nouns), a.class_names,
                           a.review_rounds, a.retries, a.max_tokens)
         with tqdm(total=len(done) + len(todo), initial=len(done), desc="captions", unit="img") as bar:

@@ -7,7 +7,8 @@ Layout: ``{dir}/{model_name}/model.pth.tar-{epoch}`` holding ``state_dict``, ``e
 
 Fixes over Dassl, used under real Dassl too (``CheckpointMixin`` overrides its methods):
 files are written to a temporary name and renamed, so a crash never leaves a torn latest
-checkpoint; loading uses ``weights_only=True`` where possible; every epoch leaves a resume
+checkpoint; loading uses ``weights_only=True`` only -- a file holding pickled Python objects is
+refused with the globals it names, never unpickled (docs/engine.md §3); every epoch leaves a resume
 point even with ``TRAIN.CHECKPOINT_FREQ 0`` (the previous one is removed, so disk use stays
 one file); ``load_model`` tolerates ``val_result=None``.
 """
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import io
 import os
-import pickle
 import random
 from collections import OrderedDict
 from typing import Any
@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from .. import distributed
+from ..safe_load import DamagedFileError, UnsafeFileError, load_weights_only
 from ..writes import write_atomic
 
 POINTER = "checkpoint"
@@ -60,21 +61,36 @@ def read_pointer(directory: str) -> str | None:
         return f.read().strip() or None
 
 
-def load_checkpoint(fpath: str) -> dict[str, Any]:
-    """Load a checkpoint on CPU, with ``weights_only=True`` first.
+class CheckpointReadError(ValueError):
+    """A checkpoint file that cannot be read safely: damaged, not a checkpoint, or holding code."""
 
-    Checkpoints written by upstream Dassl with a warm-up scheduler pickle Python objects and
-    cannot load that way; they are then loaded in full, with a note (only load files you trust).
+
+def load_checkpoint(fpath: str) -> dict[str, Any]:
+    """Load a checkpoint on CPU with ``torch.load(weights_only=True)`` only.
+
+    The project's checkpoints hold tensors and plain values. A file that holds pickled Python
+    objects (an upstream Dassl warm-up scheduler, or a payload that runs code when unpickled) is
+    refused with the names of those objects and a fix, and so is a damaged file: a
+    :class:`CheckpointReadError` naming the file.
     """
     if fpath is None:
         raise ValueError("File path is None")
     if not os.path.exists(fpath):
         raise FileNotFoundError(f'File is not found at "{fpath}"')
     try:
-        return torch.load(fpath, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        print(f'Note: "{fpath}" holds pickled Python objects (e.g. an upstream Dassl scheduler); loading it in full')
-        return torch.load(fpath, map_location="cpu", weights_only=False)
+        checkpoint = load_weights_only(fpath)
+    except UnsafeFileError as e:
+        raise CheckpointReadError(
+            f"Checkpoint {e}. Fix: if you wrote this file yourself (e.g. with upstream Dassl), re-save its tensors on "
+            "that machine: ckpt = torch.load(path, weights_only=False); torch.save({'state_dict': ckpt['state_dict'], "
+            "'epoch': ckpt['epoch']}, path)") from None
+    except DamagedFileError as e:
+        raise CheckpointReadError(f"Checkpoint {e}: the file is damaged or truncated (a run killed while copying it?). "
+                                  "Fix: copy it again, or delete it to train that epoch again") from None
+    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("state_dict"), dict):
+        raise CheckpointReadError(f'Checkpoint "{fpath}" holds a {type(checkpoint).__name__} without a "state_dict" '
+                                  "entry: not a checkpoint of this project or of Dassl")
+    return checkpoint
 
 
 def get_rng_state() -> dict[str, Any]:
@@ -126,10 +142,15 @@ def load_weights(module: torch.nn.Module, model_dir: str, epoch: int | None = No
     elif os.path.isfile(os.path.join(model_dir, BEST)):
         fname = BEST
     else:
-        fname = read_pointer(model_dir) or BEST
+        fname = read_pointer(model_dir)
+        if fname is None:
+            raise FileNotFoundError(
+                f'"{model_dir}" holds no checkpoint (neither {BEST} nor a "{POINTER}" file): the run stopped before '
+                "its first epoch ended. Fix: run the same train.py command again to train it, or give a finished run folder")
     path = os.path.join(model_dir, fname)
     if not os.path.isfile(path):
-        raise FileNotFoundError(f'Model not found at "{path}"')
+        kept = sorted(f for f in os.listdir(model_dir) if f.startswith("model")) if os.path.isdir(model_dir) else []
+        raise FileNotFoundError(f'Model not found at "{path}" (the folder holds: {", ".join(kept) or "no checkpoint"})')
     checkpoint = load_checkpoint(path)
     val = checkpoint.get("val_result")
     val_txt = f", val_result = {val:.1f}" if val is not None else ""

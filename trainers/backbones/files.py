@@ -6,6 +6,11 @@ file (``.pt``/``.pth``/``.bin``: a state dict, optionally under ``state_dict`` a
 with: a TorchScript archive carries its model's code (``QuickGELU`` or ``GELU``), and a
 safetensors file may name it in its metadata (``{"activation": "quick_gelu"}``, as
 :func:`save_safetensors` writes). A plain state dict states none.
+
+Nothing in a weight file runs: ``torch.save`` files load with ``weights_only=True`` only, and a
+TorchScript archive -- which carries code that ``torch.jit.load`` runs -- is loaded only when its
+SHA-256 is one the caller trusts (OpenAI's original releases, whose hashes the table holds); the
+activation is read from its code as text.
 """
 from __future__ import annotations
 
@@ -14,8 +19,11 @@ import os
 import re
 import warnings
 import zipfile
+from typing import Collection
 
 import torch
+
+from engine.safe_load import DamagedFileError, UnsafeFileError, load_weights_only
 
 from .convert import GELU, QUICK_GELU
 
@@ -47,24 +55,52 @@ def is_safetensors(path: str) -> bool:
     return len(head) == 9 and head[8:] == b"{" and int.from_bytes(head[:8], "little") < os.path.getsize(path)
 
 
-def read_state_dict(path: str) -> dict[str, torch.Tensor]:
-    """The CLIP state dict stored in a TorchScript archive, a safetensors file or a ``torch.save`` file."""
-    if is_safetensors(path):
-        from safetensors.torch import load_file
+def _refetch(path: str) -> str:
+    return (f"Fix: fetch the file again (python -m trainers.backbones fetch NAME), or point MODEL.BACKBONE.NAME at "
+            f'another copy of "{os.path.basename(path)}"')
 
+
+def _damaged_safetensors(path: str, e: Exception) -> ValueError:
+    return ValueError(f'"{path}" is a damaged safetensors file ({str(e).splitlines()[0]}). {_refetch(path)}')
+
+
+def _load_safetensors(path: str) -> dict[str, torch.Tensor]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
         return load_file(path)
+    except (SafetensorError, OSError) as e:
+        raise _damaged_safetensors(path, e) from None
+
+
+def read_state_dict(path: str, trusted_torchscript: Collection[str] = ()) -> dict[str, torch.Tensor]:
+    """The CLIP state dict stored in a safetensors file, a ``torch.save`` file, or a TorchScript
+    archive whose SHA-256 is in ``trusted_torchscript`` (any other archive is refused unread)."""
+    if is_safetensors(path):
+        return _load_safetensors(path)
     if is_torchscript(path):
+        got = sha256(path)
+        if got not in trusted_torchscript:
+            raise ValueError(
+                f'"{path}" is a TorchScript archive with sha256 {got}: loading one runs the code it carries, so only '
+                "OpenAI's original release files (checked by their published SHA-256) are loaded that way. Fix: use the "
+                "safetensors file of the same weights (python -m trainers.backbones list), or, for an archive you made "
+                "yourself, save its state dict on that machine: torch.save(torch.jit.load(path).state_dict(), 'weights.pt')")
         with warnings.catch_warnings():  # OpenAI ships TorchScript; torch marks jit.load deprecated
             warnings.simplefilter("ignore", FutureWarning)
-            return dict(torch.jit.load(path, map_location="cpu").state_dict())
+            return dict(torch.jit.load(path, map_location="cpu").state_dict())  # trusted: hash checked just above
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch's own text advises weights_only=False: never do that with a download
+        obj = load_weights_only(path)
+    except UnsafeFileError as e:
+        raise ValueError(f"{e}: it is not plain CLIP weights (a weight file holds only tensors). Use the "
+                         f"publisher's safetensors file instead. {_refetch(path)}") from None
+    except DamagedFileError as e:  # torch's own text advises weights_only=False: never do that with a download
         with open(path, "rb") as f:
-            text = b"\0" not in f.read(4096)
-        what = "it is a text file (a download that saved an error page?)" if text else type(e).__name__
-        raise ValueError(f'Cannot read "{path}" as CLIP weights (TorchScript, safetensors or a torch.save state dict): '
-                         f"{what}. Fetch the file again (python -m trainers.backbones fetch NAME)") from e
+            head = f.read(4096)
+        text = ": it is a text file (a download that saved an error page?)" if head and b"\0" not in head else ""
+        raise ValueError(f"{e}{text}; CLIP weights are a safetensors file or a torch.save state dict. "
+                         f"{_refetch(path)}") from None
     if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict):
@@ -75,10 +111,13 @@ def read_state_dict(path: str) -> dict[str, torch.Tensor]:
 def stated_activation(path: str) -> str:
     """The MLP activation the file itself states (``quick_gelu``/``gelu``), or "" when it states none."""
     if is_safetensors(path):
-        from safetensors import safe_open
+        from safetensors import SafetensorError, safe_open
 
-        with safe_open(path, framework="pt") as f:
-            return (f.metadata() or {}).get(ACTIVATION_KEY, "")
+        try:
+            with safe_open(path, framework="pt") as f:
+                return (f.metadata() or {}).get(ACTIVATION_KEY, "")
+        except (SafetensorError, OSError) as e:
+            raise _damaged_safetensors(path, e) from None
     if is_torchscript(path):
         with zipfile.ZipFile(path) as zf:
             code = b"".join(zf.read(n) for n in zf.namelist() if "/code/" in n and n.endswith(".py"))

@@ -190,7 +190,7 @@ def locate(name: str, configured_cache_dir: str = "", allow_download: bool = Tru
 
 def load(b: Backbone) -> CLIP:
     """The ``CLIP`` for located weights, in fp32 with the stored values, eval mode; errors name the file."""
-    state_dict = files.read_state_dict(b.path)
+    state_dict = files.read_state_dict(b.path, names.legacy_hashes())
     try:
         if b.folder and convert.is_transformers_layout(state_dict):
             state_dict = convert.from_transformers(state_dict)

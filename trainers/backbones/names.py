@@ -98,6 +98,11 @@ def is_known(name: str) -> bool:
     return name in PUBLISHED or name in OPENAI_RELEASES or name == SMALL_CLIP
 
 
+def legacy_hashes() -> frozenset[str]:
+    """The SHA-256 of every OpenAI original release: the only TorchScript archives ever loaded."""
+    return frozenset(legacy(n).sha256 for n in OPENAI_RELEASES)
+
+
 def legacy_only() -> list[str]:
     """OpenAI names without a hub row: served only by their original file."""
     return [n for n in OPENAI_RELEASES if n not in PUBLISHED]
