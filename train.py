@@ -30,7 +30,7 @@ import run_folder
 from engine import CheckpointMismatchError
 from engine import distributed as dist
 from engine.writes import DiskFullError, disk_full_in
-from plugins import default_cfg
+from plugins import default_cfg, merge_checked
 from reporting.cli import BAD_INPUT, bad_input
 from trainers import backbones
 
@@ -96,15 +96,6 @@ def setup_cfg(args: argparse.Namespace) -> Any:
     backbones.configure(cfg)  # the weights' hash, activation and normalisation join the run's config
     cfg.freeze()
     return cfg
-
-
-def merge_checked(merge: Any, source: str) -> None:
-    """yacs reports an unknown key or a wrongly typed value by a bare assertion; name the source."""
-    try:
-        merge()
-    except AssertionError as e:
-        raise ValueError(f"Config error in {source}: {e}. Check the key's spelling (flags such as --output-dir "
-                         "go before the trailing KEY VALUE options)") from None
 
 
 def print_args(args: argparse.Namespace, cfg: Any) -> None:

@@ -25,9 +25,10 @@ import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
 import engine
+from datasets.text import CONTEXT_LENGTH, encode
 from engine.fixes.checkpoint import load_weights
 from engine.precision import resolve_device, resolve_precision
-from plugins import default_cfg
+from plugins import default_cfg, merge_checked
 from reporting.cli import bad_input
 from trainers.base import load_clip
 from trainers.model import PromptedCLIP
@@ -40,7 +41,8 @@ def run_config(run_dir: str) -> Any:
         raise ValueError(f"{run_dir} is not a run folder: it has no config.yaml (give the folder train.py wrote, "
                          "the one holding config.yaml and results.json)")
     cfg = default_cfg()
-    cfg.merge_from_file(path)
+    merge_checked(lambda: cfg.merge_from_file(path), f"{path} (the run's config: copy the run folder again if it is "
+                                                      "damaged; a run of another version of this code needs that version)")
     return cfg
 
 
@@ -49,8 +51,11 @@ def load_trained(run_dir: str, device: str | torch.device | None = None, epoch: 
     ``device`` (default: CUDA when available, else CPU) under the run's precision; ``epoch``: the
     weights of that epoch (default: the best-val model, else the last)."""
     cfg = run_config(run_dir)
+    if not os.path.isfile(os.path.join(run_dir, "results.json")):
+        print(f"Note: {run_dir} has no results.json: the run did not finish (stopped or still running); its latest "
+              "checkpoint is used")
     trainer = engine.TRAINER_REGISTRY.get(cfg.TRAINER.NAME)
-    where = torch.device(device) if device is not None else resolve_device(cfg.USE_CUDA)
+    where = checked_device(device) if device is not None else resolve_device(cfg.USE_CUDA)
     precision = resolve_precision(cfg.TRAINER[trainer.CONFIG_NODE].PREC, where)
     clip_model, _ = load_clip(cfg, precision, frozen=trainer.FROZEN_CLIP)
     model, trainable = trainer.retrieval_model(cfg, clip_model, precision)
@@ -84,6 +89,38 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def checked_device(name: str | torch.device) -> torch.device:
+    """``name`` as a device this machine has (a ValueError naming the fix otherwise)."""
+    try:
+        where = torch.device(name)
+    except (RuntimeError, TypeError) as e:
+        raise ValueError(f"--device {name!r} is not a device ({e}): use cpu, cuda or cuda:N") from None
+    if where.type == "cuda" and (not torch.cuda.is_available() or (where.index or 0) >= torch.cuda.device_count()):
+        raise ValueError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA GPU(s); use --device cpu")
+    return where
+
+
+def read_captions(path: str) -> list[str]:
+    """The non-empty lines of a UTF-8 text file (a ValueError naming the file otherwise)."""
+    if not os.path.isfile(path):
+        raise ValueError(f"--captions {path} is not a file (a text file of captions, one per line)")
+    try:
+        with open(path, encoding="utf-8") as f:
+            return [line.strip() for line in f if line.strip()]
+    except UnicodeDecodeError as e:
+        raise ValueError(f"--captions {path} is not UTF-8 text (byte {e.start}: {e.reason}); save it as UTF-8") from None
+
+
+def note_truncated(captions: list[str], reserved: int) -> None:
+    """Say which captions are longer than the text encoder's context (they are read up to it)."""
+    budget = CONTEXT_LENGTH - 2 - reserved
+    for i, caption in enumerate(captions, 1):
+        n = len(encode(caption))
+        if n > budget:
+            print(f"Note: caption {i} ({len(caption):,} characters, {n:,} tokens) is longer than the model's "
+                  f"{CONTEXT_LENGTH}-token context: only its first {budget} tokens are read")
+
+
 def image_files(folder: str) -> list[str]:
     if not os.path.isdir(folder):
         raise ValueError(f"--images {folder} is not a folder")
@@ -102,8 +139,8 @@ def read_images(paths: list[str], transform: Callable[[Image.Image], torch.Tenso
             with Image.open(path) as im:
                 tensors.append(transform(im.convert("RGB")))
             kept.append(path)
-        except (OSError, UnidentifiedImageError) as e:
-            print(f"skipped unreadable image: {path} ({e})")
+        except (OSError, UnidentifiedImageError, Image.DecompressionBombError, SyntaxError, ValueError) as e:
+            print(f"skipped unreadable image: {path} ({type(e).__name__}: {e})")
     return kept, tensors
 
 
@@ -133,19 +170,22 @@ def print_top(scores: torch.Tensor, labels: list[str], top: int) -> None:
 
 @torch.no_grad()
 def retrieve(args: argparse.Namespace) -> None:
-    captions = list(args.query)
-    if args.captions:
-        with open(args.captions, encoding="utf-8") as f:
-            captions += [line.strip() for line in f if line.strip()]
+    captions = list(args.query) + (read_captions(args.captions) if args.captions else [])
     if not captions:
         raise ValueError("give at least one caption: --query \"...\" (repeatable) or --captions FILE")
+    empty = [i for i, c in enumerate(args.query, 1) if not c.strip()]
+    if empty:
+        raise ValueError(f"--query number {empty[0]} is empty: give the caption to rank by")
     if args.top < 1:
         raise ValueError(f"--top must be at least 1, got {args.top}")
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
     if args.image and not os.path.isfile(args.image):
         raise ValueError(f"--image {args.image} does not exist")
     paths = image_files(args.images) if args.images else [args.image]
     model = load_trained(args.model_dir, args.device)
     paths, img = encode_images(model, paths, preprocess(args.model_dir), args.batch_size)
+    note_truncated(captions, model.n_ctx)
     scores = img @ F.normalize(model.encode_text(captions), dim=-1).T  # [images, captions] cosines
     if args.images:
         for c, caption in enumerate(captions):
@@ -160,7 +200,7 @@ def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     try:
         retrieve(args)
-    except (ValueError, FileNotFoundError) as e:
+    except (ValueError, OSError) as e:
         if os.environ.get("DCAR_DEBUG"):
             raise
         return bad_input(e)

@@ -56,6 +56,11 @@ def test_config_errors_are_one_error_line_with_exit_status_2(tmp_path, capsys):
     assert "KEY VALUE pairs" in _error_line(capsys, ["OPTIM.LR"])
     missing = tmp_path / "no.yaml"
     assert _error_line(capsys, ["--config-file", str(missing)]) == f"ERROR: Config file not found: {missing}"
+    broken = _write(tmp_path / "broken.yaml", "OPTIM:\n  LR: [0.1\n")  # YAML syntax (the old check caught assertions only)
+    for flag in ("--config-file", "--dataset-config-file"):
+        assert _error_line(capsys, [flag, broken]).startswith(f"ERROR: Config error in {broken}: while parsing")
+    listed = _write(tmp_path / "list.yaml", "- 1\n- 2\n")  # not a mapping
+    assert _error_line(capsys, ["--config-file", listed]).startswith(f"ERROR: Config error in {listed}")
 
 
 def _write(path, text):

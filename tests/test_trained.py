@@ -90,3 +90,84 @@ def test_retrieve_ranks_captions_for_an_image_and_names_bad_input(run, capsys):
     assert "ERROR: give at least one caption" in capsys.readouterr().out
     assert cli.main(["retrieve", "--model-dir", str(run.parent), "--image", image, "--query", "x"]) == 2
     assert "has no config.yaml" in capsys.readouterr().out
+
+
+def _bomb(path):
+    """A BMP whose header claims 20000 x 20000 pixels (PIL refuses it as a decompression bomb)."""
+    import io
+    import struct
+
+    buf = io.BytesIO()
+    Image.new("RGB", (1, 1)).save(buf, "BMP")
+    data = bytearray(buf.getvalue())
+    data[18:26] = struct.pack("<ii", 20000, 20000)  # BITMAPINFOHEADER width, height
+    path.write_bytes(bytes(data))
+
+
+def test_retrieve_skips_and_counts_a_bomb_image_and_notes_a_cut_query(run, tmp_path, capsys):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for p in _images(run, 2):
+        shutil.copy(p, folder)
+    _bomb(folder / "huge.bmp")
+    long_query = "a small red bird " * 600
+    assert cli.main(["retrieve", "--model-dir", str(run), "--images", str(folder), "--query", long_query,
+                     "--device", "cpu", "--batch-size", "1"]) == 0
+    out = capsys.readouterr().out
+    assert f"skipped unreadable image: {folder / 'huge.bmp'} (DecompressionBombError" in out
+    assert "1 of 3 images skipped" in out
+    assert "Note: caption 1 (10,200 characters" in out and "only its first" in out
+
+
+def test_retrieve_names_each_bad_input_in_one_line(run, tmp_path, capsys):
+    image = _images(run, 1)[0]
+    base = ["retrieve", "--model-dir", str(run), "--image", image]
+    bad_utf8 = tmp_path / "caps.txt"
+    bad_utf8.write_bytes(b"a red bird\n\xff\xfe broken\n")
+    cases = [([*base, "--captions", str(tmp_path)], f"--captions {tmp_path} is not a file"),
+             ([*base, "--captions", str(bad_utf8)], f"--captions {bad_utf8} is not UTF-8 text"),
+             ([*base, "--query", "x", "--batch-size", "0"], "--batch-size must be at least 1, got 0"),
+             ([*base, "--query", "x", "--batch-size", "-1"], "--batch-size must be at least 1, got -1"),
+             ([*base, "--query", "  "], "--query number 1 is empty"),
+             ([*base, "--query", "x", "--device", "gpu7"], "--device 'gpu7' is not a device")]
+    if not torch.cuda.is_available():
+        cases.append(([*base, "--query", "x", "--device", "cuda"], "--device cuda: this machine has 0 CUDA GPU(s)"))
+    for argv, said in cases:
+        assert cli.main(argv) == 2, argv
+        out = capsys.readouterr().out
+        assert f"ERROR: {said}" in out, out
+        assert "Traceback" not in out
+
+
+def _copy_run(run, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(run, copy)
+    return copy
+
+
+def test_a_damaged_run_folder_is_one_named_line(run, tmp_path, capsys):
+    image = _images(run, 1)[0]
+    copy = _copy_run(run, tmp_path)
+    argv = ["retrieve", "--model-dir", str(copy), "--image", image, "--query", "x", "--device", "cpu"]
+    (copy / "config.yaml").write_text("MODEL: {BACKBONE: [unclosed\n")
+    assert cli.main(argv) == 2
+    assert f"ERROR: Config error in {copy / 'config.yaml'} (the run's config" in capsys.readouterr().out
+    shutil.copy(run / "config.yaml", copy / "config.yaml")
+    for ckpt in glob.glob(str(copy / "*" / "model*")):
+        open(ckpt, "wb").write(open(ckpt, "rb").read()[:100])  # truncated by a failed copy
+    assert cli.main(argv) == 2
+    out = capsys.readouterr().out
+    assert "ERROR: Checkpoint" in out and "is damaged or truncated" in out and "Traceback" not in out
+
+
+def test_an_unfinished_run_is_noted_and_one_without_checkpoint_named(run, tmp_path, capsys):
+    image = _images(run, 1)[0]
+    copy = _copy_run(run, tmp_path)
+    argv = ["retrieve", "--model-dir", str(copy), "--image", image, "--query", "x", "--device", "cpu"]
+    os.remove(copy / "results.json")
+    assert cli.main(argv) == 0
+    assert f"Note: {copy} has no results.json: the run did not finish" in capsys.readouterr().out
+    for path in glob.glob(str(copy / "*" / "model*")) + glob.glob(str(copy / "*" / "checkpoint")):
+        os.remove(path)
+    assert cli.main(argv) == 2
+    assert "holds no checkpoint" in capsys.readouterr().out
