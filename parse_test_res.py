@@ -4,9 +4,11 @@
     python parse_test_res.py DIR --ci95                                            # 95% t confidence interval
     python parse_test_res.py --table output                                        # published layout, all runs
 
-A run's final results come from its ``results.json`` (written by the trainer) or, failing that,
-from the ``* name: value`` lines of the last test evaluation in its ``log.txt``. Seeds that are
-missing or unfinished are reported, never silently averaged away.
+A run's final results come from its ``results.json`` (written by the trainer) or, when that is
+absent or damaged, from the ``* name: value`` lines of the final test evaluation in its
+``log.txt`` -- only a complete one, which ends with the "Results written to" line. Seeds that are
+missing, unfinished or unreadable are reported by name and counted, never silently averaged away,
+and one bad run never stops the others.
 
 Only runs of the same identity are averaged: same trainer, dataset, shots, evaluation mode
 (trained here, or evaluated from another run's model) and the same results-changing config keys
@@ -33,6 +35,7 @@ from reporting.stats import mean_ci, mean_std
 
 METRIC_RE = re.compile(r"^\* (?P<name>[\w@./+-]+): (?P<value>[-+0-9.eE]+)%?$")
 EVAL_MARK = "Evaluate on the *test* set"
+DONE_MARK = "Results written to"  # the final test's last line, printed once results.json is written
 METHOD_ORDER = ("ZeroshotCLIP", "CoOp", "CLIP_Adapter", "CLIP_LoRA", "MaPLe", "PromptSRC", "DCAR")
 DOMAIN_ORDER = ("Caltech101", "OxfordPets", "StanfordCars", "Flowers102", "Food101", "FGVCAircraft", "SUN397",
                 "DTD", "UCF101")
@@ -57,32 +60,67 @@ class Run:
 
 
 def _log_metrics(run_dir: str) -> dict[str, float] | None:
+    """The metrics of the last *complete* test evaluation in ``log.txt`` (its block ended by the
+    "Results written to" line), or None: a test cut off by a kill is no result."""
     log = os.path.join(run_dir, "log.txt")
     if not os.path.isfile(log):
         return None
-    metrics: dict[str, float] | None = None
+    found, block = None, None
     with open(log, encoding="utf-8", errors="replace") as f:
         for line in f:
             line = line.strip()
             if line == EVAL_MARK:
-                metrics = {}
-            elif metrics is not None and (m := METRIC_RE.match(line)):
-                metrics[m.group("name")] = float(m.group("value"))
-    return metrics or None
+                block = {}
+            elif block is not None and (m := METRIC_RE.match(line)):
+                block[m.group("name")] = float(m.group("value"))
+            elif block is not None and line.startswith(DONE_MARK):
+                found, block = block or None, None
+    return found
+
+
+class BadRecord(ValueError):
+    """A ``results.json`` that cannot be used: damaged, of another layout, or with a non-number metric."""
+
+
+def _results_json(path: str) -> dict:
+    """``results.json`` checked for what the summaries read: a ``metrics`` object of numbers."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            r = json.load(f)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise BadRecord(f"{path} cannot be read ({type(e).__name__}: {e})") from None
+    if not isinstance(r, dict):
+        raise BadRecord(f"{path} holds a JSON {type(r).__name__}, not the object train.py writes")
+    if not isinstance(r.get("metrics"), dict):
+        raise BadRecord(f'{path} has no "metrics" object (an older or foreign layout)')
+    for where, metrics in [("metrics", r["metrics"]), *((f"per_domain.{d}", m) for d, m in
+                                                         (r.get("per_domain") or {}).items())]:
+        bad = [k for k, v in (metrics if isinstance(metrics, dict) else {"": metrics}).items()
+               if isinstance(v, bool) or not isinstance(v, (int, float))]
+        if bad:
+            raise BadRecord(f"{path}: {where} {bad[0] or '(not an object)'} is not a number")
+    return r
 
 
 def read_record(run_dir: str) -> Run | None:
     """The run in ``run_dir``, or None when it has no final results (unfinished or crashed).
+    A damaged ``results.json`` is a :class:`BadRecord`, unless the log holds the complete final test.
     Its identity comes from ``results.json``, else from the folder's ``config.yaml``."""
     res = os.path.join(run_dir, "results.json")
+    metrics, per_domain, r = None, {}, {}
     if os.path.isfile(res):
-        with open(res, encoding="utf-8") as f:
-            r = json.load(f)
-        metrics, per_domain = {k: float(v) for k, v in r["metrics"].items()}, r.get("per_domain", {})
+        try:
+            r = _results_json(res)
+            metrics, per_domain = {k: float(v) for k, v in r["metrics"].items()}, r.get("per_domain") or {}
+        except BadRecord as e:
+            metrics = _log_metrics(run_dir)
+            if metrics is None:
+                raise BadRecord(f"{e}; its log.txt holds no complete final test either") from None
+            print(f"WARNING: {e}: its final results are read from log.txt")
     else:
-        metrics, per_domain, r = _log_metrics(run_dir), {}, {}
-        if metrics is None:
-            return None
+        metrics = _log_metrics(run_dir)
+    if metrics is None:
+        return None
     config = r.get("config") or saved_config(run_dir)
     if config is None:
         identity = (r.get("method") or r.get("trainer", "?"), r.get("dataset", "?"), r.get("num_shots", "?"), "",
@@ -95,6 +133,18 @@ def read_record(run_dir: str) -> Run | None:
     shots = r.get("num_shots", config.get("DATASET.NUM_SHOTS", "?"))  # an evaluated model's: its training shots
     identity = (trainer, config.get("DATASET.NAME", "?"), shots, evaluated, group_key(config))
     return Run(run_dir, metrics, per_domain, trainer, identity, config, config.get("SEED"))
+
+
+def read_or_skip(run_dir: str, name: str, skipped: list[str]) -> Run | None:
+    """:func:`read_record`, with an unfinished or damaged run named in ``skipped`` instead."""
+    try:
+        run = read_record(run_dir)
+    except BadRecord as e:
+        skipped.append(f"{name} is skipped: {e}")
+        return None
+    if run is None:
+        skipped.append(f"{name} is unfinished (no results.json and no complete final test in its log.txt)")
+    return run
 
 
 def group_runs(runs: list[Run]) -> dict[tuple, list[Run]]:
@@ -152,14 +202,8 @@ def parse_groups(directory: str, seeds: list[int]) -> tuple[dict[tuple, list[Run
     found = sorted((d for d in os.listdir(directory) if re.fullmatch(r"seed\d+", d)),
                    key=lambda d: int(d[4:])) if os.path.isdir(directory) else []
     warnings = [f"seed{s} is missing (no {directory}/seed{s})" for s in seeds if f"seed{s}" not in found]
-    runs = []
-    for d in found:
-        run = read_record(os.path.join(directory, d))
-        if run is None:
-            warnings.append(f"{d} is unfinished (no results.json and no final test results in its log.txt)")
-        else:
-            runs.append(run)
-    return group_runs(runs), warnings
+    runs = [read_or_skip(os.path.join(directory, d), d, warnings) for d in found]
+    return group_runs([r for r in runs if r is not None]), warnings
 
 
 def print_directory(directory: str, seeds: list[int], ci95: bool) -> int:
@@ -194,13 +238,14 @@ def print_directory(directory: str, seeds: list[int], ci95: bool) -> int:
     return 0
 
 
-def collect(root: str) -> dict[tuple, list[Run]]:
-    """Every finished run under ``root`` (any depth), grouped by identity."""
-    runs = []
+def collect(root: str) -> tuple[dict[tuple, list[Run]], list[str]]:
+    """Every finished run under ``root`` (any depth, a folder holding ``results.json``), grouped by
+    identity, and one line per run skipped as unreadable."""
+    runs, skipped = [], []
     for dirpath, _, files in sorted(os.walk(root)):
         if "results.json" in files:
-            runs.append(read_record(dirpath))
-    return group_runs(runs)
+            runs.append(read_or_skip(dirpath, os.path.relpath(dirpath, root), skipped))
+    return group_runs([r for r in runs if r is not None]), skipped
 
 
 def column_names(groups: dict[tuple, list[Run]]) -> dict[tuple, str]:
@@ -263,9 +308,8 @@ def fine_grained_table(groups: dict[tuple, list[Run]]) -> tuple[list[str], list[
     return ["measure (%)"] + [names[g] for g in idents], rows
 
 
-def build_table(root: str, ks: list[int]) -> tuple[list[str], list[list], list[str]]:
+def build_table(groups: dict[tuple, list[Run]], root: str, ks: list[int]) -> tuple[list[str], list[list], list[str]]:
     """(headers, rows, legend): one column per group of runs; the legend lists each column's runs."""
-    groups = collect(root)
     idents, names = ordered_groups(groups)
     domains = _order({d for g in groups.values() for r in g for d in r.per_domain}, DOMAIN_ORDER)
 
@@ -311,13 +355,19 @@ def write_table(root: str, ks: list[int], out: str) -> int:
     if not os.path.isdir(root):
         return bad_input(f"{root} does not exist: give the folder the runs were written to (OUTPUT_ROOT of the "
                          "scripts, default output)")
-    headers, rows, legend = build_table(root, ks)
-    if len(headers) == 2:
-        return bad_input(f"no results.json found under {root}: give the folder the runs were written to "
+    groups, skipped = collect(root)
+    for line in skipped:
+        print(f"WARNING: {line}")
+    if not groups:
+        found = f" ({len(skipped)} found, none readable)" if skipped else ""
+        return bad_input(f"no results.json found under {root}{found}: give the folder the runs were written to "
                          "(OUTPUT_ROOT of the scripts, default output)")
+    headers, rows, legend = build_table(groups, root, ks)
+    if skipped:
+        legend.append(f"{len(skipped)} run(s) skipped as unreadable (named in the warnings above)")
     fmt = _format(rows)
     md = tabulate(fmt, headers=headers, tablefmt="github", disable_numparse=True)
-    fine_headers, fine_rows = fine_grained_table(collect(root))
+    fine_headers, fine_rows = fine_grained_table(groups)
     if fine_rows:
         md += ("\n\nNegative discrimination (caption above every negative of a kind) and twin accuracy, AVG over "
                "domains:\n\n" + tabulate(_format(fine_rows), headers=fine_headers, tablefmt="github",

@@ -49,7 +49,8 @@ def test_mean_std_and_missing_unfinished_seeds(tmp_path, capsys):
     _results(d / "seed1", {"X": {"i2t_R@1": 10.0, "rsum": 400.0}}, seed=1)
     (d / "seed2").mkdir()
     (d / "seed2" / "config.yaml").write_text(yaml.safe_dump(_config(seed=2)))
-    (d / "seed2" / "log.txt").write_text("Evaluate on the *test* set\n* i2t_R@1: 20.00%\n* rsum: 410.00\n")
+    (d / "seed2" / "log.txt").write_text("Evaluate on the *test* set\n* i2t_R@1: 20.00%\n* rsum: 410.00\n"
+                                         "Results written to seed2/results.json\n")  # results.json lost since
     (d / "seed3").mkdir()
     (d / "seed3" / "log.txt").write_text("epoch [1/5] ...\n")  # crashed: no final results
     summary, warnings, runs = _one_setting(d, [1, 2, 3, 4])
@@ -99,10 +100,61 @@ def test_log_uses_last_test_evaluation_only(tmp_path):
     run = tmp_path / "seed1"
     run.mkdir()
     (run / "log.txt").write_text(
-        "Evaluate on the *test* set\n* i2t_R@1: 1.00%\nFinish training\n"
-        "Evaluate on the *test* set\n* i2t_R@1: 2.50%\n* i2t_medr: 3\n"
+        "Evaluate on the *test* set\n* i2t_R@1: 1.00%\nResults written to x\nFinish training\n"
+        "Evaluate on the *test* set\n* i2t_R@1: 2.50%\n* i2t_medr: 3\nResults written to x\n"
     )
     assert ptr.read_record(str(run)).metrics == {"i2t_R@1": 2.5, "i2t_medr": 3.0}
+
+
+def test_a_seed_killed_mid_test_is_unfinished_not_a_run(tmp_path, capsys):
+    d = tmp_path / "exp"
+    _results(d / "seed1", {"X": {"i2t_R@1": 10.0, "rsum": 400.0}}, seed=1)
+    (d / "seed2").mkdir()
+    (d / "seed2" / "config.yaml").write_text(yaml.safe_dump(_config(seed=2)))
+    (d / "seed2" / "log.txt").write_text("Evaluate on the *test* set\n* i2t_R@1: 90.00%\n* i2t_R@5: 99.00%\n")  # killed
+    summary, warnings, runs = _one_setting(d, [1, 2])
+    assert list(runs) == ["seed1"] and summary["i2t_R@1"] == (10.0, None)
+    assert any("seed2 is unfinished" in w for w in warnings)
+
+
+def _damage(run, kind):
+    path = run / "results.json"
+    if kind == "truncated":
+        path.write_text(path.read_text()[:40])
+    elif kind == "flat":
+        path.write_text(json.dumps({"i2t_R@1": 5.0}))
+    elif kind == "list":
+        path.write_text("[1, 2]")
+    else:
+        r = json.loads(path.read_text())
+        r["metrics"]["i2t_R@1"] = "n/a"
+        path.write_text(json.dumps(r))
+
+
+@pytest.mark.parametrize("kind, said", [("truncated", "cannot be read (JSONDecodeError"),
+                                        ("flat", 'has no "metrics" object'), ("list", "holds a JSON list"),
+                                        ("string", "metrics i2t_R@1 is not a number")])
+def test_a_damaged_results_json_is_skipped_named_and_counted_and_the_rest_still_tabulated(tmp_path, capsys, kind, said):
+    for seed, lr in ((1, 0.002), (2, 0.002), (1, 0.01)):
+        _results(tmp_path / f"lr{lr}" / f"seed{seed}", {"Caltech101": {"i2t_R@1": 10.0 * seed}}, seed=seed, lr=lr)
+    _damage(tmp_path / "lr0.002" / "seed2", kind)
+    assert ptr.main(["--table", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"WARNING: {os.path.join('lr0.002', 'seed2')} is skipped: " in out and said in out
+    assert "1 run(s) skipped as unreadable" in out and "Traceback" not in out
+    header, rows, _ = _table(tmp_path)
+    assert len(header) == 2 + 2 * 2 and rows[0][2:4] == ["10.00", "10.00"]  # both columns, seed2 not averaged in
+    assert ptr.main([str(tmp_path / "lr0.002"), "--seeds", "1", "2"]) == 0
+    assert "WARNING: seed2 is skipped" in capsys.readouterr().out
+
+
+def test_a_damaged_results_json_falls_back_to_a_complete_log(tmp_path, capsys):
+    run = tmp_path / "seed1"
+    _results(run, {"X": {"i2t_R@1": 10.0}}, seed=1)
+    _damage(run, "truncated")
+    (run / "log.txt").write_text("Evaluate on the *test* set\n* i2t_R@1: 10.00%\nResults written to x\n")
+    assert ptr.read_record(str(run)).metrics == {"i2t_R@1": 10.0}
+    assert "its final results are read from log.txt" in capsys.readouterr().out
 
 
 def test_nothing_found_is_an_error(tmp_path, capsys):
