@@ -48,6 +48,24 @@ def test_transformers_folder_matches_reference_forward(hf_folder):
         assert (model.encode_text(ids) - want_t).abs().max() < 1e-5
 
 
+def test_a_config_without_hidden_act_loads_as_transformers_reads_it(tmp_path):
+    """transformers 4.x save_pretrained leaves a default hidden_act (quick_gelu) out of config.json;
+    transformers reads such a folder with quick_gelu, and so must the loader (it refused it)."""
+    _tiny_hf("quick_gelu").save_pretrained(tmp_path)
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    for part in ("text_config", "vision_config"):
+        cfg[part].pop("hidden_act")
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    ref = transformers.CLIPModel.from_pretrained(tmp_path).eval()  # transformers' own reading of the folder
+    assert ref.config.text_config.hidden_act == "quick_gelu"
+    x, ids = torch.randn(2, 3, 32, 32), clip.tokenize(["a red-winged bird", "a photo"])
+    model = load_clip(str(tmp_path))
+    want_i, want_t = _features(ref, x, ids)
+    with torch.no_grad():
+        assert (model.encode_image(x) - want_i).abs().max() < 1e-5
+        assert (model.encode_text(ids) - want_t).abs().max() < 1e-5
+
+
 def test_wrong_activation_is_visible(hf_folder):
     """The check above can fail: GELU weights run with QuickGELU (and the reverse) drift > 1e-3."""
     ref, _, act = hf_folder
@@ -165,6 +183,27 @@ def test_other_mlp_proportions_are_one_line():
     sd = convert.from_transformers(transformers.CLIPModel(cfg).state_dict())
     with pytest.raises(convert.BackboneFormatError, match="MLP is 128 wide, not 4 x its width 64"):
         convert.build_clip(sd, convert.GELU)
+
+
+@pytest.mark.parametrize("tensor, shape", [("visual.conv1.weight", (40, 3, 8, 8)), ("ln_final.weight", (40,))])
+def test_a_tower_width_clip_cannot_build_names_the_tensor_in_one_line(tensor, shape):
+    """clip's build_model gives 40 // 64 = 0 heads; torch's own error named neither tensor nor file."""
+    from tests.helpers import tiny_clip_model
+
+    sd = tiny_clip_model().state_dict()
+    sd[tensor] = torch.zeros(shape)
+    with pytest.raises(convert.BackboneFormatError, match=rf"40 wide \({tensor} \[{', '.join(map(str, shape))}\]\)"):
+        convert.build_clip(sd, convert.QUICK_GELU)
+
+
+def test_a_shape_mismatch_is_one_line_naming_the_tensor():
+    from tests.helpers import tiny_clip_model
+
+    sd = tiny_clip_model().state_dict()
+    sd["text_projection"] = torch.zeros(3, 5)
+    with pytest.raises(convert.BackboneFormatError) as err:
+        convert.build_clip(sd, convert.QUICK_GELU)
+    assert "size mismatch for text_projection" in str(err.value) and "\n" not in str(err.value)
 
 
 def test_tokenizer_ids_equal_open_clip_for_the_supported_models():

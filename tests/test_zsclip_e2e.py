@@ -44,7 +44,9 @@ def test_zeroshot_on_synth_writes_results_and_aggregates(tmp_path, tiny_clip_fil
 
 
 def test_input_size_must_match_backbone(tmp_path, tiny_clip_files):
-    with pytest.raises(ValueError, match=r"INPUT.SIZE \(48, 48\) does not match the backbone's input resolution 32"):
+    path = tiny_clip_files["described"]
+    with pytest.raises(ValueError, match=rf'INPUT.SIZE \(48, 48\) does not match the input resolution 32 of the backbone '
+                                         rf'"{path}" \(its visual.positional_embedding has 17 rows\)'):
         _run(tmp_path, tiny_clip_files["described"], 1, ["--eval-only"], ["INPUT.SIZE", "(48, 48)"])
 
 

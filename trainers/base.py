@@ -56,7 +56,9 @@ def load_clip(cfg: Any, precision: Precision, frozen: bool = True) -> tuple[nn.M
     resolution = clip_model.visual.input_resolution
     size = tuple(cfg.INPUT.SIZE)
     if size != (resolution, resolution):
-        raise ValueError(f"INPUT.SIZE {size} does not match the backbone's input resolution {resolution}; "
+        raise ValueError(f"INPUT.SIZE {size} does not match the input resolution {resolution} of the backbone "
+                         f'"{backbone.path}" (its visual.positional_embedding has '
+                         f"{clip_model.visual.positional_embedding.shape[0]} rows); "
                          f"set INPUT.SIZE ({resolution}, {resolution}). {fit_hint(cfg)}")
     if frozen:
         clip_model.requires_grad_(False)

@@ -35,6 +35,7 @@ WEIGHT_FILES = {
     _OPEN_CLIP_CONFIG: ("open_clip_model.safetensors", "open_clip_pytorch_model.bin"),
 }
 NORMALISATION_FILES = {_TRANSFORMERS_CONFIG: "preprocessor_config.json"}  # open_clip's config holds its own
+HEAD_WIDTH = 64  # the clip model class gives each transformer width // 64 attention heads
 CLIP_VOCAB = 49408  # the BPE tokenizer's size (datasets/text.py tokenises every caption with it)
 _UNSUPPORTED = ("siglip", "siglip2")
 _UNSUPPORTED_WHY = ("it has no class token, no causal text mask and a SentencePiece tokenizer, "
@@ -109,6 +110,15 @@ def build_clip(state_dict: dict[str, torch.Tensor], activation: str) -> CLIP:
     if vocab != CLIP_VOCAB:
         raise BackboneFormatError(f"the text tower has {vocab} tokens, not the {CLIP_VOCAB} of CLIP's BPE tokenizer, "
                                   "which every caption is tokenised with")
+    vit = "visual.proj" in state_dict  # as clip.model.build_model tells a ViT from a ResNet image tower
+    for width_of, tensor in (("the image tower", "visual.conv1.weight" if vit else ""), ("the text tower", "ln_final.weight")):
+        if tensor not in state_dict:
+            continue
+        width = state_dict[tensor].shape[0]
+        if width % HEAD_WIDTH or not width:
+            raise BackboneFormatError(f"{width_of} is {width} wide ({tensor} {list(state_dict[tensor].shape)}), not a "
+                                      f"multiple of CLIP's {HEAD_WIDTH}-wide attention heads: not a CLIP checkpoint, or "
+                                      "a damaged one")
     for tower in ("visual.transformer", "transformer"):
         fc = state_dict.get(f"{tower}.resblocks.0.mlp.c_fc.weight")
         if fc is not None and fc.shape[0] != 4 * fc.shape[1]:
@@ -118,8 +128,10 @@ def build_clip(state_dict: dict[str, torch.Tensor], activation: str) -> CLIP:
     try:
         model = build_model(sd).float()  # it keeps sd unchanged
         model.load_state_dict(sd)
-    except (RuntimeError, KeyError, AssertionError) as e:
-        raise BackboneFormatError(f"the weights do not match the CLIP architecture: {e}") from e
+    except (RuntimeError, KeyError, AssertionError, ValueError) as e:
+        detail = " ".join(str(e).replace("Error(s) in loading state_dict for CLIP:", "").split())
+        raise BackboneFormatError(f"the weights do not match the CLIP architecture: "
+                                  f"{detail[:500]}{' ...' if len(detail) > 500 else ''}") from None
     if activation == GELU:
         for block in model.modules():
             if isinstance(block, ResidualAttentionBlock):
@@ -170,7 +182,9 @@ def folder_activation(folder: str) -> tuple[str, str]:
             raise BackboneFormatError(f'"{folder}" holds a {kind} model: {_UNSUPPORTED_WHY}')
         if kind != "clip":
             raise BackboneFormatError(f'"{tf}" has model_type "{kind}", not "clip"')
-        acts = {cfg.get(part, {}).get("hidden_act") for part in ("text_config", "vision_config")}
+        # transformers' CLIPTextConfig/CLIPVisionConfig default hidden_act to quick_gelu, and save_pretrained
+        # (4.x) leaves a default out of config.json: an absent key means quick_gelu, as transformers reads it
+        acts = {(cfg.get(part) or {}).get("hidden_act", QUICK_GELU) for part in ("text_config", "vision_config")}
         if len(acts) != 1 or not acts <= set(ACTIVATIONS):
             raise BackboneFormatError(f'"{tf}": hidden_act {sorted(map(str, acts))} is not one shared '
                                       f'activation among {", ".join(ACTIVATIONS)}')
