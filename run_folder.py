@@ -34,6 +34,9 @@ def claimed(cfg: Any, eval_only: bool) -> Iterator[bool]:
         problem = None
         if dist.is_main():
             try:
+                if os.path.exists(cfg.OUTPUT_DIR) and not os.path.isdir(cfg.OUTPUT_DIR):
+                    raise ValueError(f"--output-dir {cfg.OUTPUT_DIR} is an existing file, not a folder: give a folder "
+                                     "for the run (it is created if absent)")
                 stack.enter_context(locked(
                     os.path.join(cfg.OUTPUT_DIR, RUN_LOCK), f"train.py --trainer {cfg.TRAINER.NAME} --seed {cfg.SEED}",
                     wait=False, how_to="Wait for that run to end or use another --output-dir (if no such process "

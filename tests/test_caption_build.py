@@ -100,3 +100,27 @@ def test_input_errors_are_one_line(synth, tmp_path, capsys):
     (tmp_path / "birds" / "robin" / "a.jpg").write_bytes(b"")
     (tmp_path / "birds" / "notes.txt").write_text("x")
     assert [(i.key, i.subcategory) for i in images_from_folder(str(tmp_path / "birds"))] == [("robin/a.jpg", "robin")]
+
+
+def test_a_corrupt_image_fails_its_record_not_the_build_and_a_rerun_goes_past_it(synth, tmp_path, capsys):
+    import shutil
+
+    folder, lists = synth
+    copy = str(tmp_path / "fdrd_synth")
+    shutil.copytree(folder, copy)
+    image_list = str(tmp_path / "train.csv")
+    write_image_list(copy, "train", image_list)
+    first = open(image_list).read().splitlines()[1].split(",")[0]
+    with open(os.path.join(copy, first), "r+b") as f:
+        f.truncate(40)  # a corrupt file: a header and nothing more
+    out = tmp_path / "c.json"
+    argv = ["--image-list", image_list, "--image-root", copy, "--domain", "FDRDSynth", "--out", str(out),
+            "--backend", "synth", "--synth-folder", copy]
+    assert main(argv) == 0
+    report = json.loads((tmp_path / "c.json.report.json").read_text())
+    assert report["failed"] == 1 and len(json.loads(out.read_text())) == 47
+    (what, outcome), = [(k, o) for k, o in report["outcomes"].items() if k.startswith("failed")]
+    assert "unreadable image" in what and outcome["keys"] == [first]
+    capsys.readouterr()
+    assert main(argv) == 0  # the rerun does not stop on it again, nor ask for it again
+    assert "48 finished" in capsys.readouterr().out.replace(",", "")

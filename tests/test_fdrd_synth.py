@@ -238,3 +238,15 @@ def test_the_world_is_fixed_across_data_seeds(tmp_path):
     names = [{e["class_name"] for e in json.load(open(tmp_path / d / "captions" / "inter_emblem_train.json")).values()}
              for d in ("a", "b")]
     assert names[0] == names[1]  # the same subcategory names: the pretrained backbone's world
+
+
+def test_settings_that_would_be_ignored_are_refused(tmp_path):
+    """A CAPTION_DIR FDRDSynth never reads, and NUM_SHOTS -3 (it meant "all data"), stop with the fix."""
+    cfg = _synth_cfg(tmp_path / "data")
+    cfg.DATASET.FDRD.CAPTION_DIR = str(tmp_path / "my_captions")
+    with pytest.raises(ValueError, match="DATASET.FDRD.CAPTION_DIR is set .* FDRDSynth reads the captions it generates"):
+        engine.build_dataset(cfg)
+    cfg = _synth_cfg(tmp_path / "data")
+    cfg.DATASET.NUM_SHOTS = -3
+    with pytest.raises(ValueError, match="DATASET.NUM_SHOTS must be .* or -1 for all of them, got -3"):
+        engine.build_dataset(cfg)

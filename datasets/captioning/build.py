@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Sequence
 
+from PIL import Image as PILImage
 from tqdm import tqdm
 
 from engine.writes import write_atomic
@@ -146,11 +147,27 @@ class Builder:
                 self.describe(revise)
         # a last revision is not reviewed again: it stays "not accepted" in the report
 
+    def unreadable(self, img: Image) -> str:
+        """Why the image cannot be decoded, or "" (a corrupt file fails its record, not the build)."""
+        try:
+            with PILImage.open(os.path.join(self.image_root, img.path)) as im:
+                im.load()
+        except Exception as e:  # PIL raises many kinds for a damaged file (OSError, SyntaxError, bomb errors ...)
+            return f"unreadable image ({type(e).__name__}: {' '.join(str(e).split())[:200]})"
+        return ""
+
     def run(self, images: list[Image]) -> list[dict]:
-        """Caption a batch; one work-file record per image."""
-        jobs, records = [Job(img) for img in images], []
+        """Caption a batch; one work-file record per image. An image that cannot be decoded gets a
+        failed record (named in the report, not asked again on a rerun unless ``--retry-failed``)."""
+        problems = {img.key: why for img in images if (why := self.unreadable(img))}
+        records = [{"key": img.key, "entry": None, "failed": problems[img.key],
+                    "build": {"attempts": 0, "rejections": [], "repairs": [], "review_rounds": 0,
+                              "accepted_by_reviewer": None, "feedback": []}} for img in images if img.key in problems]
+        jobs = [Job(img) for img in images if img.key not in problems]
         todo = jobs
         for attempt in range(1 + self.retries):
+            if not todo:
+                break
             if attempt:
                 for job in todo:
                     job.attempt += 1
@@ -164,8 +181,6 @@ class Builder:
                     job.rejections.append(job.outcome.rejected)
                     again.append(job)
             todo = again
-            if not todo:
-                break
         for job in jobs:
             img, o = job.image, job.outcome
             build = {"attempts": job.attempt + 1, "rejections": job.rejections, "repairs": o.repairs,

@@ -50,6 +50,9 @@ def load_options(cfg: Any, cache_dir: str) -> LoadOptions:
         raise ValueError(f"DATASET.FDRD.EVAL_NEGATIVES must be one of {EVAL_NEGATIVES}, got {c.EVAL_NEGATIVES!r}")
     if c.ATTRIBUTE_WORDS < 1:
         raise ValueError(f"DATASET.FDRD.ATTRIBUTE_WORDS must be at least 1, got {c.ATTRIBUTE_WORDS}")
+    if cfg.DATASET.NUM_SHOTS < -1:
+        raise ValueError(f"DATASET.NUM_SHOTS must be a number of images per class (1, 2, 4, 8, 16 ...) or -1 for all "
+                         f"of them, got {cfg.DATASET.NUM_SHOTS}")
     return LoadOptions(
         seed=cfg.SEED, shots=cfg.DATASET.NUM_SHOTS, num_category=c.NUM_CATEGORY_NEGATIVES,
         num_attribute=c.NUM_ATTRIBUTE_NEGATIVES, skip_bad_images=c.SKIP_BAD_IMAGES,

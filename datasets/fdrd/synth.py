@@ -271,6 +271,10 @@ class FDRDSynth(CaptionDataset):
     """The synthetic domains (``DATASET.FDRD.DOMAINS`` picks among them; ``all`` = every one)."""
 
     def sources(self, cfg: Any, root: str) -> tuple[list[tuple[Domain, dict[str, str]]], str]:
+        if cfg.DATASET.FDRD.CAPTION_DIR:
+            raise ValueError(f"DATASET.FDRD.CAPTION_DIR is set ({cfg.DATASET.FDRD.CAPTION_DIR}), but FDRDSynth reads the "
+                             "captions it generates, never that folder: remove the setting (DATASET.FDRD_SYNTH.DIR "
+                             "chooses the generated folder), or train on FDRD to use those captions")
         spec = SynthSpec.from_cfg(cfg.DATASET.FDRD_SYNTH)
         rel = ensure_generated(root, cfg.DATASET.FDRD_SYNTH.DIR, spec)
         out_dir = os.path.join(root, rel)
