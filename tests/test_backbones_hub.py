@@ -89,6 +89,27 @@ def test_corrupted_blob_is_refused_by_the_sha256_check(tmp_path, weights):
     blob.write_bytes(data[:-7] + b"garbage")  # same size: the hub's own check (sizes) passes
     res = _run(tmp_path, LOCATE, sha, "ViT-B/16")
     assert res.returncode != 0 and f"not the published {sha}" in res.stderr and "--force-download" in res.stderr
+    assert "Weights of your own (a fine-tune) load by path" in res.stderr and "does not override" in res.stderr
+
+
+def test_the_published_bytes_under_another_snapshot_are_found_offline(tmp_path, weights):
+    data, sha = weights
+    other = "0" * 40  # fetched at another revision, or copied from another machine's cache
+    _cache(tmp_path / "hf", REPO, other, {FILE: data}, main=False)
+    res = _run(tmp_path, LOCATE, sha, "ViT-B/16")
+    stored = tmp_path / "hf" / f"models--{REPO.replace('/', '--')}" / "snapshots" / other / FILE
+    assert res.returncode == 0 and f"FOUND {stored}" in res.stdout, res.stderr
+    assert "using the identical file (same sha256)" in res.stdout
+    res = _run(tmp_path, LOCATE, "f" * 64, "ViT-B/16")  # other bytes than the table's hash: still not found
+    assert res.returncode != 0 and "not found" in res.stderr
+
+
+def test_an_unreachable_hub_is_one_line_without_retries(tmp_path):
+    fetch = "from trainers.backbones.__main__ import main; import sys; sys.exit(main(['fetch', 'ViT-B/16']))"
+    res = _run(tmp_path, fetch, HF_HUB_OFFLINE="0", HF_ENDPOINT="http://127.0.0.1:9")  # nothing listens on port 9
+    assert res.returncode == 2 and res.stdout.count("\n") == 1 and res.stdout.startswith("ERROR: "), res.stdout
+    assert "this machine cannot reach the hub at 127.0.0.1" in res.stdout and "on a machine that reaches the hub" in res.stdout
+    assert "Retrying" not in res.stdout + res.stderr
 
 
 def test_legacy_cache_file_still_loads(tmp_path, tiny_clip_files):

@@ -143,9 +143,8 @@ def download(args: argparse.Namespace) -> int:
     try:
         fetched, absent = fetch_captions(caption_dir)
     except OfflineError as e:
-        print(f"ERROR: cannot download (offline: {e}). Copy the released caption files into {caption_dir} by hand "
-              "(docs/data.md).")
-        return 1
+        return bad_input(f"cannot download (offline: {e}). Copy the released caption files into {caption_dir} by hand "
+                         "(docs/data.md), or run this on a machine with internet and copy the folder")
     print(f"Fetched {len(fetched)} caption files into {caption_dir}; not published: {', '.join(absent) or 'none'}")
     print(f"Found: {sorted(find_caption_files(caption_dir))}")
     if args.splits:

@@ -53,19 +53,26 @@ def _get(url: str, dst: str, timeout: float) -> bool:
 
 
 def fetch_captions(caption_dir: str, timeout: float = TIMEOUT_S) -> tuple[list[str], list[str]]:
-    """Fetch every released caption file not yet present. Returns (fetched, not published)."""
+    """Fetch every released caption file not yet present. Returns (fetched, not published); an
+    OfflineError leaves no folder behind that this call created and left empty."""
+    created = not os.path.isdir(caption_dir)
     os.makedirs(caption_dir, exist_ok=True)
     fetched, absent = [], []
-    for name in CAPTION_FILES:
-        dst = os.path.join(caption_dir, name)
-        if os.path.isfile(dst):
-            continue
-        for sub in ("", "test/", "train/"):
-            if _get(f"{RELEASE_BASE}/{sub}{name}", dst, timeout):
-                fetched.append(name)
-                break
-        else:
-            absent.append(name)
+    try:
+        for name in CAPTION_FILES:
+            dst = os.path.join(caption_dir, name)
+            if os.path.isfile(dst):
+                continue
+            for sub in ("", "test/", "train/"):
+                if _get(f"{RELEASE_BASE}/{sub}{name}", dst, timeout):
+                    fetched.append(name)
+                    break
+            else:
+                absent.append(name)
+    except OfflineError:
+        if created and not os.listdir(caption_dir):
+            os.rmdir(caption_dir)
+        raise
     return fetched, absent
 
 

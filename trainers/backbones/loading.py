@@ -84,8 +84,20 @@ def _checked(path: str, want: str, what: str, fix: str) -> str:
     if want and got != want:
         raise convert.BackboneFormatError(
             f'"{path}" ({what}) has sha256 {got}, not the published {want}: the file is damaged or was replaced. '
-            f"Fetch it again: {fix}")
+            f"Fetch it again: {fix}. Weights of your own (a fine-tune) load by path: set MODEL.BACKBONE.NAME to the "
+            "file or folder (MODEL.BACKBONE.SHA256 pins a run's file; it does not override a name's published hash)")
     return got
+
+
+def _in_another_snapshot(f: hub.HubFile, sha256: str) -> str | None:
+    """A cached copy of ``f`` under another snapshot whose bytes have the published hash (the same
+    file, fetched at another revision or copied from another machine's cache)."""
+    for path in hub.cached_copies(f):
+        if file_sha256(path) == sha256:
+            print(f"Note: {f.where()} is not in the cache at that revision; using the identical file (same sha256) "
+                  f"at {path}")
+            return path
+    return None
 
 
 def _from_folder(name: str, folder: str, source: str, activation: str) -> Backbone:
@@ -141,12 +153,15 @@ def _from_table(name: str, configured_cache_dir: str, activation: str, allow_dow
             f"use an hf-hub:<repo> that holds it")
     f = hub.HubFile(row.repo, row.file, row.revision or hub.MAIN)
     path, why = hub.fetch(f, allow_download)
+    if path is None and row.sha256:
+        path = _in_another_snapshot(f, row.sha256)
     if path is None:
         searched.append(f"the Hugging Face cache {hub.cache_root()} for {f.where()} ({why})")
         raise BackboneNotFoundError(
-            f'CLIP weights "{name}" not found: looked in {"; ".join(searched)}. Fix: on a machine with internet run '
-            f"`{f.fix()}` (or python -m trainers.backbones fetch {name}) and copy {hub.cache_root()} here (or point "
-            "HF_HUB_CACHE at a copy)" + (f", or put OpenAI's {old.file} in {cache_dir(configured_cache_dir)}" if old else ""))
+            f'CLIP weights "{name}" not found: looked in {"; ".join(searched)}. Fix: on a machine that reaches the hub '
+            f"run `{f.fix()}` (or python -m trainers.backbones fetch {name} there) and copy {hub.cache_root()} here (or "
+            "point HF_HUB_CACHE at a copy)"
+            + (f", or put OpenAI's {old.file} in {cache_dir(configured_cache_dir)}" if old else ""))
     sha = _checked(path, row.sha256, f"{name} from {f.where()}", f"{f.fix()} --force-download")
     act = _settle(row.activation, activation, f"the table row of {name}")
     return Backbone(name, path, "", f"{names.HUB_PREFIX}{row.repo}@{row.revision or hub.MAIN}/{row.file}", sha, act,
