@@ -98,8 +98,8 @@ def test_missing_named_weights_one_line_naming_every_place_and_the_fix(tmp_path,
     assert ("hf download timm/vit_base_patch16_clip_224.openai open_clip_model.safetensors "
             "--revision 977e3dd0ec55ab8da155f2fbeb6b5f54948b6e3d") in msg
     assert "openaipublic" not in msg and "curl" not in msg  # the dead URL is no source
-    with pytest.raises(BackboneNotFoundError, match="knows no hub file for RN50; put OpenAI's RN50.pt there"):
-        locate("RN50", str(tmp_path / "clip"), allow_download=False)
+    with pytest.raises(BackboneNotFoundError, match="knows no hub file for RN101; put OpenAI.s RN101.pt there"):
+        locate("RN101", str(tmp_path / "clip"), allow_download=False)
 
 
 def test_unknown_name_and_non_clip_files(tmp_path):

@@ -16,4 +16,4 @@ def test_fetch_offline_is_one_line_with_the_fix(tmp_path, monkeypatch, capsys):
     assert main(["fetch", "ViT-B-16:laion2b_s34b_b88k"]) == 2
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and out.startswith("ERROR: ")
-    assert "hf download laion/CLIP-ViT-B-16-laion2B-s34B-b88K open_clip_pytorch_model.bin --revision 7288da5a" in out
+    assert "hf download laion/CLIP-ViT-B-16-laion2B-s34B-b88K open_clip_model.safetensors --revision 7288da5a" in out

@@ -30,8 +30,17 @@ def test_every_name_resolves_to_a_row_or_a_legacy_file():
     assert not names.is_known("ViT-B-16:laion400m_e31")  # not in the table: refused, never guessed
 
 
-def test_list_names_every_row_and_marks_unpinned_ones():
+def test_every_row_is_pinned_and_list_says_which_hashes_are_not_published():
     lines = names.describe()
     assert len(lines) == len(names.all_names()) + 2  # + hf-hub: and local paths
-    unpinned = [line for line in lines if "main (not pinned)" in line]
-    assert [line.split()[0] for line in unpinned] == [n for n, r in names.PUBLISHED.items() if not r.pinned]
+    assert all(row.pinned for row in names.PUBLISHED.values())
+    unhashed = [line.split()[0] for line in lines if "sha256 not published" in line]
+    assert unhashed == [n for n, r in names.PUBLISHED.items() if not r.sha256]
+    assert {"RN50", "ViT-L/14@336px"} <= set(names.PUBLISHED)  # the RN and 336-px names have hub rows
+    assert names.PUBLISHED["ViT-L/14"].sha256.startswith("9ce2e8a8")  # three public records agree
+
+
+def test_a_revision_with_safetensors_is_read_as_safetensors():
+    """Where a pinned revision publishes open_clip_model.safetensors, the row reads it, not the pickle."""
+    for name in ("ViT-B-16:laion2b_s34b_b88k", "ViT-B-32:datacomp_xl_s13b_b90k", "RN50"):
+        assert names.PUBLISHED[name].file == "open_clip_model.safetensors", name

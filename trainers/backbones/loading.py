@@ -141,8 +141,10 @@ def _from_table(name: str, configured_cache_dir: str, activation: str, allow_dow
     if old is not None:
         path = os.path.join(cache_dir(configured_cache_dir), old.file)
         if os.path.isfile(path):
-            sha = _checked(path, old.sha256, f"OpenAI's {old.file}", f"delete it and run python -m trainers.backbones "
-                                                                     f"fetch {name} (OpenAI's URL is gone)")
+            refetch = (f"delete it and run python -m trainers.backbones fetch {name} (its pinned hub copy; OpenAI's URL "
+                       "is gone)" if row is not None else "copy OpenAI's original file again from a machine that has "
+                       "it (its URL is gone and no hub copy of it is pinned)")
+            sha = _checked(path, old.sha256, f"OpenAI's {old.file}", refetch)
             act = _settle(convert.QUICK_GELU, activation, f"OpenAI's {old.file}")
             return Backbone(name, path, "", f"legacy cache {path}", sha, act, names.OPENAI_MEAN, names.OPENAI_STD)
         searched.append(f"{path} (absent)")
