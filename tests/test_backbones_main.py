@@ -17,3 +17,12 @@ def test_fetch_offline_is_one_line_with_the_fix(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and out.startswith("ERROR: ")
     assert "hf download laion/CLIP-ViT-B-16-laion2B-s34B-b88K open_clip_model.safetensors --revision 7288da5a" in out
+
+
+def test_fetch_of_a_truncated_safetensors_path_is_one_line(tmp_path, tiny_clip_files, capsys):
+    data = open(tiny_clip_files["described"], "rb").read()
+    cut = tmp_path / "model.safetensors"
+    cut.write_bytes(data[: len(data) // 3])
+    assert main(["fetch", str(cut)]) == 2  # SafetensorError from an unguarded safe_open before
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and out.startswith(f'ERROR: "{cut}" is a damaged safetensors file')

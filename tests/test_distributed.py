@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-from engine.fixes.checkpoint import epoch_file, write_pointer
+from engine.fixes.checkpoint import epoch_file, load_checkpoint, write_pointer
 from tests.dcar_helpers import config_file, small_synth_opts
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -30,7 +30,7 @@ def _run(tmp_path, ckpt, trainer, out, procs):
 
 
 def _weights(out, name, epoch=2):
-    return torch.load(os.path.join(out, name, epoch_file(epoch)), weights_only=False)["state_dict"]
+    return load_checkpoint(os.path.join(out, name, epoch_file(epoch)))["state_dict"]
 
 
 def _close(a, b):
