@@ -1,6 +1,6 @@
 """``python -m trainers.backbones list`` prints the CLIP names; ``... fetch NAME`` downloads one
-(on a machine with internet; progress bar) and prints where it is, so that the Hugging Face cache
-can be copied to a cluster without internet (docs/backbones.md)."""
+(on a machine with internet; progress bar), checks that it builds a CLIP and prints where it is,
+so that the Hugging Face cache can be copied to a cluster without internet (docs/backbones.md)."""
 from __future__ import annotations
 
 import argparse
@@ -9,7 +9,7 @@ import sys
 from reporting.cli import bad_input
 
 from . import hub, names
-from .loading import locate
+from .loading import load, locate
 
 
 def main(argv: list[str]) -> int:
@@ -24,9 +24,9 @@ def main(argv: list[str]) -> int:
         return 0
     try:
         found = locate(a.name, allow_download=True)
+        load(found)  # the file builds a CLIP: a damaged or foreign file is found here, not in a later run
     except (OSError, ValueError) as e:
         return bad_input(e)
-    print(found.summary())
     print(f"file: {found.path}")
     print(f"Hugging Face cache: {hub.cache_root()} (copy it to the same place on the machine that trains, "
           "or point HF_HUB_CACHE at it)")

@@ -28,6 +28,7 @@ from engine.safe_load import DamagedFileError, UnsafeFileError, load_weights_onl
 from .convert import GELU, QUICK_GELU
 
 ACTIVATION_KEY = "activation"
+_MAX_HEADER = 100 << 20  # safetensors' own limit on the JSON header
 _TS_QUICK_GELU = re.compile(rb":\s*__torch__\.[\w.]*QuickGELU\b")
 _TS_GELU = re.compile(rb":\s*__torch__\.torch\.nn\.modules\.activation\.GELU\b")
 
@@ -49,10 +50,11 @@ def is_torchscript(path: str) -> bool:
 
 
 def is_safetensors(path: str) -> bool:
-    """A safetensors file starts with its header's length (8 bytes, little endian) and a JSON object."""
+    """A safetensors file starts with its header's length (8 bytes, little endian) and a JSON
+    object (a truncated one too: reading it then names it damaged)."""
     with open(path, "rb") as f:
         head = f.read(9)
-    return len(head) == 9 and head[8:] == b"{" and int.from_bytes(head[:8], "little") < os.path.getsize(path)
+    return len(head) == 9 and head[8:] == b"{" and 0 < int.from_bytes(head[:8], "little") < _MAX_HEADER
 
 
 def _refetch(path: str) -> str:
@@ -110,6 +112,8 @@ def read_state_dict(path: str, trusted_torchscript: Collection[str] = ()) -> dic
 
 def stated_activation(path: str) -> str:
     """The MLP activation the file itself states (``quick_gelu``/``gelu``), or "" when it states none."""
+    if os.path.getsize(path) == 0:
+        raise ValueError(f'"{path}" is empty: a download or copy that never finished. {_refetch(path)}')
     if is_safetensors(path):
         from safetensors import SafetensorError, safe_open
 
