@@ -38,14 +38,19 @@ def hf_folder(request, tmp_path_factory):
     return model, folder, request.param
 
 
-def test_transformers_folder_matches_reference_forward(hf_folder):
-    ref, folder, _ = hf_folder
+def _loads_like_transformers(folder, ref):
+    """The loader's CLIP for ``folder`` gives transformers' own features (to 1e-5)."""
     x, ids = torch.randn(2, 3, 32, 32), clip.tokenize(["a red-winged bird", "a photo"])
     model = load_clip(str(folder))
     want_i, want_t = _features(ref, x, ids)
     with torch.no_grad():
         assert (model.encode_image(x) - want_i).abs().max() < 1e-5
         assert (model.encode_text(ids) - want_t).abs().max() < 1e-5
+
+
+def test_transformers_folder_matches_reference_forward(hf_folder):
+    ref, folder, _ = hf_folder
+    _loads_like_transformers(folder, ref)
 
 
 def test_a_config_without_hidden_act_loads_as_transformers_reads_it(tmp_path):
@@ -58,12 +63,7 @@ def test_a_config_without_hidden_act_loads_as_transformers_reads_it(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps(cfg))
     ref = transformers.CLIPModel.from_pretrained(tmp_path).eval()  # transformers' own reading of the folder
     assert ref.config.text_config.hidden_act == "quick_gelu"
-    x, ids = torch.randn(2, 3, 32, 32), clip.tokenize(["a red-winged bird", "a photo"])
-    model = load_clip(str(tmp_path))
-    want_i, want_t = _features(ref, x, ids)
-    with torch.no_grad():
-        assert (model.encode_image(x) - want_i).abs().max() < 1e-5
-        assert (model.encode_text(ids) - want_t).abs().max() < 1e-5
+    _loads_like_transformers(tmp_path, ref)
 
 
 def test_wrong_activation_is_visible(hf_folder):
