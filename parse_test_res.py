@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 from tabulate import tabulate
 
+from methods import trainers
 from reporting.cli import bad_input
 from reporting.identity import VARIES_WITHIN_GROUP, differences, group_key, result_keys, saved_config
 from reporting.metric_names import format_metric
@@ -36,7 +37,7 @@ from reporting.stats import mean_ci, mean_std
 METRIC_RE = re.compile(r"^\* (?P<name>[\w@./+-]+): (?P<value>[-+0-9.eE]+)%?$")
 EVAL_MARK = "Evaluate on the *test* set"
 DONE_MARK = "Results written to"  # the final test's last line, printed once results.json is written
-METHOD_ORDER = ("ZeroshotCLIP", "CoOp", "CLIP_Adapter", "CLIP_LoRA", "MaPLe", "PromptSRC", "DCAR")
+METHOD_ORDER = trainers()  # the published column order: methods.py
 DOMAIN_ORDER = ("Caltech101", "OxfordPets", "StanfordCars", "Flowers102", "Food101", "FGVCAircraft", "SUN397",
                 "DTD", "UCF101")
 

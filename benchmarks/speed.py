@@ -43,6 +43,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from benchmarks.common import report, run_child  # noqa: E402
+from methods import SYNTH, method, trainers  # noqa: E402
 
 ARCHS = {  # clip.model.CLIP arguments
     "vit_b32": dict(embed_dim=512, image_resolution=224, vision_layers=12, vision_width=768, vision_patch_size=32,
@@ -50,7 +51,7 @@ ARCHS = {  # clip.model.CLIP arguments
     "tiny": dict(embed_dim=32, image_resolution=32, vision_layers=3, vision_width=64, vision_patch_size=8,
                  context_length=77, vocab_size=49408, transformer_width=64, transformer_heads=1, transformer_layers=3),
 }
-CONFIGS = {t: f"{t}/synth.yaml" for t in ("DCAR", "MaPLe", "PromptSRC", "CoOp", "CLIP_Adapter", "CLIP_LoRA", "ZeroshotCLIP")}
+TRAINERS = trainers(speed=True)  # methods.py
 BEFORE = ["TRAINER.TEXT_TRIM", "False", "TRAINER.FEATURE_CACHE", "False"]
 
 
@@ -74,7 +75,7 @@ def build_trainer(args: argparse.Namespace, trainer: str, opts: list[str]) -> An
 
     cfg = default_cfg()
     cfg.merge_from_file(os.path.join(ROOT, "configs/datasets/fdrd_synth.yaml"))
-    cfg.merge_from_file(os.path.join(ROOT, "configs/trainers", CONFIGS[trainer]))
+    cfg.merge_from_file(os.path.join(ROOT, method(trainer).config(SYNTH)))
     res = ARCHS[args.arch]["image_resolution"]
     cfg.merge_from_list(["TRAINER.NAME", trainer, "DATASET.ROOT", os.path.join(args.workdir, "data"),
                          "OUTPUT_DIR", os.path.join(args.workdir, "out"), "MODEL.BACKBONE.NAME",
@@ -296,7 +297,7 @@ def write_markdown(tables: dict[str, list], path: str, argv: str) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--archs", nargs="+", default=["vit_b32", "tiny"], choices=list(ARCHS))
-    p.add_argument("--trainers", nargs="*", default=list(CONFIGS), choices=list(CONFIGS))
+    p.add_argument("--trainers", nargs="*", default=list(TRAINERS), choices=list(TRAINERS))
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--steps", type=int, default=3)
     p.add_argument("--before", action="store_true", help="also run each trainer with items 2-3 off")

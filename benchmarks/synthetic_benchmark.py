@@ -67,6 +67,7 @@ from benchmarks.runs import (  # noqa: E402
     worker_env,
     write_report,
 )
+from methods import METHODS  # noqa: E402
 from reporting.stats import mean_std, paired_difference  # noqa: E402
 from trainers.backbones.small_clip.recipe import POSITIVE_CONTROL  # noqa: E402  (docs/synthetic_testbed.md)
 
@@ -103,15 +104,10 @@ class Row:
 
 
 CFG = "synth"  # the synthetic configs: configs/trainers/<trainer>/synth.yaml (equal budgets, chosen on val)
+# The references, then the methods (methods.py, in its order), then DCAR's component chain.
 ROWS = (
-    Row("zero-shot CLIP", "ZeroshotCLIP", CFG, role="reference", seeded=False, minutes=0.7),
-    Row("full fine-tuning (upper bound)", "FullFineTune", CFG, role="reference", minutes=3.7),
-    Row("CoOp", "CoOp", CFG, minutes=1.4),
-    Row("CLIP-Adapter", "CLIP_Adapter", CFG, minutes=1.0),
-    Row("CLIP-LoRA", "CLIP_LoRA", CFG, minutes=1.4),
-    Row("MaPLe", "MaPLe", CFG, minutes=2.0),
-    Row("PromptSRC", "PromptSRC", CFG, minutes=2.7),
-    Row("DCAR", "DCAR", CFG, minutes=8.3),
+    *(Row(m.name, m.trainer, m.configs[CFG], role="reference" if m.reference else "method", seeded=m.trains,
+          minutes=m.minutes) for m in sorted(METHODS, key=lambda m: not m.reference)),
     Row("1 prompts only, at DCAR's settings", "DCAR", CFG,
         ("TRAINER.DCAR.DTR.ENABLED", "False", "TRAINER.DCAR.CATE.LAMBDA", "0.0"), "ablation", minutes=2.7),
     Row("2 + DTR (no L_cate)", "DCAR", CFG, ("TRAINER.DCAR.CATE.LAMBDA", "0.0"), "ablation", minutes=2.5),

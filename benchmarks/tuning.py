@@ -60,12 +60,11 @@ from benchmarks.runs import (  # noqa: E402
     worker_env,
     write_report,
 )
+from methods import method, trainers  # noqa: E402
 from reporting.stats import paired_difference  # noqa: E402
 
 TRIALS = 6
-METHODS = ("CoOp", "CLIP_Adapter", "CLIP_LoRA", "MaPLe", "PromptSRC", "DCAR", "FullFineTune")
-COST = {"CoOp": 0.9, "CLIP_Adapter": 0.7, "CLIP_LoRA": 1.8, "MaPLe": 1.3, "PromptSRC": 1.5, "DCAR": 3.0,
-        "FullFineTune": 1.8}  # minutes per run: orders jobs
+METHODS = trainers(tuned=True)  # methods.py
 LR_FACTORS = (0.2, 0.5, 1.0, 2.0, 5.0)
 EPOCHS = (5, 10, 15)
 QUICK_EPOCHS = (1, 2)
@@ -150,7 +149,7 @@ def jobs(a: argparse.Namespace, common: list[str], all_trials: list[Trial]) -> l
     out = []
     for index in sorted({t.index for t in all_trials}):
         batch = [t for t in all_trials if t.index == index]
-        batch.sort(key=lambda t: -COST[t.trainer] * t.epochs(int(config_value(t.trainer, "OPTIM.MAX_EPOCH"))))
+        batch.sort(key=lambda t: -method(t.trainer).minutes * t.epochs(int(config_value(t.trainer, "OPTIM.MAX_EPOCH"))))
         for trial in batch:
             for seed in a.seeds:
                 folder = trial_folder(a, trial, seed)

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from methods import trainers
 from tests.dcar_helpers import small_synth_opts
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -33,7 +34,7 @@ def test_reproduce_table_tiny(tmp_path, tiny_clip_files):
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     table = (work / "output" / "table_synth_1shots" / "table.md").read_text().splitlines()
     header = [c.strip() for c in table[0].split("|")[1:-1]]
-    methods = ["ZeroshotCLIP", "CoOp", "CLIP_Adapter", "CLIP_LoRA", "MaPLe", "PromptSRC", "DCAR"]
+    methods = trainers(in_table=True)  # every column of the table, in methods.py's order
     assert header == ["domain", "K"] + [f"i2t {m}" for m in methods] + [f"t2i {m}" for m in methods]
     assert sum(line.startswith("| AVG") for line in table) == 3 and "Columns (runs averaged in each)" in "\n".join(table)
     last_avg = [line for line in table if line.startswith("| AVG")][-1]

@@ -1,0 +1,98 @@
+"""The methods of the codebase, one row each (docs/extending.md, "Add a method").
+
+Everything that lists methods reads this table: the column order of ``parse_test_res.py
+--table``, the comparison script ``scripts/reproduce_table.sh`` (through ``python -m methods``),
+the equal tuning trials (``benchmarks/tuning.py``), the speed benchmark and the synthetic
+benchmark's method rows. It imports nothing of the project and no torch, so any layer may read it.
+
+    python -m methods list                 # the table
+    python -m methods table PRESET         # "TRAINER CONFIG train|eval" per line: the comparison table's runs
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass, field
+
+SYNTH = "synth"  # the preset of the synthetic testbed: configs/trainers/<trainer>/synth.yaml, synth-small
+PRESETS = (SYNTH, "vit_b32")  # vit_b32: ViT-B/32 (and ViT-B/16: same depth and input size)
+
+
+@dataclass(frozen=True)
+class Method:
+    """One method: its registered trainer, how tables name it, its config per preset and its cost."""
+
+    trainer: str  # the name ``--trainer`` takes (the registered trainer class)
+    name: str  # the name reports and tables show
+    configs: dict[str, str] = field(default_factory=dict)  # preset -> config name under configs/trainers/<trainer>/
+    minutes: float = 1.0  # one run at its synth config on one core (measured at the tuned configs); orders jobs
+    trains: bool = True  # False: evaluated as it is (zero-shot), one deterministic run
+    reference: bool = False  # a reference row of the benchmarks (zero-shot, full fine-tuning), not a compared method
+    tuned: bool = True  # its synth config was chosen by benchmarks/tuning.py's equal trials
+    in_table: bool = True  # a column of scripts/reproduce_table.sh
+    speed: bool = True  # a row of benchmarks/speed.py
+
+    def config(self, preset: str) -> str:
+        """The config file for ``preset`` (a ValueError naming the presets it has otherwise)."""
+        if preset not in self.configs:
+            raise ValueError(f"{self.trainer} has no config for preset {preset!r} (it has: {', '.join(self.configs)})")
+        return f"configs/trainers/{self.trainer}/{self.configs[preset]}.yaml"
+
+
+def _configs(vit_b32: str = "") -> dict[str, str]:
+    return {SYNTH: SYNTH, **({"vit_b32": vit_b32} if vit_b32 else {})}
+
+
+# In the published table's column order; minutes from the synthetic benchmark's first draw.
+METHODS: tuple[Method, ...] = (
+    Method("ZeroshotCLIP", "zero-shot CLIP", _configs("vit_b32"), 0.7, trains=False, reference=True, tuned=False),
+    Method("CoOp", "CoOp", _configs("vit_b32_ep10_batch32_16ctx"), 1.4),
+    Method("CLIP_Adapter", "CLIP-Adapter", _configs("vit_b32_ep10_batch32"), 1.0),
+    Method("CLIP_LoRA", "CLIP-LoRA", _configs("vit_b32_ep10_batch32"), 1.4),
+    Method("MaPLe", "MaPLe", _configs("vit_b32_ep10_batch32_2ctx"), 2.0),
+    Method("PromptSRC", "PromptSRC", _configs("vit_b32_ep10_batch32_4+4ctx"), 2.7),
+    Method("DCAR", "DCAR", _configs("vit_b32_ep10_batch32_2ctx"), 8.3),
+    Method("FullFineTune", "full fine-tuning (upper bound)", _configs(), 3.7, reference=True, in_table=False,
+           speed=False),
+)
+
+
+def method(trainer: str) -> Method:
+    """The row of ``trainer`` (a ValueError listing the methods otherwise)."""
+    for m in METHODS:
+        if m.trainer == trainer:
+            return m
+    raise ValueError(f"{trainer!r} is not a method of the table (methods.py): {', '.join(trainers())}")
+
+
+def trainers(**where: bool) -> tuple[str, ...]:
+    """The trainers of the methods whose fields equal ``where`` (e.g. ``tuned=True``), in table order."""
+    return tuple(m.trainer for m in METHODS if all(getattr(m, k) == v for k, v in where.items()))
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="python -m methods", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="every method with its configs and cost")
+    table = sub.add_parser("table", help="'TRAINER CONFIG train|eval' lines: the comparison table's runs for a preset")
+    table.add_argument("preset", choices=PRESETS)
+    a = p.parse_args(argv)
+    if a.command == "list":
+        for m in METHODS:
+            configs = ", ".join(f"{k}: {v}" for k, v in m.configs.items())
+            print(f"{m.trainer:14s} {m.name:32s} {m.minutes:4.1f} min  {configs}")
+        return 0
+    missing = [m.trainer for m in METHODS if m.in_table and a.preset not in m.configs]
+    if missing:
+        print(f"ERROR: {', '.join(missing)} ha{'s' if len(missing) == 1 else 've'} no config for preset {a.preset}: add "
+              "it to the method's row in methods.py")
+        return 2
+    for m in METHODS:
+        if m.in_table:
+            print(m.trainer, m.configs[a.preset], "train" if m.trains else "eval")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
