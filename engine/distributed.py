@@ -133,6 +133,12 @@ def broadcast_parameters(params: list[torch.Tensor]) -> None:
             dist.broadcast(p.data, src=0)
 
 
+def scaled_for_averaging(global_loss: torch.Tensor) -> torch.Tensor:
+    """A loss over the global batch (every rank's rows), as each rank backpropagates it: times the
+    world size, since :func:`average_gradients` divides the summed gradients by it again."""
+    return global_loss * world_size()
+
+
 def average_gradients(params: list[torch.Tensor]) -> None:
     """Average the gradients of ``params`` over the ranks, in one flat all-reduce (as DDP does:
     each rank's gradient divided by the world size, then summed); call between backward and step."""

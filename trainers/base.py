@@ -237,7 +237,7 @@ class RetrievalTrainer(TrainerX):
         items = [self.train_set.data_source[i] for i in batch["index"].tolist()]
         with self.precision.autocast():
             _, _, loss = self.contrastive_step(batch, items)
-        self.optimisation_step(loss * dist.world_size(), logged=loss.item())
+        self.optimisation_step(dist.scaled_for_averaging(loss), logged=loss.item())
         return {"loss": loss.item()}
 
     def contrastive_step(self, batch: dict, items: Sequence[Any]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -180,7 +180,7 @@ class PromptSRC(RetrievalTrainer):
                                     c.IMAGE_LOSS_WEIGHT, c.TEXT_LOSS_WEIGHT, c.KL_WEIGHT)
         regulation = sum(terms.values())
         loss = con.item() + regulation.item()
-        self.optimisation_step(con * dist.world_size() + regulation, logged=loss)  # L_con: global; the rest: own rows
+        self.optimisation_step(dist.scaled_for_averaging(con) + regulation, logged=loss)  # L_con: global; the rest: own rows
         return {"loss": loss, "l_con": con.item(), **{k: v.item() for k, v in terms.items()}}
 
     def after_epoch(self) -> None:

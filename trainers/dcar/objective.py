@@ -142,7 +142,7 @@ class DCARObjective(nn.Module):
         ``reweighted``: L_cate then encodes them again without weights); ``encode``: strings ->
         features of the prompted text encoder under this step's prompts."""
         loss_con, global_batch = global_contrastive_loss(img, pos, items, scale, self.mode)
-        objective, summary = loss_con * dist.world_size(), {"loss_con": loss_con.item()}
+        objective, summary = dist.scaled_for_averaging(loss_con), {"loss_con": loss_con.item()}
         if self.lam > 0:
             loss_cate = self.category_term(img, pos, items, labels, scale, encode, reweighted)
             share = len(items) * dist.world_size() / global_batch  # L_cate is per image: weight the local mean
