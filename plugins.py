@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from types import ModuleType
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 PLUGIN_PACKAGES = ("datasets", "evaluation", "trainers")
 
@@ -41,13 +41,3 @@ def default_cfg() -> Any:
     """Engine defaults plus every plugin's keys: the base that config files are merged into."""
     return cfg_with(load_plugins())
 
-
-def merge_checked(merge: Callable[[], None], source: str) -> None:
-    """Run a yacs merge; anything wrong in ``source`` -- YAML syntax, an unknown key (yacs: a bare
-    assertion or KeyError), a wrongly typed value -- is one ValueError naming the source."""
-    try:
-        merge()
-    except Exception as e:  # yacs and PyYAML raise many kinds for a bad file
-        detail = " ".join(str(e).split())[:400] or type(e).__name__
-        raise ValueError(f"Config error in {source}: {detail}. Check the YAML syntax and each key's spelling (flags such "
-                         "as --output-dir go before the trailing KEY VALUE options)") from None

@@ -27,75 +27,11 @@ except ImportError as _e:  # DCAR_ENGINE=dassl without an importable Dassl: one 
 import torch
 
 import run_folder
+from configuration import build_parser, cfg_from_args
 from engine import CheckpointMismatchError
 from engine import distributed as dist
 from engine.writes import DiskFullError, disk_full_in
-from plugins import default_cfg, merge_checked
 from reporting.cli import BAD_INPUT, bad_input
-from trainers import backbones
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--root", type=str, default="", help="path to dataset root")
-    p.add_argument("--output-dir", type=str, default="", help="output directory")
-    p.add_argument("--resume", type=str, default="", help="checkpoint directory to resume from")
-    p.add_argument("--seed", type=int, default=None, help="fixed seed (0 included); unset = not seeded")
-    p.add_argument("--source-domains", type=str, nargs="+", help="source domains for DA/DG")
-    p.add_argument("--target-domains", type=str, nargs="+", help="target domains for DA/DG")
-    p.add_argument("--transforms", type=str, nargs="+", help="data augmentation methods")
-    p.add_argument("--config-file", type=str, default="", help="path to trainer config file")
-    p.add_argument("--dataset-config-file", type=str, default="", help="path to dataset config file")
-    p.add_argument("--trainer", type=str, default="", help="name of trainer")
-    p.add_argument("--backbone", type=str, default="", help="name of CNN backbone / CLIP model or checkpoint")
-    p.add_argument("--head", type=str, default="", help="name of head")
-    p.add_argument("--eval-only", action="store_true", help="evaluation only")
-    p.add_argument("--model-dir", type=str, default="", help="load model from this directory for eval-only mode")
-    p.add_argument("--load-epoch", type=int, help="load model weights at this epoch for evaluation")
-    p.add_argument("--no-train", action="store_true", help="do not call trainer.train()")
-    p.add_argument("opts", default=None, nargs=argparse.REMAINDER, help="modify config options using the command-line")
-    return p
-
-
-def reset_cfg(cfg: Any, args: argparse.Namespace) -> None:
-    """Copy the command-line flags that were given into the config."""
-    if args.root:
-        cfg.DATASET.ROOT = args.root
-    if args.output_dir:
-        cfg.OUTPUT_DIR = args.output_dir
-    if args.resume:
-        cfg.RESUME = args.resume
-    if args.seed is not None:
-        cfg.SEED = args.seed
-    if args.source_domains:
-        cfg.DATASET.SOURCE_DOMAINS = args.source_domains
-    if args.target_domains:
-        cfg.DATASET.TARGET_DOMAINS = args.target_domains
-    if args.transforms:
-        cfg.INPUT.TRANSFORMS = args.transforms
-    if args.trainer:
-        cfg.TRAINER.NAME = args.trainer
-    if args.backbone:
-        cfg.MODEL.BACKBONE.NAME = args.backbone
-    if args.head:
-        cfg.MODEL.HEAD.NAME = args.head
-
-
-def setup_cfg(args: argparse.Namespace) -> Any:
-    cfg = default_cfg()
-    for path in (args.dataset_config_file, args.config_file):
-        if path:
-            if not os.path.isfile(path):
-                raise ValueError(f"Config file not found: {path}")
-            merge_checked(lambda path=path: cfg.merge_from_file(path), path)
-    reset_cfg(cfg, args)
-    if args.opts:
-        if len(args.opts) % 2:
-            raise ValueError(f"Trailing options must be KEY VALUE pairs, got an odd list: {args.opts}")
-        merge_checked(lambda: cfg.merge_from_list(args.opts), "the command line")
-    backbones.configure(cfg)  # the weights' hash, activation and normalisation join the run's config
-    cfg.freeze()
-    return cfg
 
 
 def print_args(args: argparse.Namespace, cfg: Any) -> None:
@@ -120,7 +56,7 @@ def build_trainer(cfg: Any) -> Any:
 
 
 def main(args: argparse.Namespace) -> None:
-    cfg = setup_cfg(args)
+    cfg = cfg_from_args(args)
     try:
         engine.check_registered(engine.TRAINER_REGISTRY, cfg.TRAINER.NAME, "trainer")
     except ValueError as e:
@@ -174,7 +110,7 @@ def run(argv: list[str]) -> None:
     """``main`` with bad input (data, config, weights, unwritable folders) reported as one clear
     message and exit status 2 instead of a traceback; ``DCAR_DEBUG=1`` shows the traceback."""
     try:
-        main(build_parser().parse_args(argv))
+        main(build_parser(__doc__).parse_args(argv))
         dist.cleanup()
     except (ValueError, KeyError, OSError, RuntimeError) as e:
         full = disk_full_in(e)  # a full disk, also where a library wrapped it (torch's writer: RuntimeError)

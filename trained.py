@@ -25,10 +25,10 @@ import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
 import engine
+from configuration import build_cfg
 from datasets.text import CONTEXT_LENGTH, encode
 from engine.fixes.checkpoint import load_weights
 from engine.precision import resolve_device, resolve_precision
-from plugins import default_cfg, merge_checked
 from reporting.cli import bad_input
 from trainers.base import load_clip
 from trainers.model import PromptedCLIP
@@ -40,10 +40,13 @@ def run_config(run_dir: str) -> Any:
     if not os.path.isfile(path):
         raise ValueError(f"{run_dir} is not a run folder: it has no config.yaml (give the folder train.py wrote, "
                          "the one holding config.yaml and results.json)")
-    cfg = default_cfg()
-    merge_checked(lambda: cfg.merge_from_file(path), f"{path} (the run's config: copy the run folder again if it is "
-                                                      "damaged; a run of another version of this code needs that version)")
-    return cfg
+    try:
+        return build_cfg([path])
+    except ValueError as e:
+        if not str(e).startswith("Config error"):
+            raise
+        raise ValueError(f"{e}. It is the run's config: copy the run folder again if it is damaged (a run of another "
+                         "version of this code needs that version)") from None
 
 
 def load_trained(run_dir: str, device: str | torch.device | None = None, epoch: int | None = None) -> PromptedCLIP:

@@ -64,15 +64,13 @@ def word_weights(row, caption: str) -> list[float]:
 
 def build_trainer(data: str, out: str):
     import engine
-    from plugins import default_cfg
+    from configuration import build_cfg
 
-    cfg = default_cfg()
-    cfg.merge_from_file(os.path.join(ROOT, "configs/datasets/fdrd_synth.yaml"))
-    cfg.merge_from_file(os.path.join(ROOT, "configs/trainers/DCAR/synth.yaml"))
-    cfg.merge_from_list(["MODEL.BACKBONE.NAME", "synth-small", "INPUT.SIZE", "(64, 64)", "DATASET.NUM_SHOTS", "16",
-                         "DATASET.FDRD_SYNTH.SEED", "0", "DATASET.FDRD_SYNTH.IMAGE_SIZE", "64"])
-    cfg.TRAINER.NAME, cfg.DATASET.ROOT, cfg.OUTPUT_DIR, cfg.SEED, cfg.VERBOSE = "DCAR", data, out, 1, False
-    cfg.freeze()
+    files = [os.path.join(ROOT, "configs/datasets/fdrd_synth.yaml"), os.path.join(ROOT, "configs/trainers/DCAR/synth.yaml")]
+    cfg = build_cfg(files,
+                    ["MODEL.BACKBONE.NAME", "synth-small", "INPUT.SIZE", "(64, 64)", "DATASET.NUM_SHOTS", "16",
+                     "DATASET.FDRD_SYNTH.SEED", "0", "DATASET.FDRD_SYNTH.IMAGE_SIZE", "64"],
+                    {"TRAINER.NAME": "DCAR", "DATASET.ROOT": data, "OUTPUT_DIR": out, "SEED": 1, "VERBOSE": False})
     engine.set_random_seed(1)
     return engine.build_trainer(cfg)
 

@@ -24,10 +24,10 @@ def already_finished(argv: list[str]) -> bool:
     if "--eval-only" in argv:
         return False
     import run_folder
-    import train
+    from configuration import build_parser, cfg_from_args
 
     with contextlib.chdir(ROOT):
-        cfg = train.setup_cfg(train.build_parser().parse_args(argv))
+        cfg = cfg_from_args(build_parser().parse_args(argv))
         if not os.path.isfile(os.path.join(cfg.OUTPUT_DIR, "results.json")):
             return False
         try:
@@ -138,11 +138,10 @@ def synth_config(trainer: str) -> str:
 def config_values(trainer: str, keys: list[str], opts: list[str] = ()) -> dict[str, object]:
     """The values ``keys`` take in ``trainer``'s synth config with ``opts`` merged, as ``train.py``
     resolves them."""
-    import train
+    from configuration import build_cfg
 
     with contextlib.chdir(ROOT):
-        cfg = train.setup_cfg(train.build_parser().parse_args(
-            ["--trainer", trainer, "--dataset-config-file", DATASET_CONFIG, "--config-file", synth_config(trainer), *opts]))
+        cfg = build_cfg([DATASET_CONFIG, synth_config(trainer)], opts, {"TRAINER.NAME": trainer})
     values = {}
     for key in keys:
         node = cfg

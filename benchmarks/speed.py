@@ -71,18 +71,16 @@ def make_checkpoint(arch: str, folder: str) -> str:
 
 def build_trainer(args: argparse.Namespace, trainer: str, opts: list[str]) -> Any:
     import engine
-    from plugins import default_cfg
+    from configuration import build_cfg
 
-    cfg = default_cfg()
-    cfg.merge_from_file(os.path.join(ROOT, "configs/datasets/fdrd_synth.yaml"))
-    cfg.merge_from_file(os.path.join(ROOT, method(trainer).config(SYNTH)))
     res = ARCHS[args.arch]["image_resolution"]
-    cfg.merge_from_list(["TRAINER.NAME", trainer, "DATASET.ROOT", os.path.join(args.workdir, "data"),
-                         "OUTPUT_DIR", os.path.join(args.workdir, "out"), "MODEL.BACKBONE.NAME",
-                         make_checkpoint(args.arch, args.workdir), "INPUT.SIZE", f"({res}, {res})",
-                         "INPUT.TRANSFORMS", "['normalize']", "DATASET.NUM_SHOTS", "2",
-                         "DATALOADER.TRAIN_X.BATCH_SIZE", str(args.batch), "DATALOADER.TEST.BATCH_SIZE", "64",
-                         "VERBOSE", "False", *args.opts, *opts])
+    cfg = build_cfg([os.path.join(ROOT, "configs/datasets/fdrd_synth.yaml"), os.path.join(ROOT, method(trainer).config(SYNTH))],
+                    ["TRAINER.NAME", trainer, "DATASET.ROOT", os.path.join(args.workdir, "data"),
+                     "OUTPUT_DIR", os.path.join(args.workdir, "out"), "MODEL.BACKBONE.NAME",
+                     make_checkpoint(args.arch, args.workdir), "INPUT.SIZE", f"({res}, {res})",
+                     "INPUT.TRANSFORMS", "['normalize']", "DATASET.NUM_SHOTS", "2",
+                     "DATALOADER.TRAIN_X.BATCH_SIZE", str(args.batch), "DATALOADER.TEST.BATCH_SIZE", "64",
+                     "VERBOSE", "False", *args.opts, *opts])
     engine.set_random_seed(1)
     return engine.build_trainer(cfg)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 
 import engine
-from plugins import default_cfg
-from tests.helpers import apply_overrides, killed_after_epoch
+from configuration import build_cfg
+from tests.helpers import killed_after_epoch
 
 TINY_DCAR = "configs/trainers/DCAR/synth.yaml"
 # A small FDRDSynth and the tiny CLIP's input size, as trailing train.py options.
@@ -26,16 +26,12 @@ def small_synth_opts(**more) -> list[str]:
 
 
 def dcar_cfg(tmp_path, ckpt, trainer="DCAR", config=TINY_DCAR, **opts):
-    cfg = default_cfg()
-    cfg.merge_from_file("configs/datasets/fdrd_synth.yaml")
-    cfg.merge_from_file(config)
-    cfg.TRAINER.NAME = trainer
-    cfg.DATASET.ROOT = str(tmp_path / "data")
-    cfg.OUTPUT_DIR = str(tmp_path / "out")
-    cfg.SEED = 1
-    cfg.MODEL.BACKBONE.NAME = ckpt
-    cfg.VERBOSE = False
-    return apply_overrides(cfg, {**SMALL_SYNTH, **opts})
+    """The small FDRDSynth and ``config`` with ``opts`` (``A__B`` for ``A.B``), built as train.py
+    builds a run's config (the backbone's settings applied), not frozen."""
+    values = {"TRAINER.NAME": trainer, "DATASET.ROOT": str(tmp_path / "data"), "OUTPUT_DIR": str(tmp_path / "out"),
+              "SEED": 1, "MODEL.BACKBONE.NAME": ckpt, "VERBOSE": False,
+              **{k.replace("__", "."): v for k, v in {**SMALL_SYNTH, **opts}.items()}}
+    return build_cfg(["configs/datasets/fdrd_synth.yaml", config], values=values, freeze=False)
 
 
 def build(cfg, seed=1):

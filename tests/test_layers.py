@@ -9,7 +9,8 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAYER = {"engine": 0, "reporting": 0, "methods": 0, "datasets": 1, "evaluation": 2, "trainers": 3,
-         "plugins": 4, "train": 4, "trained": 4, "run_folder": 4, "parse_test_res": 4, "benchmarks": 4, "tests": 5}
+         "plugins": 4, "configuration": 4, "train": 4, "trained": 4, "run_folder": 4, "parse_test_res": 4,
+         "benchmarks": 4, "tests": 5}
 PACKAGES = {"reporting", "datasets", "evaluation", "trainers", "plugins", "benchmarks"}
 
 

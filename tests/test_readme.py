@@ -85,43 +85,31 @@ def parsed(target: list[str], argv: list[str]) -> tuple[argparse.Namespace | Non
     return None, "never parsed its command line"
 
 
-def config_problems(pairs: list[str], base: object = None) -> list[str]:
-    """Trailing ``KEY VALUE`` pairs that are not config keys of the right type."""
-    if len(pairs) % 2:
-        return [f"an odd list of KEY VALUE pairs: {pairs}"]
-    from plugins import default_cfg
+def config_problems(pairs: list[str], files: list[str] = (), values: dict | None = None) -> list[str]:
+    """Trailing ``KEY VALUE`` pairs that are not config keys of the right type (on ``files``)."""
+    from configuration import build_cfg
 
-    cfg = base if base is not None else default_cfg()
     try:
-        cfg.merge_from_list(pairs)
-    except (AssertionError, KeyError, ValueError) as e:
+        build_cfg(files, pairs, values, backbone=False)  # keys and types only: the weights are not on this machine
+    except ValueError as e:
         return [f"{pairs}: {e}"]
     return []
 
 
 def train_problems(ns: argparse.Namespace) -> list[str]:
-    import train
+    from configuration import flag_values
 
+    paths = [p for p in (ns.dataset_config_file, ns.config_file) if p]
     problems = [f"--{flag} {path} does not exist" for flag, path in
                 (("dataset-config-file", ns.dataset_config_file), ("config-file", ns.config_file))
                 if path and not os.path.isfile(os.path.join(ROOT, path))]
     if problems:
         return problems
-    from plugins import default_cfg
-
-    cfg = default_cfg()
-    try:
-        for path in (ns.dataset_config_file, ns.config_file):
-            if path:
-                cfg.merge_from_file(os.path.join(ROOT, path))
-        train.reset_cfg(cfg, ns)
-    except (AssertionError, KeyError, ValueError) as e:
-        return [f"config files: {e}"]
     import engine
 
     if ns.trainer and ns.trainer not in engine.TRAINER_REGISTRY.registered_names():
         problems.append(f"--trainer {ns.trainer} is not a registered trainer")
-    return problems + config_problems(ns.opts, cfg)
+    return problems + config_problems(ns.opts or [], [os.path.join(ROOT, p) for p in paths], flag_values(ns))
 
 
 def python_problems(argv: list[str]) -> list[str]:

@@ -68,42 +68,6 @@ def _write(path, text):
     return str(path)
 
 
-def test_config_layering_order(tmp_path):
-    ds = _write(tmp_path / "ds.yaml", 'DATASET:\n  NAME: "ToyColours"\n  NUM_SHOTS: 4\nOPTIM:\n  LR: 0.1\n  MAX_EPOCH: 3\n')
-    tr = _write(
-        tmp_path / "tr.yaml",
-        "OPTIM:\n  LR: 0.2\n  WARMUP_CONS_LR: 1e-5\nINPUT:\n  SIZE: (32, 32)\n  TRANSFORMS: [\"normalize\"]\n"
-        "DATALOADER:\n  TRAIN_X:\n    BATCH_SIZE: 8\n",
-    )
-    args = train.build_parser().parse_args(
-        ["--dataset-config-file", ds, "--config-file", tr, "--seed", "0", "--trainer", "ToyTrainer",
-         "--root", "/data", "OPTIM.MAX_EPOCH", "7", "DATALOADER.TRAIN_X.BATCH_SIZE", "2"]
-    )
-    cfg = train.setup_cfg(args)
-    assert cfg.DATASET.NAME == "ToyColours" and cfg.DATASET.NUM_SHOTS == 4  # dataset file
-    assert cfg.OPTIM.LR == 0.2  # trainer file beats dataset file
-    assert cfg.OPTIM.WARMUP_CONS_LR == 1e-5 and isinstance(cfg.OPTIM.WARMUP_CONS_LR, float)  # yacs literal_eval
-    assert cfg.INPUT.SIZE == (32, 32) and cfg.INPUT.TRANSFORMS == ("normalize",)
-    assert cfg.OPTIM.MAX_EPOCH == 7 and cfg.DATALOADER.TRAIN_X.BATCH_SIZE == 2  # opts beat files
-    assert cfg.SEED == 0  # seed 0 is a seed
-    assert cfg.DATASET.ROOT == "/data" and cfg.TRAINER.NAME == "ToyTrainer"
-    assert cfg.MODEL.BACKBONE.CACHE_DIR == ""  # key added by a trainers module (registration by import)
-    assert cfg.is_frozen()
-
-
-def test_seed_unset_stays_negative_and_bad_opts_fail(tmp_path):
-    cfg = train.setup_cfg(train.build_parser().parse_args([]))
-    assert cfg.SEED == -1
-    with pytest.raises(ValueError, match="Type mismatch"):
-        train.setup_cfg(train.build_parser().parse_args(["OPTIM.LR", "1"]))
-    with pytest.raises(ValueError, match="Config error in the command line: Non-existent key: OPTIM.NOPE"):
-        train.setup_cfg(train.build_parser().parse_args(["OPTIM.NOPE", "1"]))
-    with pytest.raises(ValueError, match="KEY VALUE"):
-        train.setup_cfg(train.build_parser().parse_args(["OPTIM.LR"]))
-    with pytest.raises(ValueError, match="Config file not found"):
-        train.setup_cfg(train.build_parser().parse_args(["--config-file", str(tmp_path / "missing.yaml")]))
-
-
 def test_train_py_end_to_end_writes_log_config_env(tmp_path):
     out = tmp_path / "run"
     argv = ["--trainer", "ToyTrainer", "--root", str(tmp_path / "data"), "--output-dir", str(out), "--seed", "0", *TOY]
