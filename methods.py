@@ -7,6 +7,7 @@ benchmark's method rows. It imports nothing of the project and no torch, so any 
 
     python -m methods list                 # the table
     python -m methods table PRESET         # "TRAINER CONFIG train|eval" per line: the comparison table's runs
+    python -m methods config TRAINER DATASET   # the scripts' default config name (synth for fdrd_synth*)
 """
 from __future__ import annotations
 
@@ -70,6 +71,11 @@ def trainers(**where: bool) -> tuple[str, ...]:
     return tuple(m.trainer for m in METHODS if all(getattr(m, k) == v for k, v in where.items()))
 
 
+def preset_of(dataset: str) -> str:
+    """The preset a dataset config runs with by default: ``synth`` for FDRDSynth, else ``vit_b32``."""
+    return SYNTH if dataset.startswith("fdrd_synth") else "vit_b32"
+
+
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="python -m methods", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -77,7 +83,20 @@ def main(argv: list[str]) -> int:
     sub.add_parser("list", help="every method with its configs and cost")
     table = sub.add_parser("table", help="'TRAINER CONFIG train|eval' lines: the comparison table's runs for a preset")
     table.add_argument("preset", choices=PRESETS)
+    config = sub.add_parser("config", help="the config name the scripts use for TRAINER on DATASET when CFG is unset")
+    config.add_argument("trainer")
+    config.add_argument("dataset")
     a = p.parse_args(argv)
+    if a.command == "config":
+        preset = preset_of(a.dataset)
+        found = next((m for m in METHODS if m.trainer == a.trainer), None)
+        if found is None or preset not in found.configs:
+            why = "is not in methods.py's table" if found is None else f"has no {preset} config in methods.py's table"
+            print(f"ERROR: set CFG to a config name under configs/trainers/{a.trainer}/ ({a.trainer} {why})",
+                  file=sys.stderr)
+            return 2
+        print(found.configs[preset])
+        return 0
     if a.command == "list":
         for m in METHODS:
             configs = ", ".join(f"{k}: {v}" for k, v in m.configs.items())

@@ -91,3 +91,15 @@ def test_unknown_methods_and_presets_are_named():
         method("Nope")
     with pytest.raises(ValueError, match="FullFineTune has no config for preset 'vit_b32'"):
         method("FullFineTune").config("vit_b32")
+
+
+def test_the_scripts_default_config_comes_from_the_table(capsys):
+    """scripts/common/default_cfg.sh asks the table; a trainer without a config there is told to set CFG."""
+    assert methods.main(["config", "CoOp", "fdrd_caltech101"]) == 0
+    assert methods.main(["config", "CoOp", "fdrd_synth_val"]) == 0
+    assert capsys.readouterr().out.split() == [method("CoOp").configs["vit_b32"], SYNTH]
+    assert methods.main(["config", "FullFineTune", "fdrd"]) == 2
+    assert "ERROR: set CFG to a config name under configs/trainers/FullFineTune/" in capsys.readouterr().err
+    res = subprocess.run(["bash", "scripts/common/default_cfg.sh", "DCAR", "fdrd_dtd"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=60)
+    assert res.returncode == 0 and res.stdout.strip() == method("DCAR").configs["vit_b32"]

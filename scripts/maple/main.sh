@@ -1,6 +1,4 @@
 #!/usr/bin/env bash
 # Train MaPLe (retrieval) over few-shot seeds 1 2 3:  bash scripts/maple/main.sh DATASET SHOTS [KEY VALUE ...]
-# DATA, CFG (default vit_b32_ep10_batch32_2ctx; synth for fdrd_synth) and SEEDS from the environment; see scripts/common/main.sh.
-case "${1:-}" in fdrd_synth*) DEFAULT_CFG=synth ;; *) DEFAULT_CFG=vit_b32_ep10_batch32_2ctx ;; esac
-export CFG=${CFG:-${DEFAULT_CFG}}
+# DATA, CFG (default: its config in methods.py; synth for fdrd_synth) and SEEDS from the environment; see scripts/common/main.sh.
 exec bash "$(dirname "$0")/../common/main.sh" MaPLe "$@"

@@ -7,8 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DATASET=${1:?usage: zeroshot.sh DATASET [CFG] [KEY VALUE ...]}
-case "${DATASET}" in fdrd_synth*) DEFAULT_CFG=synth ;; *) DEFAULT_CFG=vit_b32 ;; esac
-CFG=${2:-${DEFAULT_CFG}}
+CFG=${2:-$(bash scripts/common/default_cfg.sh ZeroshotCLIP "${DATASET}")}  # methods.py: synth for fdrd_synth*, else vit_b32
 shift $(( $# >= 2 ? 2 : 1 ))
 DATA=${DATA:-./data}
 SEEDS=${SEEDS:-1}
