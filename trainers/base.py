@@ -188,6 +188,13 @@ class RetrievalTrainer(TrainerX):
         clip_model, self.backbone = load_clip(self.cfg, self.precision, frozen)
         return clip_model
 
+    def build_model(self) -> None:
+        """The trainer's :meth:`retrieval_model` on the configured CLIP (frozen unless
+        ``FROZEN_CLIP`` is False), adopted by :meth:`setup_model`; a trainer that needs more
+        (DCAR's objective, PromptSRC's frozen targets) extends it."""
+        clip_model = self.load_clip(frozen=self.FROZEN_CLIP)
+        self.setup_model(*self.retrieval_model(self.cfg, clip_model, self.precision))
+
     def setup_model(self, model: PromptedCLIP, trainable: dict[str, nn.Module],
                     strings: Sequence[str] | None = None) -> None:
         """Adopt ``model``: register each of ``trainable`` (its run-folder name -> module) with an

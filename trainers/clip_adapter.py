@@ -43,7 +43,3 @@ class CLIP_Adapter(RetrievalTrainer):  # noqa: N801 - CLIP-Adapter's registry na
         text_head = heads["text"] if "text" in heads else None
         model = prompted_clip(cfg, clip_model, precision, image_head=heads["image"], text_head=text_head)
         return model, {"adapter": heads}
-
-    def build_model(self) -> None:
-        clip_model = self.load_clip()
-        self.setup_model(*self.retrieval_model(self.cfg, clip_model, self.precision))

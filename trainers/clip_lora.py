@@ -141,7 +141,3 @@ class CLIP_LoRA(RetrievalTrainer):  # noqa: N801 - the method's name
         c = cfg.TRAINER.CLIP_LORA
         adapters = add_lora(clip_model, c.RANK, c.ALPHA, c.DROPOUT, tuple(c.TOWERS), tuple(c.LAYERS), tuple(c.SLICES))
         return prompted_clip(cfg, clip_model, precision, train_clip=True), {"lora": adapters}
-
-    def build_model(self) -> None:
-        clip_model = self.load_clip()
-        self.setup_model(*self.retrieval_model(self.cfg, clip_model, self.precision))

@@ -48,7 +48,3 @@ class CoOp(RetrievalTrainer):
         n_ctx = len(encode(c.CTX_INIT.replace("_", " "))) if c.CTX_INIT else c.N_CTX
         prompts = prompt_learner(cfg, cls.CONFIG_NODE, clip_model, n_ctx, 1, c.CTX_INIT, visual=False)
         return prompted_clip(cfg, clip_model, precision, prompts), {"prompt_learner": nn.ModuleDict({"prompts": prompts})}
-
-    def build_model(self) -> None:
-        clip_model = self.load_clip()
-        self.setup_model(*self.retrieval_model(self.cfg, clip_model, self.precision))

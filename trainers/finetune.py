@@ -34,7 +34,3 @@ class FullFineTune(RetrievalTrainer):
                         precision: Precision) -> tuple[PromptedCLIP, dict[str, nn.Module]]:
         clip_model.logit_scale.requires_grad_(False)
         return prompted_clip(cfg, clip_model, precision, train_clip=True), {"clip": nn.ModuleDict({"clip": clip_model})}
-
-    def build_model(self) -> None:
-        clip_model = self.load_clip(frozen=self.FROZEN_CLIP)
-        self.setup_model(*self.retrieval_model(self.cfg, clip_model, self.precision))

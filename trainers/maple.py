@@ -36,7 +36,3 @@ class MaPLe(RetrievalTrainer):
         c = cfg.TRAINER.MAPLE
         prompts = prompt_learner(cfg, cls.CONFIG_NODE, clip_model, c.N_CTX, c.PROMPT_DEPTH, c.CTX_INIT, visual=True)
         return prompted_clip(cfg, clip_model, precision, prompts), {"prompt_learner": nn.ModuleDict({"prompts": prompts})}
-
-    def build_model(self) -> None:
-        clip_model = self.load_clip()
-        self.setup_model(*self.retrieval_model(self.cfg, clip_model, self.precision))

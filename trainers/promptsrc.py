@@ -148,8 +148,7 @@ class PromptSRC(RetrievalTrainer):
         """The model, the aggregation weights and the frozen targets: every training caption's
         text target once, and the training images' frozen features once when the training
         transform has no randomness (else each step)."""
-        clip_model = self.load_clip()
-        self.setup_model(*self.retrieval_model(self.cfg, clip_model, self.precision))
+        super().build_model()
         c, items = self.node(), self.train_set.data_source
         self.gpa_weights = gaussian_weights(self.cfg.OPTIM.MAX_EPOCH, c.GPA_MEAN, c.GPA_STD)
         captions = list(dict.fromkeys(it.caption for it in items))

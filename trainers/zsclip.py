@@ -30,10 +30,6 @@ class ZeroshotCLIP(RetrievalTrainer):
         """CLIP alone: nothing trains."""
         return prompted_clip(cfg, clip_model, precision), {}
 
-    def build_model(self) -> None:
-        clip_model = self.load_clip()
-        self.setup_model(*self.retrieval_model(self.cfg, clip_model, self.precision))
-
     def train(self) -> None:  # type: ignore[override]
         print("ZeroshotCLIP has nothing to train: evaluating the frozen model")
         self.test()
