@@ -35,7 +35,7 @@ class DamagedFileError(ValueError):
 
 
 def _reason(error: BaseException) -> str:
-    """The error's own reason, without torch's advice to load with ``weights_only=False``."""
+    """The error's own reason, without torch's advice to load with ``weights_only=False``."""  # safe: a docstring
     text = str(error)
     if "WeightsUnpickler error:" in text:  # torch's advice first, then the reason on the following lines
         text = text.split("WeightsUnpickler error:", 1)[1]

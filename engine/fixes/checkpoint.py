@@ -82,8 +82,8 @@ def load_checkpoint(fpath: str) -> dict[str, Any]:
     except UnsafeFileError as e:
         raise CheckpointReadError(
             f"Checkpoint {e}. Fix: if you wrote this file yourself (e.g. with upstream Dassl), re-save its tensors on "
-            "that machine: ckpt = torch.load(path, weights_only=False); torch.save({'state_dict': ckpt['state_dict'], "
-            "'epoch': ckpt['epoch']}, path)") from None
+            "that machine: ckpt = torch.load(path, weights_only=False); "  # safe: advice text for the user, not a call
+            "torch.save({'state_dict': ckpt['state_dict'], 'epoch': ckpt['epoch']}, path)") from None
     except DamagedFileError as e:
         raise CheckpointReadError(f"Checkpoint {e}: the file is damaged or truncated (a run killed while copying it?). "
                                   "Fix: copy it again, or delete it to train that epoch again") from None

@@ -88,10 +88,11 @@ def read_state_dict(path: str, trusted_torchscript: Collection[str] = ()) -> dic
                 f'"{path}" is a TorchScript archive with sha256 {got}: loading one runs the code it carries, so only '
                 "OpenAI's original release files (checked by their published SHA-256) are loaded that way. Fix: use the "
                 "safetensors file of the same weights (python -m trainers.backbones list), or, for an archive you made "
-                "yourself, save its state dict on that machine: torch.save(torch.jit.load(path).state_dict(), 'weights.pt')")
+                "yourself, save its state dict on that machine: "
+                "torch.save(torch.jit.load(path).state_dict(), 'weights.pt')")  # safe: advice text for the user, not a call
         with warnings.catch_warnings():  # OpenAI ships TorchScript; torch marks jit.load deprecated
             warnings.simplefilter("ignore", FutureWarning)
-            return dict(torch.jit.load(path, map_location="cpu").state_dict())  # trusted: hash checked just above
+            return dict(torch.jit.load(path, map_location="cpu").state_dict())  # safe: its SHA-256 is an OpenAI release's
     try:
         obj = load_weights_only(path)
     except UnsafeFileError as e:
