@@ -14,6 +14,7 @@ activation is read from its code as text.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -34,10 +35,17 @@ _TS_GELU = re.compile(rb":\s*__torch__\.torch\.nn\.modules\.activation\.GELU\b")
 
 
 def sha256(path: str) -> str:
-    """The file's SHA-256 (hex), read in 8 MiB blocks."""
+    """The file's SHA-256 (hex), computed once per process for an unchanged file (locating weights
+    and reading a TorchScript archive both need it)."""
+    st = os.stat(path)
+    return _sha256(os.path.realpath(path), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
-        while block := f.read(1 << 23):
+        while block := f.read(1 << 23):  # 8 MiB blocks
             digest.update(block)
     return digest.hexdigest()
 

@@ -12,7 +12,6 @@ model in fp32 with the stored values; the precision policy casts it later.
 """
 from __future__ import annotations
 
-import functools
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -56,17 +55,6 @@ def cache_dir(configured: str = "") -> str:
     return os.path.expanduser(configured or os.environ.get(CACHE_ENV, "") or "~/.cache/clip")
 
 
-@functools.lru_cache(maxsize=64)
-def _sha256(path: str, size: int, mtime_ns: int) -> str:
-    return files.sha256(path)
-
-
-def file_sha256(path: str) -> str:
-    """The file's SHA-256, computed once per process for an unchanged file."""
-    st = os.stat(path)
-    return _sha256(os.path.realpath(path), st.st_size, st.st_mtime_ns)
-
-
 def _settle(stated: str, configured: str, where: str) -> str:
     """The activation: what the source states, else what the config says; a conflict or silence is refused."""
     if stated and configured and stated != configured:
@@ -80,7 +68,7 @@ def _settle(stated: str, configured: str, where: str) -> str:
 
 
 def _checked(path: str, want: str, what: str, fix: str) -> str:
-    got = file_sha256(path)
+    got = files.sha256(path)
     if want and got != want:
         raise convert.BackboneFormatError(
             f'"{path}" ({what}) has sha256 {got}, not the published {want}: the file is damaged or was replaced. '
@@ -93,7 +81,7 @@ def _in_another_snapshot(f: hub.HubFile, sha256: str) -> str | None:
     """A cached copy of ``f`` under another snapshot whose bytes have the published hash (the same
     file, fetched at another revision or copied from another machine's cache)."""
     for path in hub.cached_copies(f):
-        if file_sha256(path) == sha256:
+        if files.sha256(path) == sha256:
             print(f"Note: {f.where()} is not in the cache at that revision; using the identical file (same sha256) "
                   f"at {path}")
             return path
@@ -105,12 +93,12 @@ def _from_folder(name: str, folder: str, source: str, activation: str) -> Backbo
     weights = convert.folder_weights(folder, config_name)
     act = _settle(stated, activation, f'"{os.path.join(folder, config_name)}"')
     mean, std = convert.folder_normalisation(folder, config_name, names.OPENAI_MEAN, names.OPENAI_STD)
-    return Backbone(name, weights, folder, source, file_sha256(weights), act, mean, std)
+    return Backbone(name, weights, folder, source, files.sha256(weights), act, mean, std)
 
 
 def _from_file(name: str, path: str, activation: str) -> Backbone:
     act = _settle(files.stated_activation(path), activation, f'"{path}"')
-    return Backbone(name, path, "", path, file_sha256(path), act, names.OPENAI_MEAN, names.OPENAI_STD)
+    return Backbone(name, path, "", path, files.sha256(path), act, names.OPENAI_MEAN, names.OPENAI_STD)
 
 
 def _from_hub_repo(name: str, repo: str, revision: str, activation: str, allow_download: bool) -> Backbone:
@@ -181,7 +169,7 @@ def locate(name: str, configured_cache_dir: str = "", allow_download: bool = Tru
     if name == SMALL_CLIP:
         if not os.path.isfile(SMALL_CLIP_FILE):
             raise BackboneNotFoundError(f"{SMALL_CLIP_FILE} is missing; rebuild it with python -m trainers.backbones.small_clip")
-        found = Backbone(name, SMALL_CLIP_FILE, "", "bundled", file_sha256(SMALL_CLIP_FILE),
+        found = Backbone(name, SMALL_CLIP_FILE, "", "bundled", files.sha256(SMALL_CLIP_FILE),
                          _settle(convert.QUICK_GELU, activation, SMALL_CLIP), names.OPENAI_MEAN, names.OPENAI_STD)
     elif name.startswith(names.HUB_PREFIX):
         repo, _, revision = name[len(names.HUB_PREFIX):].partition("@")
