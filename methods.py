@@ -1,4 +1,4 @@
-"""The methods of the codebase, one row each (docs/extending.md, "Add a method").
+"""The methods of the codebase, one row each (docs/extending.md, "A new trainer").
 
 Everything that lists methods reads this table: the column order of ``parse_test_res.py
 --table``, the comparison script ``scripts/reproduce_table.sh`` (through ``python -m methods``),
@@ -89,13 +89,13 @@ def main(argv: list[str]) -> int:
     a = p.parse_args(argv)
     if a.command == "config":
         preset = preset_of(a.dataset)
-        found = next((m for m in METHODS if m.trainer == a.trainer), None)
-        if found is None or preset not in found.configs:
-            why = "is not in methods.py's table" if found is None else f"has no {preset} config in methods.py's table"
-            print(f"ERROR: set CFG to a config name under configs/trainers/{a.trainer}/ ({a.trainer} {why})",
-                  file=sys.stderr)
+        try:
+            name = method(a.trainer).configs[preset]
+        except (ValueError, KeyError) as e:
+            why = f"{a.trainer} has no {preset} config in methods.py" if isinstance(e, KeyError) else str(e)
+            print(f"ERROR: set CFG to a config name under configs/trainers/{a.trainer}/ ({why})", file=sys.stderr)
             return 2
-        print(found.configs[preset])
+        print(name)
         return 0
     if a.command == "list":
         for m in METHODS:

@@ -40,4 +40,3 @@ def cfg_with(modules: Iterable[ModuleType]) -> Any:
 def default_cfg() -> Any:
     """Engine defaults plus every plugin's keys: the base that config files are merged into."""
     return cfg_with(load_plugins())
-

@@ -15,8 +15,7 @@ if [ "$*" = "fdrd_synth" ]; then DEFAULT_PRESET=synth; else DEFAULT_PRESET=vit_b
 PRESET=${PRESET:-${DEFAULT_PRESET}}
 SHOTS=${SHOTS:-16}
 export SEEDS=${SEEDS:-1 2 3}
-case "${PRESET}" in vit_b32|synth) ;; *) echo "PRESET must be vit_b32 or synth" >&2; exit 2 ;; esac
-TABLE=$(python -m methods table "${PRESET}")  # the methods and their configs: methods.py
+TABLE=$(python -m methods table "${PRESET}")  # the methods and their configs (methods.py, which names the presets)
 mapfile -t RUNS <<< "${TABLE}"
 if [ "$#" -gt 0 ]; then DATASETS=("$@"); else
     DATASETS=(fdrd_caltech101 fdrd_oxford_pets fdrd_stanford_cars fdrd_oxford_flowers fdrd_food101

@@ -33,7 +33,7 @@ def test_every_name_resolves_to_a_row_or_a_legacy_file():
 def test_every_row_is_pinned_and_list_says_which_hashes_are_not_published():
     lines = names.describe()
     assert len(lines) == len(names.all_names()) + 2  # + hf-hub: and local paths
-    assert all(row.pinned for row in names.PUBLISHED.values())
+    assert all(row.revision for row in names.PUBLISHED.values())
     unhashed = [line.split()[0] for line in lines if "sha256 not published" in line]
     assert unhashed == [n for n, r in names.PUBLISHED.items() if not r.sha256]
     assert {"RN50", "ViT-L/14@336px"} <= set(names.PUBLISHED)  # the RN and 336-px names have hub rows

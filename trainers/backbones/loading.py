@@ -141,7 +141,7 @@ def _from_table(name: str, configured_cache_dir: str, activation: str, allow_dow
             f'CLIP weights "{name}" not found: looked in {"; ".join(searched)}. The project knows no hub file for '
             f"{name}; put OpenAI's {old.file} there (MODEL.BACKBONE.CACHE_DIR or ${CACHE_ENV} names the folder), or "
             f"use an hf-hub:<repo> that holds it")
-    f = hub.HubFile(row.repo, row.file, row.revision or hub.MAIN)
+    f = hub.HubFile(row.repo, row.file, row.revision)
     path, why = hub.fetch(f, allow_download)
     if path is None and row.sha256:
         path = _in_another_snapshot(f, row.sha256)
@@ -154,7 +154,7 @@ def _from_table(name: str, configured_cache_dir: str, activation: str, allow_dow
             + (f", or put OpenAI's {old.file} in {cache_dir(configured_cache_dir)}" if old else ""))
     sha = _checked(path, row.sha256, f"{name} from {f.where()}", f"{f.fix()} --force-download")
     act = _settle(row.activation, activation, f"the table row of {name}")
-    return Backbone(name, path, "", f"{names.HUB_PREFIX}{row.repo}@{row.revision or hub.MAIN}/{row.file}", sha, act,
+    return Backbone(name, path, "", f"{names.HUB_PREFIX}{row.repo}@{row.revision}/{row.file}", sha, act,
                     row.mean, row.std)
 
 

@@ -41,10 +41,6 @@ class Published:
     mean: tuple[float, float, float] = OPENAI_MEAN
     std: tuple[float, float, float] = OPENAI_STD
 
-    @property
-    def pinned(self) -> bool:
-        return bool(self.revision)
-
 
 def _openai(repo: str, revision: str, sha256: str = "", file: str = "open_clip_model.safetensors") -> Published:
     return Published(repo, file, revision, sha256, QUICK_GELU)
@@ -136,9 +132,8 @@ def describe() -> list[str]:
     """One line per name, for ``python -m trainers.backbones list``."""
     lines = [f"{SMALL_CLIP:32s} bundled: {os.path.relpath(SMALL_CLIP_FILE)} (quick_gelu; the project's own)"]
     for name, row in PUBLISHED.items():
-        rev = row.revision[:12] if row.pinned else "main (not pinned)"
         sha = row.sha256[:12] if row.sha256 else "not published (recorded per run, not checked)"
-        lines.append(f"{name:32s} {row.repo} @ {rev}, {row.file}, sha256 {sha}, {row.activation}")
+        lines.append(f"{name:32s} {row.repo} @ {row.revision[:12]}, {row.file}, sha256 {sha}, {row.activation}")
     lines += [f"{alias:32s} = {name}" for alias, name in ALIASES.items()]
     lines += [f"{name:32s} only from its original file {legacy(name).file} in the legacy cache (quick_gelu; no "
               "public record of a pinned hub revision was found)" for name in legacy_only()]
