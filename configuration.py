@@ -70,6 +70,17 @@ def merge_checked(merge: Callable[[], None], source: str) -> None:
                          "as --output-dir go before the trailing KEY VALUE options)") from None
 
 
+def set_values(cfg: Any, values: Mapping[str, Any]) -> Any:
+    """Set each ``A.B.C`` key of ``values`` in ``cfg`` (as flags set them: no type conversion); returns ``cfg``."""
+    for key, value in values.items():
+        *parents, leaf = key.split(".")
+        node = cfg
+        for part in parents:
+            node = node[part]
+        node[leaf] = value
+    return cfg
+
+
 def build_cfg(files: Sequence[str] = (), opts: Sequence[str] = (), values: Mapping[str, Any] | None = None,
               freeze: bool = True, backbone: bool = True) -> Any:
     """The config of ``files`` (in order), ``values`` (key -> value, as flags set them) and the
@@ -81,12 +92,7 @@ def build_cfg(files: Sequence[str] = (), opts: Sequence[str] = (), values: Mappi
         if not os.path.isfile(path):
             raise ValueError(f"Config file not found: {path}")
         merge_checked(lambda path=path: cfg.merge_from_file(path), path)
-    for key, value in (values or {}).items():
-        *parents, leaf = key.split(".")
-        node = cfg
-        for part in parents:
-            node = node[part]
-        node[leaf] = value
+    set_values(cfg, values or {})
     if opts:
         if len(opts) % 2:
             raise ValueError(f"Trailing options must be KEY VALUE pairs, got an odd list: {list(opts)}")

@@ -94,12 +94,16 @@ def _results_json(path: str) -> dict:
         raise BadRecord(f"{path} holds a JSON {type(r).__name__}, not the object train.py writes")
     if not isinstance(r.get("metrics"), dict):
         raise BadRecord(f'{path} has no "metrics" object (an older or foreign layout)')
-    for where, metrics in [("metrics", r["metrics"]), *((f"per_domain.{d}", m) for d, m in
-                                                         (r.get("per_domain") or {}).items())]:
-        bad = [k for k, v in (metrics if isinstance(metrics, dict) else {"": metrics}).items()
-               if isinstance(v, bool) or not isinstance(v, (int, float))]
+    per_domain = r.get("per_domain") or {}
+    if not isinstance(per_domain, dict):
+        raise BadRecord(f"{path}: per_domain is not an object")
+    parts = {"metrics": r["metrics"], **{f"per_domain.{d}": m for d, m in per_domain.items()}}
+    for where, metrics in parts.items():
+        if not isinstance(metrics, dict):
+            raise BadRecord(f"{path}: {where} is not an object")
+        bad = [k for k, v in metrics.items() if isinstance(v, bool) or not isinstance(v, (int, float))]
         if bad:
-            raise BadRecord(f"{path}: {where} {bad[0] or '(not an object)'} is not a number")
+            raise BadRecord(f"{path}: {where} {bad[0]} is not a number")
     return r
 
 

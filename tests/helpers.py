@@ -8,6 +8,7 @@ import os
 import pytest
 import torch
 
+from configuration import set_values
 from plugins import default_cfg
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -39,13 +40,7 @@ def toy_cfg(tmp_path, **overrides):
 
 def apply_overrides(cfg, overrides: dict):
     """Set config keys given as ``A.B.C`` or ``A__B__C`` (usable as keyword arguments)."""
-    for key, value in overrides.items():
-        node = cfg
-        *parents, leaf = key.replace("__", ".").split(".")
-        for p in parents:
-            node = node[p]
-        node[leaf] = value
-    return cfg
+    return set_values(cfg, {key.replace("__", "."): value for key, value in overrides.items()})
 
 
 TINY_CLIP = dict(
