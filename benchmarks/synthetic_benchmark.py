@@ -67,7 +67,7 @@ from benchmarks.runs import (  # noqa: E402
     worker_env,
     write_report,
 )
-from methods import METHODS  # noqa: E402
+from methods import METHODS, SYNTH  # noqa: E402
 from reporting.stats import mean_std, paired_difference  # noqa: E402
 from trainers.backbones.small_clip.recipe import POSITIVE_CONTROL  # noqa: E402  (docs/synthetic_testbed.md)
 
@@ -103,7 +103,7 @@ class Row:
         return "".join(ch if ch.isalnum() else "_" for ch in self.name).strip("_").lower()
 
 
-CFG = "synth"  # the synthetic configs: configs/trainers/<trainer>/synth.yaml (equal budgets, chosen on val)
+CFG = SYNTH  # the synthetic configs: configs/trainers/<trainer>/synth.yaml (equal budgets, chosen on val)
 # The references, then the methods (methods.py, in its order), then DCAR's component chain.
 ROWS = (
     *(Row(m.name, m.trainer, m.configs[CFG], role="reference" if m.reference else "method", seeded=m.trains,
