@@ -25,6 +25,7 @@ class Method:
 
     trainer: str  # the name ``--trainer`` takes (the registered trainer class)
     name: str  # the name reports and tables show
+    node: str  # its config node, TRAINER.<node> (with PREC, and LOSS when it trains), made by its extend_cfg
     configs: dict[str, str] = field(default_factory=dict)  # preset -> config name under configs/trainers/<trainer>/
     minutes: float = 1.0  # one run at its synth config on one core (measured at the tuned configs); orders jobs
     trains: bool = True  # False: evaluated as it is (zero-shot), one deterministic run
@@ -46,15 +47,16 @@ def _configs(vit_b32: str = "") -> dict[str, str]:
 
 # In the published table's column order; minutes from the synthetic benchmark's first draw.
 METHODS: tuple[Method, ...] = (
-    Method("ZeroshotCLIP", "zero-shot CLIP", _configs("vit_b32"), 0.7, trains=False, reference=True, tuned=False),
-    Method("CoOp", "CoOp", _configs("vit_b32_ep10_batch32_16ctx"), 1.4),
-    Method("CLIP_Adapter", "CLIP-Adapter", _configs("vit_b32_ep10_batch32"), 1.0),
-    Method("CLIP_LoRA", "CLIP-LoRA", _configs("vit_b32_ep10_batch32"), 1.4),
-    Method("MaPLe", "MaPLe", _configs("vit_b32_ep10_batch32_2ctx"), 2.0),
-    Method("PromptSRC", "PromptSRC", _configs("vit_b32_ep10_batch32_4+4ctx"), 2.7),
-    Method("DCAR", "DCAR", _configs("vit_b32_ep10_batch32_2ctx"), 8.3),
-    Method("FullFineTune", "full fine-tuning (upper bound)", _configs(), 3.7, reference=True, in_table=False,
-           speed=False),
+    Method("ZeroshotCLIP", "zero-shot CLIP", "ZSCLIP", _configs("vit_b32"), 0.7, trains=False, reference=True,
+           tuned=False),
+    Method("CoOp", "CoOp", "COOP", _configs("vit_b32_ep10_batch32_16ctx"), 1.4),
+    Method("CLIP_Adapter", "CLIP-Adapter", "CLIP_ADAPTER", _configs("vit_b32_ep10_batch32"), 1.0),
+    Method("CLIP_LoRA", "CLIP-LoRA", "CLIP_LORA", _configs("vit_b32_ep10_batch32"), 1.4),
+    Method("MaPLe", "MaPLe", "MAPLE", _configs("vit_b32_ep10_batch32_2ctx"), 2.0),
+    Method("PromptSRC", "PromptSRC", "PROMPTSRC", _configs("vit_b32_ep10_batch32_4+4ctx"), 2.7),
+    Method("DCAR", "DCAR", "DCAR", _configs("vit_b32_ep10_batch32_2ctx"), 8.3),
+    Method("FullFineTune", "full fine-tuning (upper bound)", "FINETUNE", _configs(), 3.7, reference=True,
+           in_table=False, speed=False),
 )
 
 
@@ -100,7 +102,7 @@ def main(argv: list[str]) -> int:
     if a.command == "list":
         for m in METHODS:
             configs = ", ".join(f"{k}: {v}" for k, v in m.configs.items())
-            print(f"{m.trainer:14s} {m.name:32s} {m.minutes:4.1f} min  {configs}")
+            print(f"{m.trainer:14s} {m.name:32s} TRAINER.{m.node:13s} {m.minutes:4.1f} min  {configs}")
         return 0
     missing = [m.trainer for m in METHODS if m.in_table and a.preset not in m.configs]
     if missing:

@@ -1,6 +1,6 @@
 """Model FLOPs of a training step or an evaluation pass, counted analytically from the calls a
 trainer makes to CLIP's encoders (recorded by :class:`FlopRecorder` through the encoders'
-observer hook, :func:`trainers.model.observe_encoders`).
+observer hook, :func:`trainers.clip_driver.observe_encoders`).
 
 A transformer layer of width W on a sequence of L tokens costs, counting a multiply-add as 2:
 forward ``2 L 12 W^2`` (qkv, output projection, 4x MLP) plus ``4 L^2 W`` (scores and weighted
@@ -20,7 +20,7 @@ from typing import Iterator, Sequence
 import torch
 from torch import nn
 
-from trainers.model import EncoderCall, length_groups, observe_encoders
+from trainers.clip_driver import EncoderCall, length_groups, observe_encoders
 
 
 def layer_flops(tokens: int, width: int, backward: bool) -> float:

@@ -11,6 +11,8 @@ import subprocess
 import sys
 import time
 
+from methods import method
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 DATASET_CONFIG = "configs/datasets/fdrd_synth.yaml"
@@ -153,11 +155,7 @@ def config_values(trainer: str, keys: list[str], opts: list[str] = ()) -> dict[s
 
 def loss_key(trainer: str) -> str:
     """The config key of ``trainer``'s L_con direction (``TRAINER.<its node>.LOSS``)."""
-    from engine import TRAINER_REGISTRY
-    from plugins import load_plugins
-
-    load_plugins()
-    return f"TRAINER.{TRAINER_REGISTRY.get(trainer).CONFIG_NODE}.LOSS"
+    return f"TRAINER.{method(trainer).node}.LOSS"
 
 
 def worker_env(workers: int) -> dict[str, str]:

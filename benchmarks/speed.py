@@ -240,7 +240,7 @@ def text_rows(args: argparse.Namespace) -> list[dict]:
     import torch
 
     from datasets.text import tokenize
-    from trainers.model import assemble_text, encode_text
+    from trainers.clip_driver import assemble_text, encode_text
 
     trainer = build_trainer(args, "DCAR", ["TRAINER.DCAR.DTR.ENABLED", "False"])
     dev, clip_model, k = trainer.device, trainer.model.clip, trainer.model.n_ctx

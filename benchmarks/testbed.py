@@ -72,7 +72,7 @@ class Frozen:
 
     @torch.no_grad()
     def texts(self, captions: list[str], batch: int = 512) -> torch.Tensor:
-        from trainers.model import assemble_text, encode_text
+        from trainers.clip_driver import assemble_text, encode_text
 
         out = []
         for b in range(0, len(captions), batch):

@@ -34,6 +34,11 @@ def dcar_cfg(tmp_path, ckpt, trainer="DCAR", config=TINY_DCAR, **opts):
     return build_cfg(["configs/datasets/fdrd_synth.yaml", config], values=values, freeze=False)
 
 
+def trainer_cfg(tmp_path, ckpt, trainer: str, **opts):
+    """:func:`dcar_cfg` with ``trainer``'s synth config."""
+    return dcar_cfg(tmp_path, ckpt, trainer=trainer, config=config_file(trainer), **opts)
+
+
 def build(cfg, seed=1):
     engine.set_random_seed(seed)
     return engine.build_trainer(cfg)

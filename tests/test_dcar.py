@@ -8,8 +8,9 @@ import torch
 
 from datasets.text import tokenize
 from tests.dcar_helpers import build, dcar_cfg, trainable
+from trainers.clip_driver import assemble_text, encode_image, encode_text
 from trainers.dcar.objective import category_loss, category_weights
-from trainers.model import assemble_text, contrastive_loss, encode_image, encode_text
+from trainers.losses import contrastive_loss
 
 
 def _first_batch(trainer):

@@ -38,7 +38,6 @@ def test_a_reference_to_a_page_outside_the_repository_is_caught(tmp_path):
     assert missing_references(str(page)) == ["SPEC_NOTES.md", "docs/gone.md"]
 
 
-
 def broken_links(path: str) -> list[str]:
     """The ``[text](target)`` links of a Markdown page whose target is not a file or folder
     relative to the page (web addresses and anchors aside)."""

@@ -8,8 +8,8 @@ from torch import nn
 
 from datasets.text import encode, tokenize
 from tests.dcar_helpers import build, dcar_cfg
+from trainers.clip_driver import assemble_text, encode_image, encode_text
 from trainers.dcar.dtr import DTRSettings, TextTower, TokenReweighter, spread_to_tokens, weights_from_delta
-from trainers.model import assemble_text, encode_image, encode_text
 
 
 def test_token_weights_formula_and_special_tokens():
@@ -174,7 +174,7 @@ def test_patch_features_of_the_image_tower(tiny_clip_files):
 
 
 def _prompts(model, k):
-    from trainers.model import DualPromptLearner
+    from trainers.prompts import DualPromptLearner
 
     torch.manual_seed(3)
     with torch.no_grad():

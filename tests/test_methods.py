@@ -27,6 +27,27 @@ def test_every_row_is_a_registered_trainer_with_its_config_files():
         assert m.minutes > 0 and (m.trains or m.reference), m.trainer
 
 
+def test_each_trainer_takes_its_config_node_from_its_row():
+    """The node is written once, in the row: the trainer class reads it, its extend_cfg makes it
+    (fails when a row names a node the trainer's module does not make)."""
+    from plugins import default_cfg
+
+    cfg = default_cfg()
+    for m in METHODS:
+        assert engine.TRAINER_REGISTRY.get(m.trainer).CONFIG_NODE == m.node
+        assert "PREC" in cfg.TRAINER[m.node] and (not m.trains or "LOSS" in cfg.TRAINER[m.node]), m.trainer
+
+
+def test_a_trainer_without_a_row_is_told_to_add_one():
+    from trainers.base import RetrievalTrainer
+
+    class Unlisted(RetrievalTrainer):
+        pass
+
+    with pytest.raises(ValueError, match=r"Trainer Unlisted has no row in methods.py: add Method\('Unlisted', NAME, NODE"):
+        RetrievalTrainer.node(Unlisted.__new__(Unlisted), cfg=object())
+
+
 def test_the_table_imports_nothing_of_the_project_nor_torch():
     tree = ast.parse(open(os.path.join(ROOT, "methods.py"), encoding="utf-8").read())
     imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}

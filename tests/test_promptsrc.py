@@ -10,7 +10,8 @@ from torch import nn
 
 from tests.dcar_helpers import build, config_file, dcar_cfg, reloaded_test, resumed_equals_uninterrupted
 from tests.helpers import tiny_clip_model
-from trainers.model import DualPromptLearner, PromptedCLIP
+from trainers.model import PromptedCLIP
+from trainers.prompts import DualPromptLearner
 from trainers.promptsrc import GaussianAggregation, frozen_text_targets, gaussian_weights, self_regulation
 
 

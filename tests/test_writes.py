@@ -89,7 +89,6 @@ def test_the_few_shot_cache_on_a_full_disk_is_an_error_not_a_note(tmp_path, monk
                               str(tmp_path / "shots.json"))
 
 
-
 def test_tmp_names_are_recognised():
     assert writes.is_tmp_name(os.path.basename(writes.tmp_name("/r/results.json")))
     assert writes.is_tmp_name("model.pth.tar-3.tmp-41")

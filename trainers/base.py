@@ -1,44 +1,34 @@
-"""The base of the project's trainers (docs/model.md, "Trainers"): a Dassl ``TrainerX`` that trains
-one :class:`~trainers.model.PromptedCLIP` with the device/precision policy, evaluates it by
-retrieval and keeps per-epoch curves; and the image-feature cache it reads.
-
-**Cached features** (``TRAINER.FEATURE_CACHE``, :class:`FeatureCache`): when a model's image tower
-has nothing trainable (zero-shot CLIP, CoOp, CLIP-Adapter, DCAR without visual prompts) its
-outputs are computed once per run and reused -- the val/test images' always (their transform is
-fixed), the training images' when ``INPUT.TRANSFORMS`` has no random augmentation (the training
-loader then yields indices only and reads no image). Image encoding is sharded across
-``torchrun`` processes and gathered.
-
-A trainer's ``build_model`` loads CLIP (:meth:`RetrievalTrainer.load_clip`), builds its model with
-its class method ``retrieval_model`` (which :func:`trained.load_trained` calls too) and
-hands it to :meth:`RetrievalTrainer.setup_model`. The training step of every trainer but DCAR is
-:meth:`RetrievalTrainer.forward_backward`: image and caption features from the model, L_con over
-the global batch, one optimisation step.
+"""The base of the project's trainers: a Dassl ``TrainerX`` that trains one
+:class:`~trainers.model.PromptedCLIP` under the device/precision policy, evaluates it by retrieval
+and keeps per-epoch curves. What a trainer provides and what it inherits is stated once, in
+docs/model.md, "Trainers".
 """
 from __future__ import annotations
 
 import json
 import os
 from collections import defaultdict
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from engine import DatasetWrapper, TrainerX, build_lr_scheduler, build_optimizer
+from engine import TrainerX, build_lr_scheduler, build_optimizer
 from engine import distributed as dist
 from engine.precision import Precision, check_prec, resolve_device, resolve_precision
 from engine.writes import write_atomic
 from evaluation.pictures import plot_curves
 from evaluation.report import write_final
+from methods import method, trainers
 from reporting.identity import flatten, group_key, saved_config
 
 from . import backbones
 from .configs import fit_hint
-from .loaders import deterministic_train_transform, train_loader
-from .model import CON_MODES, DualPromptLearner, PromptedCLIP, Prompts, TokenTable, global_contrastive_loss
+from .features import FeatureCache
+from .loaders import train_loader
+from .losses import CON_MODES, global_contrastive_loss
+from .model import PromptedCLIP, TokenTable
 
 
 def extend_cfg(cfg: Any) -> None:
@@ -68,86 +58,10 @@ def load_clip(cfg: Any, precision: Precision, frozen: bool = True) -> tuple[nn.M
     return clip_model.to(precision.device), backbone
 
 
-def prompted_clip(cfg: Any, clip_model: nn.Module, precision: Precision, prompts: DualPromptLearner | None = None,
-                  **kwargs: Any) -> PromptedCLIP:
-    """A :class:`PromptedCLIP` with the run's text-trimming policy (``TRAINER.TEXT_TRIM``)."""
-    return PromptedCLIP(clip_model, prompts, precision=precision, text_trim=cfg.TRAINER.TEXT_TRIM, **kwargs)
-
-
-def prompt_learner(cfg: Any, node: str, clip_model: nn.Module, n_ctx: int, depth: int, ctx_init: str,
-                   visual: bool, independent: tuple[int, int] | None = None) -> DualPromptLearner:
-    """The prompt learner on CLIP's device; prompts that do not fit the backbone name the trainer's
-    config node (``TRAINER.<node>``) and the shipped config that does."""
-    try:
-        prompts = DualPromptLearner(clip_model, n_ctx, depth, ctx_init, visual, independent)
-    except ValueError as e:
-        raise ValueError(f"{e} (TRAINER.{node}, backbone {cfg.MODEL.BACKBONE.NAME}). "
-                         f"{fit_hint(cfg)}") from None
-    return prompts.to(clip_model.token_embedding.weight.device)
-
-
-@torch.no_grad()
-def encode_items(cfg: Any, items: Sequence[Any], transform: Any, encoder: Callable[[torch.Tensor], torch.Tensor],
-                 desc: str, device: torch.device) -> torch.Tensor:
-    """``encoder`` over the images of ``items`` [N, D] in item order, in test-size batches
-    (sharded across processes and gathered). Draws nothing from the global RNG, so whether
-    features are cached does not change the training batches."""
-    part = [items[i] for i in dist.shard(len(items))] if len(items) >= dist.world_size() else list(items)
-    loader = DataLoader(DatasetWrapper(cfg, part, transform=transform, is_train=False),
-                        batch_size=cfg.DATALOADER.TEST.BATCH_SIZE, num_workers=cfg.DATALOADER.NUM_WORKERS,
-                        generator=torch.Generator())
-    feats = torch.cat([encoder(batch["img"].to(device)).float() for batch in tqdm(loader, desc=desc)])
-    return dist.gather_rows(feats) if len(part) < len(items) else feats
-
-
-class FeatureCache:
-    """Image features of a run's model: from the cache when its image tower is frozen, else encoded."""
-
-    def __init__(self, cfg: Any, model: PromptedCLIP) -> None:
-        self.cfg, self.model = cfg, model
-        self.enabled = bool(cfg.TRAINER.FEATURE_CACHE) and model.image_tower_frozen
-        self.train: torch.Tensor | None = None
-        self.eval: dict[str, torch.Tensor] = {}
-
-    def encode(self, items: Sequence[Any], transform: Any, desc: str) -> torch.Tensor:
-        """Image-tower features of ``items`` (no head)."""
-        return encode_items(self.cfg, items, transform, self.model.image_tower, desc, self.model.device)
-
-    def cache_train(self, items: Sequence[Any], transform: Any) -> bool:
-        """Compute the training images' tower features once, when the tower is frozen and the
-        training transform has no randomness; returns whether it did (the loader then needs no images)."""
-        if not self.enabled:
-            return False
-        if not deterministic_train_transform(self.cfg):
-            print(f"Frozen image features of the training images are recomputed every step: INPUT.TRANSFORMS "
-                  f"{list(self.cfg.INPUT.TRANSFORMS)} is random (a fixed transform such as ['normalize'] caches them)")
-            return False
-        self.train = self.encode(items, transform, "Caching frozen training image features")
-        print(f"Frozen image features of the {len(self.train):,} training images computed once and reused "
-              "every epoch (TRAINER.FEATURE_CACHE; no random augmentation)")
-        return True
-
-    def train_images(self, batch: dict, prompts: Prompts | None) -> torch.Tensor:
-        """The image features of a training batch under this step's ``prompts``."""
-        if self.train is not None:
-            tower = self.train[batch["index"].to(self.train.device)]
-        else:
-            tower = self.model.image_tower(batch["img"].to(self.model.device), prompts)
-        return self.model.head_image(tower)
-
-    def eval_images(self, split: str, items: Sequence[Any], transform: Any) -> torch.Tensor:
-        """Image features of a split; a frozen tower's are computed once per run."""
-        tower = self.eval.get(split)
-        if tower is None:
-            tower = self.encode(items, transform, f"Encoding {split} images")
-            if self.enabled:
-                self.eval[split] = tower
-        return self.model.head_image(tower)
-
-
 class RetrievalTrainer(TrainerX):
-    """``CONFIG_NODE`` names the trainer's config node (``"DCAR"``: ``TRAINER.DCAR``), whose
-    ``PREC`` sets the precision and ``LOSS`` the direction of L_con."""
+    """The trainers' base (docs/model.md, "Trainers"). ``CONFIG_NODE`` names the trainer's config
+    node (``"DCAR"``: ``TRAINER.DCAR``), whose ``PREC`` sets the precision and ``LOSS`` the direction
+    of L_con: it is the ``node`` of the trainer's row in ``methods.py``, set when the class is defined."""
 
     CONFIG_NODE: str = ""
     FROZEN_CLIP = True  # False: CLIP's own weights train (full fine-tuning)
@@ -156,6 +70,11 @@ class RetrievalTrainer(TrainerX):
     step_losses: list[float] | None = None  # the current epoch's losses, while an epoch runs
     progress: Any = None  # the current epoch's progress bar, while an epoch runs
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__name__ in trainers():  # a subclass without a row of its own keeps its parent's node
+            cls.CONFIG_NODE = method(cls.__name__).node
+
     def __init__(self, cfg: Any) -> None:
         self.last_results: dict[str, dict] = {}
         self.trainable_params: list[nn.Parameter] = []  # of every registered model, averaged across processes
@@ -163,6 +82,9 @@ class RetrievalTrainer(TrainerX):
 
     def node(self, cfg: Any = None) -> Any:
         """This trainer's config node (of ``cfg``, default the trainer's config)."""
+        if not self.CONFIG_NODE:
+            raise ValueError(f"Trainer {type(self).__name__} has no row in methods.py: add Method({type(self).__name__!r}, "
+                             "NAME, NODE, ...) naming its config node TRAINER.<NODE> (docs/extending.md, 'A new trainer')")
         return (self.cfg if cfg is None else cfg).TRAINER[self.CONFIG_NODE]
 
     def check_cfg(self, cfg: Any) -> None:

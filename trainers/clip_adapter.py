@@ -10,8 +10,8 @@ from yacs.config import CfgNode as CN
 from engine import TRAINER_REGISTRY
 from engine.precision import Precision
 
-from .base import RetrievalTrainer, prompted_clip
-from .model import PromptedCLIP, ResidualAdapter
+from .base import RetrievalTrainer
+from .model import PromptedCLIP, ResidualAdapter, prompted_clip
 
 
 def extend_cfg(cfg: Any) -> None:
@@ -28,8 +28,6 @@ def extend_cfg(cfg: Any) -> None:
 class CLIP_Adapter(RetrievalTrainer):  # noqa: N801 - CLIP-Adapter's registry name
     """The frozen CLIP image encoder (its features are cached when exact) with the adapter as
     image head (and a second one as text head)."""
-
-    CONFIG_NODE = "CLIP_ADAPTER"
 
     @classmethod
     def retrieval_model(cls, cfg: Any, clip_model: nn.Module,

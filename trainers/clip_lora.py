@@ -30,8 +30,8 @@ from yacs.config import CfgNode as CN
 from engine import TRAINER_REGISTRY
 from engine.precision import Precision
 
-from .base import RetrievalTrainer, prompted_clip
-from .model import PromptedCLIP
+from .base import RetrievalTrainer
+from .model import PromptedCLIP, prompted_clip
 
 SLICES = ("q", "k", "v")  # the row blocks of in_proj_weight, in this order
 TOWERS = ("text", "vision")
@@ -132,8 +132,6 @@ def merge_lora(clip_model: nn.Module) -> int:
 class CLIP_LoRA(RetrievalTrainer):  # noqa: N801 - the method's name
     """Frozen CLIP with LoRA on q/k/v of the chosen attention layers; gradients flow through
     both towers to the adapters, so no image feature is cached."""
-
-    CONFIG_NODE = "CLIP_LORA"
 
     @classmethod
     def retrieval_model(cls, cfg: Any, clip_model: nn.Module,

@@ -11,8 +11,9 @@ from datasets.text import encode
 from engine import TRAINER_REGISTRY
 from engine.precision import Precision
 
-from .base import RetrievalTrainer, prompt_learner, prompted_clip
-from .model import PromptedCLIP
+from .base import RetrievalTrainer
+from .model import PromptedCLIP, prompted_clip
+from .prompts import prompt_learner
 
 
 def extend_cfg(cfg: Any) -> None:
@@ -28,7 +29,7 @@ def extend_cfg(cfg: Any) -> None:
 
 @TRAINER_REGISTRY.register()
 class CoOp(RetrievalTrainer):
-    CONFIG_NODE = "COOP"
+    """One context shared by all captions, at the text encoder's input (see the module doc)."""
 
     def check_cfg(self, cfg: Any) -> None:
         super().check_cfg(cfg)

@@ -11,8 +11,8 @@ from yacs.config import CfgNode as CN
 from engine import TRAINER_REGISTRY
 from engine.precision import Precision
 
-from .base import RetrievalTrainer, prompted_clip
-from .model import PromptedCLIP
+from .base import RetrievalTrainer
+from .model import PromptedCLIP, prompted_clip
 
 
 def extend_cfg(cfg: Any) -> None:
@@ -26,7 +26,6 @@ def extend_cfg(cfg: Any) -> None:
 class FullFineTune(RetrievalTrainer):
     """Every CLIP weight trains, except the temperature (CLIP's, frozen as in the prompt methods)."""
 
-    CONFIG_NODE = "FINETUNE"
     FROZEN_CLIP = False
 
     @classmethod

@@ -11,8 +11,9 @@ from yacs.config import CfgNode as CN
 from engine import TRAINER_REGISTRY
 from engine.precision import Precision
 
-from .base import RetrievalTrainer, prompt_learner, prompted_clip
-from .model import PromptedCLIP
+from .base import RetrievalTrainer
+from .model import PromptedCLIP, prompted_clip
+from .prompts import prompt_learner
 
 
 def extend_cfg(cfg: Any) -> None:
@@ -27,7 +28,7 @@ def extend_cfg(cfg: Any) -> None:
 
 @TRAINER_REGISTRY.register()
 class MaPLe(RetrievalTrainer):
-    CONFIG_NODE = "MAPLE"
+    """Deep text prompts coupled to visual prompts (see the module doc)."""
 
     @classmethod
     def retrieval_model(cls, cfg: Any, clip_model: nn.Module,

@@ -36,9 +36,12 @@ from engine import TRAINER_REGISTRY
 from engine import distributed as dist
 from engine.precision import Precision
 
-from .base import RetrievalTrainer, encode_items, prompt_learner, prompted_clip
+from .base import RetrievalTrainer
+from .features import encode_items
 from .loaders import deterministic_train_transform
-from .model import DualPromptLearner, PromptedCLIP, in_fp32
+from .losses import in_fp32
+from .model import PromptedCLIP, prompted_clip
+from .prompts import DualPromptLearner, prompt_learner
 
 TEXT_TARGETS = ("caption", "templates")
 CAPTION_TEMPLATES = ("{}", "A photo. {}", "An image. {}", "A picture. {}")
@@ -121,8 +124,6 @@ def frozen_text_targets(model: PromptedCLIP, captions: Sequence[str], target: st
 @TRAINER_REGISTRY.register()
 class PromptSRC(RetrievalTrainer):
     """Independent vision-language prompts, L_con + self-regulation, Gaussian prompt aggregation."""
-
-    CONFIG_NODE = "PROMPTSRC"
 
     def check_cfg(self, cfg: Any) -> None:
         super().check_cfg(cfg)

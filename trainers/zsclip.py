@@ -9,8 +9,8 @@ from yacs.config import CfgNode as CN
 from engine import TRAINER_REGISTRY
 from engine.precision import Precision
 
-from .base import RetrievalTrainer, prompted_clip
-from .model import PromptedCLIP
+from .base import RetrievalTrainer
+from .model import PromptedCLIP, prompted_clip
 
 
 def extend_cfg(cfg: Any) -> None:
@@ -21,8 +21,6 @@ def extend_cfg(cfg: Any) -> None:
 @TRAINER_REGISTRY.register()
 class ZeroshotCLIP(RetrievalTrainer):
     """Nothing is trained: ``train()`` and ``--eval-only`` both evaluate the frozen model."""
-
-    CONFIG_NODE = "ZSCLIP"
 
     @classmethod
     def retrieval_model(cls, cfg: Any, clip_model: nn.Module,

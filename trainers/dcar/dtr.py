@@ -36,8 +36,10 @@ from torch import nn
 
 from datasets.text import CONTEXT_LENGTH, tokenize, words
 
-from ..base import encode_items
-from ..model import PromptedCLIP, Prompts, assemble_text, encode_image, encode_text
+from ..clip_driver import assemble_text, encode_image, encode_text
+from ..features import encode_items
+from ..model import PromptedCLIP
+from ..prompts import Prompts
 
 S_MODES = ("word", "contextual", "patch")
 BLANKS = ("white", "mean")

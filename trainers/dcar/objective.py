@@ -15,7 +15,8 @@ from torch import nn
 
 from engine import distributed as dist
 
-from ..model import ResidualAdapter, global_contrastive_loss, in_fp32
+from ..losses import global_contrastive_loss, in_fp32
+from ..model import ResidualAdapter
 
 CAA_TYPES = ("adapter", "attention")
 WEIGHT_MODES = ("denominator", "logit_bias", "loss_weight")

@@ -20,8 +20,9 @@ from engine import TRAINER_REGISTRY, build_transform
 from engine.precision import Precision
 from evaluation.items import check_items
 
-from ..base import RetrievalTrainer, prompt_learner, prompted_clip
-from ..model import PromptedCLIP
+from ..base import RetrievalTrainer
+from ..model import PromptedCLIP, prompted_clip
+from ..prompts import prompt_learner
 from .dtr import BLANKS, PATCH_POOLS, S_MODES, SOURCES, TEST_WEIGHTS, DTRSchedule
 from .objective import CAA, CAA_TYPES, WEIGHT_MODES, CAAHead, DCARObjective
 
@@ -78,8 +79,6 @@ def check_dcar_cfg(c: Any) -> None:
 @TRAINER_REGISTRY.register()
 class DCAR(RetrievalTrainer):
     """MaPLe's prompts plus DTR on the positives and the category branch (L_cate)."""
-
-    CONFIG_NODE = "DCAR"
 
     def check_cfg(self, cfg: Any) -> None:
         super().check_cfg(cfg)

@@ -41,7 +41,8 @@ from datasets.fdrd.synth_world import (
 )
 from datasets.text import tokenize
 
-from ...model import assemble_text, contrastive_loss, encode_text
+from ...clip_driver import assemble_text, encode_text
+from ...losses import contrastive_loss
 from . import CHECKPOINT
 
 ARCH = dict(embed_dim=128, image_resolution=64, vision_layers=4, vision_width=128, vision_patch_size=8,
