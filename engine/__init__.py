@@ -65,10 +65,7 @@ if _dassl is not None:
     get_cfg_default = _dassl["dassl.config"].get_cfg_default
     _eng = _dassl["dassl.engine"]
     TRAINER_REGISTRY, build_trainer = _eng.TRAINER_REGISTRY, _eng.build_trainer
-    # Dassl's classes with the project's checkpointing/resume in front of theirs (fixes §9 items 2, 4, 5).
-    TrainerBase = type("TrainerBase", (CheckpointMixin, _eng.TrainerBase), {"__module__": __name__})
-    SimpleTrainer = type("SimpleTrainer", (CheckpointMixin, _eng.SimpleTrainer), {"__module__": __name__})
-    TrainerX = type("TrainerX", (CheckpointMixin, _eng.TrainerX), {"__module__": __name__})
+    _trainers = _eng
     _data, _ds = _dassl["dassl.data"], _dassl["dassl.data.datasets"]
     DataManager, DatasetWrapper = _data.DataManager, _data.DatasetWrapper
     DATASET_REGISTRY, Datum, DatasetBase, build_dataset = _ds.DATASET_REGISTRY, _ds.Datum, _ds.DatasetBase, _ds.build_dataset
@@ -77,7 +74,9 @@ if _dassl is not None:
     _ev = _dassl["dassl.evaluation"]
     EVALUATOR_REGISTRY, EvaluatorBase, build_evaluator = _ev.EVALUATOR_REGISTRY, _ev.EvaluatorBase, _ev.build_evaluator
     build_optimizer = _dassl["dassl.optim"].build_optimizer
+    compute_accuracy = _dassl["dassl.metrics"].compute_accuracy
 else:
+    from .embedded import trainer as _trainers
     from .embedded.config import get_cfg_default
     from .embedded.data import (
         DATASET_REGISTRY,
@@ -89,12 +88,18 @@ else:
         build_dataset,
         build_transform,
     )
-    from .embedded.evaluation import EVALUATOR_REGISTRY, EvaluatorBase, build_evaluator
+    from .embedded.evaluation import EVALUATOR_REGISTRY, EvaluatorBase, build_evaluator, compute_accuracy
     from .embedded.optim import build_optimizer
-    from .embedded.trainer import TRAINER_REGISTRY, SimpleTrainer, TrainerBase, TrainerX, build_trainer
+    from .embedded.trainer import TRAINER_REGISTRY, build_trainer
 
     ENGINE = "embedded"
     ENGINE_DESCRIPTION = f"embedded engine (engine/embedded; {_why})"
+
+# Either engine's trainer classes with the project's checkpointing and resume in front of theirs
+# (docs/engine.md, "Faults fixed everywhere, under real Dassl too"): one method order under both.
+TrainerBase = type("TrainerBase", (CheckpointMixin, _trainers.TrainerBase), {"__module__": __name__})
+SimpleTrainer = type("SimpleTrainer", (CheckpointMixin, _trainers.SimpleTrainer), {"__module__": __name__})
+TrainerX = type("TrainerX", (CheckpointMixin, _trainers.TrainerX), {"__module__": __name__})
 
 __all__ = [
     "ENGINE",
@@ -117,6 +122,7 @@ __all__ = [
     "EVALUATOR_REGISTRY",
     "EvaluatorBase",
     "build_evaluator",
+    "compute_accuracy",
     "build_optimizer",
     "build_lr_scheduler",
     "CheckpointMixin",

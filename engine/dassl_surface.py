@@ -106,11 +106,6 @@ CONFIG_DEFAULTS: dict[str, object] = {
     'VERBOSE': True,
     'VERSION': 1,
 }
-# Where the embedded engine's default differs, and why (configs set the key for real Dassl).
-DEVIATIONS: dict[str, tuple[object, str]] = {
-    "TEST.EVALUATOR": ("Retrieval", "every trainer here is evaluated by retrieval; Dassl's default is its classifier"),
-}
-
 # Names ``engine`` exports and the Dassl module each comes from (the project's fixes are its own).
 EXPORTS: dict[str, str] = {
     "get_cfg_default": "dassl.config",
@@ -121,11 +116,11 @@ EXPORTS: dict[str, str] = {
     "build_dataset": "dassl.data.datasets",
     "build_transform": "dassl.data.transforms", "INTERPOLATION_MODES": "dassl.data.transforms",
     "EVALUATOR_REGISTRY": "dassl.evaluation", "EvaluatorBase": "dassl.evaluation", "build_evaluator": "dassl.evaluation",
-    "build_optimizer": "dassl.optim",
+    "build_optimizer": "dassl.optim", "compute_accuracy": "dassl.metrics",
 }
 
-# TrainerX methods the project's trainers override or call, with Dassl's parameter names; the
-# embedded engine carries exactly these.
+# TrainerX's public methods with Dassl's parameter names; the embedded engine carries each of them
+# (those the project does not call too: a trainer ported from CoOp runs on it).
 HOOKS: dict[str, tuple[str, ...]] = {
     "check_cfg": ("cfg",), "build_data_loader": (), "build_model": (), "train": (),
     "before_train": (), "after_train": (), "before_epoch": (), "after_epoch": (), "run_epoch": (),
@@ -133,15 +128,7 @@ HOOKS: dict[str, tuple[str, ...]] = {
     "register_model": ("name", "model", "optim", "sched"), "get_model_names": ("names",),
     "set_model_mode": ("mode", "names"), "update_lr": ("names",), "get_current_lr": ("names",),
     "model_zero_grad": ("names",), "model_backward": ("loss",), "model_update": ("names",),
-    "model_backward_and_update": ("loss", "names"),
+    "model_backward_and_update": ("loss", "names"), "parse_batch_test": ("batch",), "model_inference": ("input",),
     "save_model": ("epoch", "directory", "is_best", "val_result", "model_name"),
     "resume_model_if_exist": ("directory",), "load_model": ("directory", "epoch"), "init_writer": ("log_dir",),
-}
-
-# Dassl's TrainerX methods the embedded engine does not carry, and why. Dassl's ``test`` runs a
-# classifier over the test loader; the embedded engine keeps only the abstract hook, which every
-# trainer of the project overrides with retrieval.
-NOT_CARRIED: dict[str, str] = {
-    "parse_batch_test": "a classification batch (image, label) for Dassl's test(); retrieval encodes items instead",
-    "model_inference": "a classifier's logits for Dassl's test(); the trainers call their model's encoders",
 }

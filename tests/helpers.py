@@ -34,7 +34,7 @@ def toy_cfg(tmp_path, **overrides):
     cfg.OPTIM.WARMUP_TYPE = "constant"
     cfg.TRAIN.PRINT_FREQ = 100
     cfg.TEST.FINAL_MODEL = "last_step"
-    cfg.TEST.EVALUATOR = "ToyAccuracy"
+    cfg.TEST.EVALUATOR = "Classification"
     return apply_overrides(cfg, overrides)
 
 

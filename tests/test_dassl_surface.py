@@ -1,5 +1,5 @@
 """engine.dassl_surface: the embedded engine matches the recorded Dassl surface (config keys and
-defaults, exported names, trainer hooks and parameters), so a drift from Dassl fails in CI,
+defaults, exported names, trainer hooks and parameters, the classification path included), so a drift from Dassl fails in CI,
 where Dassl cannot be installed; with Dassl importable, Dassl matches the record too."""
 import importlib
 import inspect
@@ -17,29 +17,32 @@ def _params(cls, hook):
     return tuple(p for p in inspect.signature(getattr(cls, hook)).parameters if p != "self")
 
 
-def test_embedded_config_defaults_are_dassls_except_the_recorded_deviations():
+def test_embedded_config_defaults_are_dassls():
     emb = flatten(embedded_config.get_cfg_default())
     assert set(emb) == set(surface.CONFIG_DEFAULTS), "a key was added to or dropped from the embedded engine"
-    for key, dassl_value in surface.CONFIG_DEFAULTS.items():
-        want = surface.DEVIATIONS[key][0] if key in surface.DEVIATIONS else dassl_value
+    for key, want in surface.CONFIG_DEFAULTS.items():
         assert emb[key] == (list(want) if isinstance(want, tuple) else want), key
 
 
 def test_embedded_trainer_has_every_hook_with_dassls_parameters():
+    """The embedded TrainerX as :mod:`engine` composes it (checkpointing in front, as for Dassl's)."""
+    composed = type("TrainerX", (engine.CheckpointMixin, embedded_trainer.TrainerX), {})
     for hook, params in surface.HOOKS.items():
-        assert _params(embedded_trainer.TrainerX, hook) == params, hook
+        assert _params(composed, hook) == params, hook
 
 
-def test_embedded_trainer_carries_no_classification_path():
-    """Dassl's classification-only hooks are recorded as not carried and are absent from the engine
-    and from every trainer of the project (none may come to depend on them)."""
+def test_one_method_order_under_both_engines():
+    """The project's checkpointing stands in front of the engine's TrainerX -- Dassl's or the embedded
+    one -- and nowhere else, so a trainer's class chain is the same under both (fails if the mixin is
+    put back at the bottom of the embedded classes)."""
     import trainers  # noqa: F401 - registers the project's trainers
-    for hook in surface.NOT_CARRIED:
-        assert hook not in surface.HOOKS
-        assert not hasattr(embedded_trainer.TrainerX, hook), hook
-        if engine.ENGINE == "embedded":
-            for name in engine.TRAINER_REGISTRY.registered_names():
-                assert not hasattr(engine.TRAINER_REGISTRY.get(name), hook), (name, hook)
+
+    for cls in (engine.TrainerBase, engine.SimpleTrainer, engine.TrainerX):
+        assert cls.__mro__[1] is engine.CheckpointMixin
+        assert engine.CheckpointMixin not in cls.__mro__[2].__mro__
+    chain = [c.__name__ for c in engine.TRAINER_REGISTRY.get("DCAR").__mro__]
+    assert chain == ["DCAR", "RetrievalTrainer", "TrainerX", "CheckpointMixin", "TrainerX", "SimpleTrainer",
+                     "TrainerBase", "object"]
 
 
 def test_every_engine_export_is_recorded():
@@ -55,7 +58,7 @@ def test_a_drift_would_be_seen(monkeypatch):
     """The checks above fail on a changed default or a renamed hook parameter."""
     monkeypatch.setitem(surface.CONFIG_DEFAULTS, "OPTIM.LR", 0.1)
     with pytest.raises(AssertionError, match="OPTIM.LR"):
-        test_embedded_config_defaults_are_dassls_except_the_recorded_deviations()
+        test_embedded_config_defaults_are_dassls()
     monkeypatch.setitem(surface.HOOKS, "forward_backward", ("inputs",))
     with pytest.raises(AssertionError, match="forward_backward"):
         test_embedded_trainer_has_every_hook_with_dassls_parameters()
@@ -69,6 +72,5 @@ def test_real_dassl_matches_the_record():
     trainer_x = importlib.import_module("dassl.engine").TrainerX
     for hook, params in surface.HOOKS.items():
         assert _params(trainer_x, hook) == params, hook
-    assert all(hasattr(trainer_x, hook) for hook in surface.NOT_CARRIED)
     for name, module in surface.EXPORTS.items():
         assert hasattr(importlib.import_module(module), name), (module, name)

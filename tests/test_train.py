@@ -18,7 +18,7 @@ from tests.dcar_helpers import TINY_DCAR, small_synth_opts
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOY = ["DATASET.NAME", "ToyColours", "INPUT.SIZE", "(8, 8)", "DATALOADER.NUM_WORKERS", "0", "OPTIM.MAX_EPOCH", "2",
-       "OPTIM.NAME", "sgd", "OPTIM.LR", "0.05", "TEST.EVALUATOR", "ToyAccuracy"]
+       "OPTIM.NAME", "sgd", "OPTIM.LR", "0.05", "TEST.EVALUATOR", "Classification"]
 SYNTH = small_synth_opts(OPTIM__MAX_EPOCH=1)
 
 

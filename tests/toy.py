@@ -1,9 +1,8 @@
-"""A throwaway dataset, trainer and evaluator for engine tests: tiny coloured images, a linear
-classifier, its accuracy (the trainer brings its own test: the engine has no classification path)."""
+"""A throwaway dataset and trainer for engine tests: tiny coloured images and a linear classifier
+trained and tested as a CoOp-style trainer is, on the engine's classification path."""
 from __future__ import annotations
 
 import os
-from collections import OrderedDict
 
 import numpy as np
 import torch
@@ -13,14 +12,13 @@ from torch import nn
 
 from engine import (
     DATASET_REGISTRY,
-    EVALUATOR_REGISTRY,
     TRAINER_REGISTRY,
     DatasetBase,
     Datum,
-    EvaluatorBase,
     TrainerX,
     build_lr_scheduler,
     build_optimizer,
+    compute_accuracy,
 )
 
 CLASSES = ("red", "green", "blue")
@@ -54,7 +52,9 @@ class ToyColours(DatasetBase):
 
 @TRAINER_REGISTRY.register()
 class ToyTrainer(TrainerX):
-    """A linear classifier on the engine's own loop (CPU, fp32)."""
+    """A linear classifier written as CoOp's trainer is (``parse_batch_train``,
+    ``model_backward_and_update``, the engine's classification ``test`` through ``model_inference``
+    and the ``Classification`` evaluator): a trainer ported from CoOp runs on the embedded engine."""
 
     def build_model(self) -> None:
         self.device = torch.device("cpu")
@@ -64,40 +64,10 @@ class ToyTrainer(TrainerX):
         self.register_model("model", self.model, optim, build_lr_scheduler(optim, self.cfg.OPTIM))
 
     def forward_backward(self, batch: dict) -> dict:
-        img, label = batch["img"].to(self.device), batch["label"].to(self.device)
-        loss = F.cross_entropy(self.model(img), label)
+        image, label, _ = self.parse_batch_train(batch)
+        output = self.model(image)
+        loss = F.cross_entropy(output, label)
         self.model_backward_and_update(loss)
         if self.batch_idx + 1 == self.num_batches:
             self.update_lr()
-        return {"loss": loss.item()}
-
-    @torch.no_grad()
-    def test(self, split: str | None = None) -> float:
-        """Accuracy on ``split`` (the engine carries no classification test)."""
-        self.set_model_mode("eval")
-        self.evaluator.reset()
-        loader = self.val_loader if (split or self.cfg.TEST.SPLIT) == "val" else self.test_loader
-        for batch in loader:
-            self.evaluator.process(self.model(batch["img"].to(self.device)), batch["label"].to(self.device))
-        return self.evaluator.evaluate()["accuracy"]
-
-
-@EVALUATOR_REGISTRY.register()
-class ToyAccuracy(EvaluatorBase):
-    """Top-1 accuracy in percent (the engine carries no classification evaluator)."""
-
-    def __init__(self, cfg, **kwargs) -> None:
-        super().__init__(cfg)
-        self.reset()
-
-    def reset(self) -> None:
-        self.correct, self.total = 0, 0
-
-    def process(self, mo: torch.Tensor, gt: torch.Tensor) -> None:
-        self.correct += int((mo.argmax(1) == gt).sum())
-        self.total += len(gt)
-
-    def evaluate(self) -> OrderedDict:
-        accuracy = 100.0 * self.correct / max(self.total, 1)
-        print(f"* accuracy: {accuracy:.1f}%")
-        return OrderedDict(accuracy=accuracy)
+        return {"loss": loss.item(), "acc": compute_accuracy(output, label)[0].item()}

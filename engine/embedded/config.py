@@ -115,9 +115,9 @@ def _defaults() -> CN:
     c.TRAIN.COUNT_ITER = "train_x"  # Dassl, trainers with several loaders; unused here
 
     c.TEST = CN()
-    c.TEST.EVALUATOR = "Retrieval"  # a registered evaluator (Dassl's default, Classification, is not carried)
-    c.TEST.PER_CLASS_RESULT = False  # classification only (Dassl); unused here
-    c.TEST.COMPUTE_CMAT = False  # classification only (Dassl); unused here
+    c.TEST.EVALUATOR = "Classification"  # a registered evaluator; every trainer config of the project sets Retrieval
+    c.TEST.PER_CLASS_RESULT = False  # Classification: also print each class's accuracy and their mean
+    c.TEST.COMPUTE_CMAT = False  # Classification: also save the row-normalised confusion matrix (cmat.pt)
     c.TEST.NO_TEST = False  # True: no evaluation after training
     c.TEST.SPLIT = "test"  # the split of the final evaluation: test | val
     c.TEST.FINAL_MODEL = "last_step"  # last_step | best_val: which weights are evaluated at the end

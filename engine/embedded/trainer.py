@@ -1,4 +1,7 @@
-"""Trainer classes with the Dassl API (docs/engine.md §3): TrainerBase, SimpleTrainer, TrainerX."""
+"""Trainer classes with the Dassl API (docs/engine.md, "Trainer"): TrainerBase, SimpleTrainer,
+TrainerX, classification test included. Checkpointing is not here: :mod:`engine` puts the
+project's ``CheckpointMixin`` in front of these classes exactly as in front of Dassl's, so a trainer
+has one method order under both engines."""
 from __future__ import annotations
 
 import datetime
@@ -10,8 +13,8 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from tqdm import tqdm
 
-from ..fixes.checkpoint import CheckpointMixin
 from .data import DataManager
 from .evaluation import build_evaluator
 from .registry import Registry, build_from_registry
@@ -24,7 +27,7 @@ def build_trainer(cfg: Any) -> Any:
     return build_from_registry(TRAINER_REGISTRY, cfg.TRAINER.NAME, "trainer", cfg.VERBOSE, cfg=cfg)
 
 
-class TrainerBase(CheckpointMixin):
+class TrainerBase:
     """Model/optimiser/scheduler bookkeeping, the epoch loop and hooks."""
 
     def __init__(self) -> None:
@@ -107,7 +110,6 @@ class TrainerBase(CheckpointMixin):
         raise NotImplementedError
 
     def test(self, split: str | None = None) -> Any:
-        """Evaluate on ``split``; each trainer brings its own (Dassl's default is classification)."""
         raise NotImplementedError
 
     def parse_batch_train(self, batch: dict) -> Any:
@@ -195,6 +197,32 @@ class SimpleTrainer(TrainerBase):
         elapsed = str(datetime.timedelta(seconds=round(time.time() - self.time_start)))
         print(f"Elapsed: {elapsed}")
         self.close_writer()
+
+    @torch.no_grad()
+    def test(self, split: str | None = None) -> float:
+        """Dassl's classification test: ``model_inference`` over the split's batches into the
+        evaluator; returns its first result (accuracy). The project's trainers replace it by retrieval."""
+        self.set_model_mode("eval")
+        self.evaluator.reset()
+        split = split or self.cfg.TEST.SPLIT
+        if split == "val" and self.val_loader is not None:
+            loader = self.val_loader
+        else:
+            split, loader = "test", self.test_loader
+        print(f"Evaluate on the *{split}* set")
+        for batch in tqdm(loader):
+            inputs, label = self.parse_batch_test(batch)
+            self.evaluator.process(self.model_inference(inputs), label)
+        results = self.evaluator.evaluate()
+        for k, v in results.items():
+            self.write_scalar(f"{split}/{k}", v, self.epoch)
+        return list(results.values())[0]
+
+    def model_inference(self, input: torch.Tensor) -> torch.Tensor:  # noqa: A002 - Dassl's parameter name
+        return self.model(input)
+
+    def parse_batch_test(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        return batch["img"].to(self.device), batch["label"].to(self.device)
 
     def get_current_lr(self, names: Any = None) -> float:
         name = self.get_model_names(names)[0]
