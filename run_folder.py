@@ -4,7 +4,7 @@ A lock file names the process writing the folder (a second run into it is refuse
 holding a run -- a checkpoint or ``results.json`` -- is continued only with the same
 results-changing configuration (:mod:`reporting.identity`); a finished one is left alone; the
 temporary files of a killed run are removed when it is continued; ``log.txt`` is the current
-attempt's (docs/training.md; docs/engine.md §8-9).
+attempt's (docs/training.md; docs/engine.md, "Writes and a full disk" to "Faults fixed under both engines").
 """
 from __future__ import annotations
 

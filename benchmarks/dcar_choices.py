@@ -1,12 +1,13 @@
 """DCAR's open choices judged on the synthetic testbed: one row per config key, chosen on val,
 reported on test.
 
-    python benchmarks/dcar_choices.py                 # seeds 1-5 -> docs/dcar_choices.md, docs/bench_dcar_choices.json
+    python benchmarks/dcar_choices.py                 # seeds 1-5 -> docs/results/dcar_choices.md and bench_dcar_choices.json
     python benchmarks/dcar_choices.py --quick --backbone tiny.pt --out /tmp/c.md --json /tmp/c.json
 
-Every candidate changes one choice of full DCAR (docs/method.md §3-§4) and is compared with DCAR at
-its defaults, on the data, backbone, recipe and seeds of ``benchmarks/synthetic_benchmark.py``
-(whose DCAR runs are reused, as are this script's finished runs):
+Every candidate changes one choice of full DCAR (docs/method.md, "Dynamic token re-weighting" to
+"Category-aware augmentation") and is compared with DCAR at its defaults, on the data, backbone,
+recipe and seeds of ``benchmarks/synthetic_benchmark.py`` (whose DCAR runs are reused, as are this
+script's finished runs):
 
 * **training choices** (the attribute-swap generator, DTR's source, similarity mode, pooling and
   noise floor, the category weight's reading) are trained per seed; the test split gives the

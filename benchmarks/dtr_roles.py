@@ -1,6 +1,6 @@
 """Which words DTR up-weights, per word role, for every DTR setting, on the synthetic testbed.
 
-    python benchmarks/dtr_roles.py           # -> docs/dtr_roles.md, docs/bench_dtr_roles.json
+    python benchmarks/dtr_roles.py           # -> docs/results/dtr_roles.md, docs/results/bench_dtr_roles.json
 
 FDRDSynth's captions come with their ground truth, so every caption word has a role: the class
 name, a word saying one of the five attributes (colour, size, background, position, pattern), the
@@ -10,7 +10,7 @@ computes the DTR weights with each similarity mode (``word``, ``contextual``, ``
 mean) from the frozen CLIP, with the noise floor, and from the current encoders of a trained DCAR
 (the benchmark's seed-1 checkpoint, when present), and reports per role the mean weight and the
 shares at the clamp limits. The factors the frozen backbone already solves and those it does not
-are in docs/synthetic_benchmark.md §1.
+are in docs/results/synthetic_benchmark.md, "What the frozen backbone knows".
 """
 from __future__ import annotations
 
@@ -79,8 +79,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default=os.path.join(ROOT, "data"))
     p.add_argument("--trained", default="", help="a trained DCAR run folder (default: the benchmark's seed 1)")
-    p.add_argument("--out", default=os.path.join(ROOT, "docs", "dtr_roles.md"))
-    p.add_argument("--json", default=os.path.join(ROOT, "docs", "bench_dtr_roles.json"))
+    p.add_argument("--out", default=os.path.join(ROOT, "docs", "results", "dtr_roles.md"))
+    p.add_argument("--json", default=os.path.join(ROOT, "docs", "results", "bench_dtr_roles.json"))
     a = p.parse_args()
     start = time.time()
     import glob

@@ -1,7 +1,7 @@
 """A second val round over the L_con direction alone, at every method's chosen settings: can the
 val gallery tell ``LOSS symmetric`` from ``LOSS i2t`` where test can?
 
-    python benchmarks/loss_round.py              # -> docs/loss_round.md, docs/bench_loss_round.json
+    python benchmarks/loss_round.py              # -> docs/results/loss_round.md, docs/results/bench_loss_round.json
     python benchmarks/loss_round.py --quick --backbone tiny.pt --methods CoOp --seeds 1 2 --json /tmp/l.json --out /tmp/l.md
 
 Why: the tuning (``benchmarks/tuning.py``) drew ``LOSS`` together with the learning rate and the
@@ -23,9 +23,9 @@ Fixed before the first run, and recorded in the JSON:
 * **beside it**: the interval's half-width with its seed and item parts, and how many seeds its
   seed part would need to reach ``val_size.TARGET`` RSUM at the spread these seeds show
   (:func:`reporting.stats.seeds_for_half_width`); the same difference on test, from the protocol
-  rows of ``docs/bench_synthetic.json`` (seeds 1-3 of the first data draw), and whether val and
+  rows of ``docs/results/bench_synthetic.json`` (seeds 1-3 of the first data draw), and whether val and
   test give the same verdict; and the config's val RSUM per seed against the tuning's chosen trial
-  in ``docs/bench_tuning.json`` (the same runs made again: equal figures say the round starts from
+  in ``docs/results/bench_tuning.json`` (the same runs made again: equal figures say the round starts from
   what the tuning measured). Both reports are read only when made on the same data (data seed,
   not ``--quick``).
 """
@@ -58,7 +58,7 @@ from reporting.stats import paired_difference, seeds_for_half_width  # noqa: E40
 
 RULE = ("adopt the other LOSS only where its paired val RSUM difference with the config's has a 95% interval "
         "(hull of seeds and val items) above 0; otherwise the config's direction stands")
-BENCHMARK_JSON = os.path.join(ROOT, "docs", "bench_synthetic.json")
+BENCHMARK_JSON = os.path.join(ROOT, "docs", "results", "bench_synthetic.json")
 
 
 def round_trials(trainer: str) -> list[tuning.Trial]:

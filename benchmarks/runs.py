@@ -16,7 +16,7 @@ from methods import method
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 DATASET_CONFIG = "configs/datasets/fdrd_synth.yaml"
-VAL_IMAGES, QUICK_VAL_IMAGES = 2001, 6  # FDRDSynth val gallery per domain: the size docs/val_size.md chose
+VAL_IMAGES, QUICK_VAL_IMAGES = 2001, 6  # FDRDSynth val gallery per domain: the size docs/results/val_size.md chose
 
 
 def already_finished(argv: list[str]) -> bool:
@@ -108,8 +108,8 @@ def run_arguments(doc: str, seeds: list[int], runs: str, name: str, report: str 
     p.add_argument("--backbone", default="synth-small")
     p.add_argument("--data", default=os.path.join(ROOT, "data"))
     p.add_argument("--runs", default=os.path.join(ROOT, "output", runs))
-    p.add_argument("--out", default=os.path.join(ROOT, "docs", f"{name}.md"))
-    p.add_argument("--json", default=os.path.join(ROOT, "docs", f"bench_{report or name}.json"))
+    p.add_argument("--out", default=os.path.join(ROOT, "docs", "results", f"{name}.md"))
+    p.add_argument("--json", default=os.path.join(ROOT, "docs", "results", f"bench_{report or name}.json"))
     p.add_argument("--quick", action="store_true", help="a tiny setting (what the tests exercise)")
     return p
 

@@ -37,9 +37,9 @@ with the small pretrained CLIP:
    every paired difference between methods whether its verdict (better, worse, not
    distinguishable) holds on both draws;
 
-and writes ``docs/synthetic_benchmark.md`` and ``docs/bench_synthetic.json`` (with the val
-gallery's size and half-width and each method's tuning, read from ``docs/bench_val_size.json``
-and ``docs/bench_tuning.json``). Every setting was chosen on val (``benchmarks/tuning.py``,
+and writes ``docs/results/synthetic_benchmark.md`` and ``docs/results/bench_synthetic.json`` (with the val
+gallery's size and half-width and each method's tuning, read from ``docs/results/bench_val_size.json``
+and ``docs/results/bench_tuning.json``). Every setting was chosen on val (``benchmarks/tuning.py``,
 ``benchmarks/synthetic_selection.py``); nothing here is selected on test.
 """
 from __future__ import annotations
@@ -120,7 +120,7 @@ ROWS = (
         extended=True),
 )
 REFERENCE_METHOD, REFERENCE_ABLATION = "MaPLe", "DCAR"  # the chain goes from MaPLe (its own settings) to DCAR
-# One component at a time (docs/method.md §10): each row against the row without that component.
+# One component at a time (docs/method.md, "Ablation rows"): each row against the row without that component.
 COMPONENT_STEPS = (("1 prompts only, at DCAR's settings", "MaPLe", "DCAR's tuned settings instead of MaPLe's"),
                    ("2 + DTR (no L_cate)", "1 prompts only, at DCAR's settings", "DTR"),
                    ("3 + L_cate, category negatives, alpha 0", "2 + DTR (no L_cate)", "L_cate with category negatives"),
@@ -129,9 +129,9 @@ COMPONENT_STEPS = (("1 prompts only, at DCAR's settings", "MaPLe", "DCAR's tuned
                    ("DCAR", "6 full, text-only prompts", "visual prompts"),
                    ("DCAR", "7 full, CAA = identity", "CAA module"))
 OTHER_DRAW = 7  # the second FDRDSynth draw (data seed) every conclusion is checked on
-VAL_SIZE_JSON, TUNING_JSON = (os.path.join(ROOT, "docs", f) for f in ("bench_val_size.json", "bench_tuning.json"))
+VAL_SIZE_JSON, TUNING_JSON = (os.path.join(ROOT, "docs", "results", f) for f in ("bench_val_size.json", "bench_tuning.json"))
 NEGATIVE_SET = ("one fixed set for every row and seed: the lexicon generator's 4 category and 1 attribute negatives "
-                "per test image at item seed 0 (DATASET.FDRD.EVAL_NEGATIVES fixed, docs/method.md §4.1)")
+                "per test image at item seed 0 (DATASET.FDRD.EVAL_NEGATIVES fixed, docs/method.md, 'Negative captions')")
 PROTOCOL_SEEDS = 3  # protocol rows: seeds 1-3, R@K only (compared with zero-shot and with the config's loss)
 NEWER_BASELINES = ("PromptSRC", "CLIP-LoRA")  # also compared with DCAR directly
 COMPARISONS = ([(r.name, REFERENCE_METHOD) for r in ROWS if r.role != "ablation" and r.name != REFERENCE_METHOD]
@@ -301,7 +301,7 @@ def tuning_line(report: dict) -> str:
               if half is not None else "") + "): ")
     tuning = report.get("tuning")
     if not tuning:
-        return out + "no tuning report (docs/bench_tuning.json) was found."
+        return out + "no tuning report (docs/results/bench_tuning.json) was found."
     parts = []
     for m, t in tuning.items():
         keys = ", ".join(f"{k} {v}" for c in t["chosen_settings"].values() for k, v in c.items()) or "its config as it stood"
@@ -385,7 +385,7 @@ def verdicts(report: dict) -> list[str]:
 
 
 def arguments() -> argparse.ArgumentParser:
-    """The command line (``docs/synthetic_benchmark.md`` and ``docs/bench_synthetic.json`` by default)."""
+    """The command line (``docs/results/synthetic_benchmark.md`` and ``docs/results/bench_synthetic.json`` by default)."""
     p = run_arguments(__doc__, [1, 2, 3, 4, 5], "bench_synthetic", "synthetic_benchmark", report="synthetic")
     p.add_argument("--text-sample", type=int, default=300, help="test items for the text gates")
     p.add_argument("--extended", action="store_true",
@@ -556,7 +556,7 @@ def across_draws(draws: list[dict]) -> list[dict]:
 
 def chosen_on_val(quick: bool) -> dict:
     """What was chosen on val before this table: the val gallery's size and the half-width it
-    gives (``docs/bench_val_size.json``), each method's tuning (``docs/bench_tuning.json``)."""
+    gives (``docs/results/bench_val_size.json``), each method's tuning (``docs/results/bench_tuning.json``)."""
     from benchmarks.runs import QUICK_VAL_IMAGES, VAL_IMAGES
 
     out: dict = {"val_images_per_domain": QUICK_VAL_IMAGES if quick else VAL_IMAGES}

@@ -8,7 +8,7 @@ scored by its validation RSUM after the last epoch (``TEST.SPLIT val``: the fina
 on val and the test split is never read). The epochs are capped at 10 by the benchmark's budget
 (46 runs in at most 45 minutes on 2 CPU cores), a limit fixed before any candidate was run.
 The candidate with the best mean val RSUM over the methods is the recipe of every
-``configs/trainers/*/synth.yaml``; the table is written to ``docs/synthetic_selection.md`` (the
+``configs/trainers/*/synth.yaml``; the table is written to ``docs/results/synthetic_selection.md`` (the
 committed one was run when the table held CoOp, CLIP-Adapter, MaPLe and DCAR; the configs have since
 been tuned by ``benchmarks/tuning.py``).
 """
@@ -38,7 +38,7 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--data", default=os.path.join(ROOT, "data"))
     p.add_argument("--runs", default=os.path.join(ROOT, "output", "synthetic_selection"))
-    p.add_argument("--out", default=os.path.join(ROOT, "docs", "synthetic_selection.md"))
+    p.add_argument("--out", default=os.path.join(ROOT, "docs", "results", "synthetic_selection.md"))
     a = p.parse_args()
     start = time.time()
     candidates = [(e, aug) for e in a.epochs for aug in AUGMENTATIONS]

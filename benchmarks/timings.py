@@ -1,6 +1,6 @@
 """The figures the README's set-up and quick-start sections quote, measured as a new user meets them.
 
-    python benchmarks/timings.py [--repo .] [--json docs/bench_timings.json] [--skip-suite] [--skip-quickstart]
+    python benchmarks/timings.py [--repo .] [--json docs/results/bench_timings.json] [--skip-suite] [--skip-quickstart]
 
 In a fresh clone of ``--repo`` (its committed HEAD) and a fresh virtual environment:
 
@@ -147,7 +147,7 @@ def readme_phrases(runs: list[dict]) -> dict[str, str]:
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--repo", default=ROOT, help="the repository to clone (its committed HEAD)")
-    p.add_argument("--json", default=os.path.join(ROOT, "docs", "bench_timings.json"))
+    p.add_argument("--json", default=os.path.join(ROOT, "docs", "results", "bench_timings.json"))
     p.add_argument("--skip-suite", action="store_true")
     p.add_argument("--skip-quickstart", action="store_true")
     a = p.parse_args(argv)

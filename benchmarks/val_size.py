@@ -1,7 +1,7 @@
 """How large FDRDSynth's val gallery must be to choose settings with: the 95% half-width of paired
 val RSUM differences over 3 seeds, for each ``DATASET.FDRD_SYNTH.VAL_IMAGES_PER_DOMAIN``.
 
-    python benchmarks/val_size.py                      # -> docs/val_size.md, docs/bench_val_size.json
+    python benchmarks/val_size.py                      # -> docs/results/val_size.md, docs/results/bench_val_size.json
     python benchmarks/val_size.py --quick --backbone tiny.pt --json /tmp/v.json --out /tmp/v.md
 
 Three settings are trained for seeds 1-3 on the data, backbone and shots of

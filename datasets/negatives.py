@@ -1,4 +1,4 @@
-"""Negative captions for category-aware augmentation (docs/method.md §4.1, "Negative Caption
+"""Negative captions for category-aware augmentation (docs/method.md, "Negative captions", "Negative Caption
 Generator"), for any dataset: :func:`build_negatives` takes a caption, the released negatives,
 the true class and the other classes of its domain, and returns :class:`Negatives`. A dataset
 calls it when it loads its items, which carry the result as their ``negatives_*`` fields
@@ -16,7 +16,7 @@ Released negatives are kept unless identical to the positive, repeated, or still
 true class; generation tops them up to the configured number. Each item has its own RNG,
 seeded from (seed, domain, key), so results do not depend on load order.
 
-Attribute swaps come in two modes (``DATASET.FDRD.ATTRIBUTE_SWAPS``, docs/method.md §4.1):
+Attribute swaps come in two modes (``DATASET.FDRD.ATTRIBUTE_SWAPS``, docs/method.md, "Negative captions"):
 
 * ``lexicon`` -- one word from a fixed English lexicon, the kind drawn in proportion to its
   number of alternatives (the first implementation);

@@ -6,7 +6,7 @@ API. Set ``DCAR_ENGINE=embedded`` to force the embedded engine, ``DCAR_ENGINE=da
 Dassl (default ``auto``).
 
 Pieces of Dassl that are broken on current PyTorch are always the project's own (same
-semantics, fixed; :mod:`engine.fixes`, docs/engine.md §9): ``build_lr_scheduler``, checkpoint
+semantics, fixed; :mod:`engine.fixes`, docs/engine.md, "Faults fixed under both engines"): ``build_lr_scheduler``, checkpoint
 saving/loading and resume (``CheckpointMixin``, placed in front of Dassl's trainer classes),
 ``setup_logger`` and ``check_registered``. The API exported here is what the project uses.
 """
@@ -46,7 +46,8 @@ def _import_dassl() -> tuple[dict[str, ModuleType] | None, str]:
         if choice == "dassl":
             raise ImportError(
                 f"{ENGINE_ENV}=dassl but Dassl cannot be imported ({type(e).__name__}: {e}). Install it with its "
-                f"import-time dependencies (docs/engine.md §12), or unset {ENGINE_ENV} to use the embedded engine"
+                f"import-time dependencies (docs/engine.md, 'Real Dassl or the embedded engine'), or unset {ENGINE_ENV} "
+                "to use the embedded engine"
             ) from None
         return None, f"Dassl is not importable ({type(e).__name__}: {e})"
     return modules, ""
@@ -96,7 +97,7 @@ else:
     ENGINE_DESCRIPTION = f"embedded engine (engine/embedded; {_why})"
 
 # Either engine's trainer classes with the project's checkpointing and resume in front of theirs
-# (docs/engine.md, "Faults fixed everywhere, under real Dassl too"): one method order under both.
+# (docs/engine.md, "Faults fixed under both engines"): one method order under both.
 TrainerBase = type("TrainerBase", (CheckpointMixin, _trainers.TrainerBase), {"__module__": __name__})
 SimpleTrainer = type("SimpleTrainer", (CheckpointMixin, _trainers.SimpleTrainer), {"__module__": __name__})
 TrainerX = type("TrainerX", (CheckpointMixin, _trainers.TrainerX), {"__module__": __name__})

@@ -1,4 +1,5 @@
-"""The part of Dassl's API this project uses, written down once as data (docs/engine.md §10).
+"""The part of Dassl's API this project uses, written down once as data (docs/engine.md, "The Dassl
+surface, checked without Dassl").
 
 Dassl is on no package registry, so the tests that run on it (``tests/test_dassl_compat.py``)
 cannot run in CI. This record keeps the Dassl path honest there: ``tests/test_dassl_surface.py``

@@ -1,4 +1,4 @@
-"""Device and precision policy, in one place (docs/method.md §8).
+"""Device and precision policy, in one place (docs/method.md, "Training").
 
 ``PREC`` takes CoOp's values plus ``bf16``:
 

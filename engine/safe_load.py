@@ -1,4 +1,4 @@
-"""Reading ``torch.save`` files someone else wrote without running their code (docs/engine.md §3).
+"""Reading ``torch.save`` files someone else wrote without running their code (docs/engine.md, "Trainer").
 
 Only ``torch.load(weights_only=True)`` is used: tensors, containers and plain values load; a file
 whose pickle names other Python objects -- an upstream Dassl scheduler, or a payload that runs a

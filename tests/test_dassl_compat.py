@@ -14,13 +14,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def _why_not() -> str | None:
     """Why these tests cannot run here (None: Dassl imports with its dependencies)."""
     if importlib.util.find_spec("dassl") is None:
-        return "Dassl (KaiyangZhou/Dassl.pytorch) is not installed; install it from source (docs/engine.md §12)"
+        return ("Dassl (KaiyangZhou/Dassl.pytorch) is not installed; install it from source "
+                "(docs/engine.md, 'Real Dassl or the embedded engine')")
     try:
         for name in ("dassl.engine", "dassl.data", "dassl.evaluation", "dassl.optim", "dassl.metrics"):
             importlib.import_module(name)
     except Exception as e:  # its import-time dependencies (wilds, scikit-learn, ...) are missing
         return (f"Dassl is installed but cannot be imported ({type(e).__name__}: {e}); install its import-time "
-                "dependencies: pip install wilds scikit-learn (docs/engine.md §12)")
+                "dependencies: pip install wilds scikit-learn (docs/engine.md, 'Real Dassl or the embedded engine')")
     return None
 
 

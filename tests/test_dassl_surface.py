@@ -65,7 +65,8 @@ def test_a_drift_would_be_seen(monkeypatch):
 
 
 def test_real_dassl_matches_the_record():
-    dassl_config = pytest.importorskip("dassl.config", reason="Dassl is not installed (docs/engine.md §12)")
+    dassl_config = pytest.importorskip("dassl.config",
+                                       reason="Dassl is not installed (docs/engine.md, 'Real Dassl or the embedded engine')")
     dassl = flatten(dassl_config.get_cfg_default())
     for key, value in surface.CONFIG_DEFAULTS.items():
         assert dassl[key] == (list(value) if isinstance(value, tuple) else value), key

@@ -57,3 +57,56 @@ def test_a_broken_link_is_caught(tmp_path):
     page = tmp_path / "page.md"
     page.write_text("[a](here.md) [b](gone.md#s) [c](docs/here.md) [d](https://x.org/y.md) [e](here.md#part)\n")
     assert broken_links(str(page)) == ["gone.md", "docs/here.md"]
+
+
+CITATION = re.compile(r"(docs/[\w/-]+\.md), ((?:[\"'][^\"'\n]+[\"'](?:;? (?:and|to) |; |, )?)+)")
+
+
+def heading_titles(page: str) -> set[str]:
+    """The titles of a page's headings, without a leading section number or a trailing ``(`path`, ...)``."""
+    with open(os.path.join(ROOT, page), encoding="utf-8") as f:
+        return {re.sub(r"\s*\(`[^)]*\)$", "", re.sub(r"^\d+(\.\d+)*\.? ", "", line.lstrip("#").strip()))
+                for line in f if line.startswith("#")}
+
+
+def bad_citations(path: str) -> list[str]:
+    """``docs/x.md, "Heading"`` citations (and ``"A" to "B"``, ``"A" and "B"``) naming no heading of
+    the page, and section-number citations (``§3``), which a renumbering silently breaks."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    bad = [m.group(0) for m in re.finditer(r"§\s?\d", text)]
+    for m in CITATION.finditer(text):
+        page = m.group(1)
+        if not os.path.isfile(os.path.join(ROOT, page)):
+            continue  # a missing page is the test above's finding
+        titles = heading_titles(page)
+        bad += [f"{page}: {t!r}" for t in re.findall(r"[\"']([^\"'\n]+)[\"']", m.group(2)) if t not in titles]
+    return bad
+
+
+def test_code_cites_docs_by_headings_that_exist():
+    code = [p for p in project_files() if p.endswith((".py", ".sh", ".yaml")) and os.path.abspath(p) != os.path.abspath(__file__)]
+    bad = {os.path.relpath(p, ROOT): found for p in code if (found := bad_citations(p))}
+    assert not bad, f"citations of a heading that does not exist, or of a section number: {bad}"
+
+
+def test_a_wrong_heading_or_a_section_number_is_caught(tmp_path):
+    page = tmp_path / "x.py"
+    page.write_text('"""See docs/method.md, "Dual prompts" to "L_cate"; docs/engine.md, \'Trainer\'.\n'
+                    'Also docs/method.md, "Dual prompt" and docs/engine.md §3."""\n')
+    assert bad_citations(str(page)) == ["§3", "docs/method.md: 'Dual prompt'"]
+
+
+def generated(path: str) -> bool:
+    """Whether a page was written by a benchmark script (its opening lines say so)."""
+    with open(path, encoding="utf-8") as f:
+        head = f.read(800)
+    return re.search(r"(?:(?:Generated|Written|written) by:? `?|^`)python benchmarks/", head, re.M) is not None
+
+
+def test_generated_reports_stand_apart_from_the_written_pages():
+    results = os.path.join(ROOT, "docs", "results")
+    pages = [os.path.join(top, n) for top, _, names in os.walk(os.path.join(ROOT, "docs")) for n in names]
+    misplaced = [os.path.relpath(p, ROOT) for p in pages
+                 if (os.path.dirname(p) == results) != (generated(p) if p.endswith(".md") else p.endswith(".json"))]
+    assert not misplaced, "generated reports and their JSON belong in docs/results/, written pages in docs/"

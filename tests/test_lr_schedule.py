@@ -29,7 +29,7 @@ def _lrs(optim_cfg, epochs):
 
 
 def test_maple_cosine_constant_warmup_matches_dassl_table():
-    # docs/engine.md §6, MaPLe vit_b16_c2_ep5_batch4_2ctx: verified Dassl values.
+    # docs/engine.md, "Optimisers and schedules", MaPLe vit_b16_c2_ep5_batch4_2ctx: verified Dassl values.
     cfg = _optim_cfg(LR=0.0035, MAX_EPOCH=5, LR_SCHEDULER="cosine", WARMUP_EPOCH=1, WARMUP_TYPE="constant", WARMUP_CONS_LR=1e-5)
     assert _lrs(cfg, 5) == pytest.approx([1e-5, 0.0035, 0.0031658, 0.0022908, 0.0012092], abs=5e-8)
 
@@ -82,7 +82,8 @@ def test_unknown_names_raise():
 
 
 def test_resume_restores_live_schedule_and_loads_weights_only():
-    """Dassl's warm-up resume froze the lr (§3.7); ours continues on the live optimiser."""
+    """Dassl's warm-up resume froze the lr (docs/engine.md, "Faults fixed under both engines", item 3);
+    ours continues on the live optimiser."""
     cfg = _optim_cfg(LR=0.0035, MAX_EPOCH=5, LR_SCHEDULER="cosine", WARMUP_EPOCH=1, WARMUP_TYPE="constant")
     p = torch.nn.Parameter(torch.zeros(1))
     opt = engine.build_optimizer([p], cfg)

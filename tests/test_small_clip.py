@@ -51,5 +51,5 @@ def test_zero_shot_on_synth_is_far_from_chance_and_from_perfect(tmp_path):
             "DATASET.FDRD_SYNTH.TEST_IMAGES_PER_DOMAIN", "501"]  # half the default gallery, few training images
     train.main(train.build_parser().parse_args(argv))
     metrics = json.loads((out / "results.json").read_text())["metrics"]
-    # chance: 0.2% (501 images per domain); full fine-tuning reaches about 50% on 1,002 (docs/synthetic_benchmark.md)
+    # chance: 0.2% (501 images per domain); full fine-tuning reaches about 50% on 1,002 (docs/results/synthetic_benchmark.md)
     assert 2.0 < metrics["i2t_R@1"] < 30.0 and 2.0 < metrics["t2i_R@1"] < 30.0

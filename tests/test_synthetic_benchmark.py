@@ -134,5 +134,5 @@ def test_the_report_goes_where_the_docs_cite_it():
     from benchmarks.synthetic_benchmark import ROOT, arguments
 
     a = arguments().parse_args([])
-    assert (a.json, a.out) == (os.path.join(ROOT, "docs", "bench_synthetic.json"),
-                               os.path.join(ROOT, "docs", "synthetic_benchmark.md"))
+    assert (a.json, a.out) == (os.path.join(ROOT, "docs", "results", "bench_synthetic.json"),
+                               os.path.join(ROOT, "docs", "results", "synthetic_benchmark.md"))

@@ -51,7 +51,7 @@ def _sections(names):
 
 def _benchmark_figures():
     phrases, numbers = [], set()
-    for path in glob.glob(os.path.join(ROOT, "docs", "bench_*.json")):
+    for path in glob.glob(os.path.join(ROOT, "docs", "results", "bench_*.json")):
         with open(path, encoding="utf-8") as f:
             text = f.read()
         if path.endswith("bench_timings.json"):

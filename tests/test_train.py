@@ -172,7 +172,7 @@ def test_dassl_engine_requested_without_dassl_is_one_line():
                          env=dict(os.environ, DCAR_ENGINE="dassl"), timeout=120)
     assert res.returncode == 2 and res.stderr == ""
     assert res.stdout.startswith("ERROR: DCAR_ENGINE=dassl but Dassl cannot be imported") and res.stdout.count("\n") == 1
-    assert "docs/engine.md §12" in res.stdout
+    assert "docs/engine.md, 'Real Dassl or the embedded engine'" in res.stdout
 
 
 @pytest.mark.slow

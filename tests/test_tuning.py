@@ -80,7 +80,7 @@ def test_summary_pairs_the_chosen_trial_with_trial_zero():
 
 
 def test_the_synth_configs_run_the_settings_chosen_on_val():
-    """Every method's synth config resolves to the settings its chosen trial ran (docs/bench_tuning.json):
+    """Every method's synth config resolves to the settings its chosen trial ran (docs/results/bench_tuning.json):
     fails when a config is edited after the tuning, or a chosen setting was not written into it."""
     with open(TUNING_JSON, encoding="utf-8") as f:
         methods = json.load(f)["methods"]

@@ -1,5 +1,5 @@
 """CLIP-Adapter for caption retrieval: the residual bottleneck adapter on frozen CLIP's image
-features (optionally on the text features too), trained with L_con (docs/method.md §11)."""
+features (optionally on the text features too), trained with L_con (docs/method.md, "Baselines")."""
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,4 @@
-"""CLIP-LoRA for caption retrieval (Zanella and Ben Ayed, CVPR Workshops 2024; docs/method.md §11):
+"""CLIP-LoRA for caption retrieval (Zanella and Ben Ayed, CVPR Workshops 2024; docs/method.md, "Baselines"):
 low-rank updates of the query, key and value projections of CLIP's attention layers, the rest
 frozen, trained with L_con.
 

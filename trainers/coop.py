@@ -1,5 +1,5 @@
 """CoOp for caption retrieval: one learnable context shared by all captions and prepended to each
-(``[SOS] v_1..v_M caption [EOS]``), text side only, trained with L_con (docs/method.md §11)."""
+(``[SOS] v_1..v_M caption [EOS]``), text side only, trained with L_con (docs/method.md, "Baselines")."""
 from __future__ import annotations
 
 from typing import Any

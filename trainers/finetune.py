@@ -1,6 +1,6 @@
 """FullFineTune: the whole CLIP (both towers) fine-tuned with L_con on the same shots -- not a
 prompt method but the reference that shows how much room a testbed leaves above zero-shot (the
-upper-bound row of the synthetic benchmark, docs/synthetic_benchmark.md)."""
+upper-bound row of the synthetic benchmark, docs/results/synthetic_benchmark.md)."""
 from __future__ import annotations
 
 from typing import Any

@@ -30,8 +30,8 @@ def in_fp32(fn: F_) -> F_:
 @in_fp32
 def contrastive_loss(img: torch.Tensor, txt: torch.Tensor, scale: float | torch.Tensor,
                      not_negative: torch.Tensor | None = None, mode: str = "symmetric") -> torch.Tensor:
-    """In-batch InfoNCE over B (image, caption) pairs with logit scale ``scale`` (§5; a tensor
-    when the scale is learned, as in pretraining).
+    """In-batch InfoNCE over B (image, caption) pairs with logit scale ``scale`` (a tensor when the
+    scale is learned, as in pretraining); docs/method.md, "L_con and the objective".
 
     ``not_negative`` [B, B] marks off-diagonal pairs that must not count as negatives (captions
     of the same image, exact duplicate captions); they are left out of the softmax.

@@ -1,5 +1,5 @@
 """MaPLe for caption retrieval: coupled deep vision-language prompts trained with L_con only
-(docs/method.md §11) -- the prompts DCAR builds on, without its token re-weighting and
+(docs/method.md, "Baselines") -- the prompts DCAR builds on, without its token re-weighting and
 category-aware augmentation."""
 from __future__ import annotations
 

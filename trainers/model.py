@@ -20,7 +20,7 @@ from .prompts import DualPromptLearner, Prompts
 
 
 class ResidualAdapter(nn.Module):
-    """The residual bottleneck adapter (CLIP-Adapter's heads; DCAR's CAA, docs/method.md §4.2):
+    """The residual bottleneck adapter (CLIP-Adapter's heads; DCAR's CAA, docs/method.md, "CAA module"):
     y = ratio * A(x) + (1 - ratio) * x,  A(x) = ReLU(W2 ReLU(W1 x)),  W1: D -> hidden, W2: hidden -> D, no bias."""
 
     def __init__(self, dim: int, hidden: int, ratio: float) -> None:
@@ -148,7 +148,7 @@ class PromptedCLIP(nn.Module):
     def text_features(self, ids: torch.Tensor, token_weights: torch.Tensor | None = None,
                       prompts: Prompts | None = None) -> torch.Tensor:
         """fp32 features of the prompted text encoder (no head) for token ids from
-        :meth:`tokenize`; ``token_weights`` [B, 77] scale the caption tokens (docs/method.md §2.3)."""
+        :meth:`tokenize`; ``token_weights`` [B, 77] scale the caption tokens (docs/method.md, "Text input")."""
         if self.prompts is not None and prompts is None:
             prompts = self.make_prompts()
         ctx, deep = (None, ()) if prompts is None else (prompts.ctx, prompts.deep_text)

@@ -1,5 +1,5 @@
 """PromptSRC for caption retrieval (Khattak et al., ICCV 2023, "Self-regulating Prompts";
-docs/method.md §11): independent deep vision and language prompts, trained with L_con plus
+docs/method.md, "Baselines"): independent deep vision and language prompts, trained with L_con plus
 self-regulation towards the frozen CLIP, the prompts evaluated and saved being a Gaussian-weighted
 aggregate over the epochs.
 

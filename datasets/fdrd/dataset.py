@@ -23,7 +23,7 @@ def extend_cfg(cfg: Any) -> None:
     c.SKIP_MISSING_DOMAINS = False  # skip (and log) named domains whose files are missing or unreadable
     c.NUM_CATEGORY_NEGATIVES = 4  # K_c, docs/method.md
     c.NUM_ATTRIBUTE_NEGATIVES = 1  # K_a
-    c.ATTRIBUTE_SWAPS = "lexicon"  # lexicon | domain: the attribute-swap generator (docs/method.md §4.1)
+    c.ATTRIBUTE_SWAPS = "lexicon"  # lexicon | domain: the attribute-swap generator (docs/method.md, "Negative captions")
     c.ATTRIBUTE_WORDS = 1  # domain generator: attribute words changed per negative
     c.ATTRIBUTE_LEXICON_EXTRA = ()  # domain generator: more attribute words, as "kind:word" ("colour:teal")
     c.EVAL_NEGATIVES = "fixed"  # val/test negatives: fixed (one set for every run) | training (the keys above, the run's seed)

@@ -100,7 +100,7 @@ class LoadOptions:
 
 # The negatives of the val and test splits with ``eval_negatives == "fixed"`` (DATASET.FDRD.EVAL_NEGATIVES):
 # the lexicon generator with 4 category and 1 attribute negatives, item seed 0 -- the same captions for every
-# run, seed and method, whatever generator the run trains with (docs/method.md §7).
+# run, seed and method, whatever generator the run trains with (docs/method.md, "Evaluation").
 FIXED_EVAL_NEGATIVES = {"seed": 0, "num_category": 4, "num_attribute": 1, "attribute_swaps": "lexicon",
                         "attribute_words": 1}
 EVAL_NEGATIVES = ("fixed", "training")

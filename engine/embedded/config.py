@@ -1,4 +1,4 @@
-"""Default configuration of the embedded engine (docs/engine.md §2).
+"""Default configuration of the embedded engine (docs/engine.md, "Config").
 
 The values are Dassl's documented defaults, each with a comment; the config object is yacs'
 ``CfgNode`` so that files, ``merge_from_list`` and type checks behave exactly as under Dassl. Keys

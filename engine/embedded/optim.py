@@ -1,4 +1,4 @@
-"""Optimisers with Dassl's semantics (docs/engine.md §6); the LR schedule is in
+"""Optimisers with Dassl's semantics (docs/engine.md, "Optimisers and schedules"); the LR schedule is in
 ``engine/fixes/lr_scheduler.py`` (used under real Dassl too)."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Name -> object registries (the ``Registry`` of the Dassl API, docs/engine.md §3)."""
+"""Name -> object registries (the ``Registry`` of the Dassl API, docs/engine.md, "Trainer")."""
 from __future__ import annotations
 
 from typing import Any, Callable, Iterator

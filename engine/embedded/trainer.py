@@ -230,7 +230,7 @@ class SimpleTrainer(TrainerBase):
 
 
 class TrainerX(SimpleTrainer):
-    """Training loop over labelled data (the loop CoOp/MaPLe rely on, docs/engine.md §3)."""
+    """Training loop over labelled data (the loop CoOp/MaPLe rely on, docs/engine.md, "Trainer")."""
 
     def run_epoch(self) -> None:
         self.set_model_mode("train")

@@ -1,4 +1,4 @@
-"""Small helpers of the Dassl API that the project uses (docs/engine.md §7): seeding, the
+"""Small helpers of the Dassl API that the project uses (docs/engine.md, "Utilities"): seeding, the
 environment report, folders, images, meters. The logger is in ``engine/fixes/logger.py``."""
 from __future__ import annotations
 

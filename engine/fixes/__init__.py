@@ -1,4 +1,4 @@
-"""The parts of the Dassl API that are the project's own under either engine (docs/engine.md §9):
+"""The parts of the Dassl API that are the project's own under either engine (docs/engine.md, "Faults fixed under both engines"):
 Dassl's versions fail on current PyTorch or lose work. ``engine/__init__.py`` uses them with real
 Dassl (the checkpoint mixin in front of Dassl's trainer classes) and with the embedded engine.
 

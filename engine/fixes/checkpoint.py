@@ -1,4 +1,4 @@
-"""Checkpoints in Dassl's file naming and dict layout, written atomically (docs/engine.md §3).
+"""Checkpoints in Dassl's file naming and dict layout, written atomically (docs/engine.md, "Trainer").
 
 Layout: ``{dir}/{model_name}/model.pth.tar-{epoch}`` holding ``state_dict``, ``epoch``,
 ``optimizer``, ``scheduler`` and ``val_result`` (Dassl's keys) plus ``rng_state`` and
@@ -8,7 +8,7 @@ Layout: ``{dir}/{model_name}/model.pth.tar-{epoch}`` holding ``state_dict``, ``e
 Fixes over Dassl, used under real Dassl too (``CheckpointMixin`` overrides its methods):
 files are written to a temporary name and renamed, so a crash never leaves a torn latest
 checkpoint; loading uses ``weights_only=True`` only -- a file holding pickled Python objects is
-refused with the globals it names, never unpickled (docs/engine.md §3); every epoch leaves a resume
+refused with the globals it names, never unpickled (docs/engine.md, "Trainer"); every epoch leaves a resume
 point even with ``TRAIN.CHECKPOINT_FREQ 0`` (the previous one is removed, so disk use stays
 one file); ``load_model`` tolerates ``val_result=None``.
 """

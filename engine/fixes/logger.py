@@ -1,6 +1,6 @@
-"""``setup_logger``: everything printed also goes to the run's ``log.txt`` (docs/engine.md §7),
-fixed (§9, item 5): the tee forwards ``isatty``/``fileno``/``encoding`` to the real stream. Used
-under real Dassl too."""
+"""``setup_logger``: everything printed also goes to the run's ``log.txt`` (docs/engine.md,
+"Utilities"), fixed (docs/engine.md, "Faults fixed under both engines", item 5): the tee forwards
+``isatty``/``fileno``/``encoding`` to the real stream. Used under real Dassl too."""
 from __future__ import annotations
 
 import os
@@ -15,7 +15,7 @@ class _Tee:
     """stdout replacement writing to the terminal and a log file.
 
     Unlike Dassl's Logger it forwards ``isatty``/``fileno``/``encoding`` to the real stream,
-    so libraries that query ``sys.stdout`` keep working (docs/engine.md §9, item 5).
+    so libraries that query ``sys.stdout`` keep working (docs/engine.md, "Faults fixed under both engines", item 5).
     """
 
     def __init__(self, stream: TextIO, fpath: str) -> None:
@@ -56,7 +56,7 @@ def setup_logger(output: str | None = None) -> str | None:
 
     ``log.txt`` is always the current attempt's log: an existing one (a killed or failed attempt)
     is kept under its own last-write time, ``log.txt-%Y-%m-%d-%H-%M-%S`` (Dassl instead gives the
-    *new* log the dated name, so ``log.txt`` stays the dead run's; docs/engine.md §9).
+    *new* log the dated name, so ``log.txt`` stays the dead run's; docs/engine.md, "Faults fixed under both engines").
     Returns the path written to.
     """
     if output is None:

@@ -1,7 +1,7 @@
-"""Learning-rate schedules with Dassl's semantics (docs/engine.md §6), fixed (docs/engine.md §9,
-items 1-3): the warm-up wrapper works on torch >= 2.7, its state dict holds only plain values
-(loads with ``torch.load(weights_only=True)``), and resuming steps the live optimiser instead of
-a stale copy. Used under real Dassl too.
+"""Learning-rate schedules with Dassl's semantics (docs/engine.md, "Optimisers and schedules"), fixed
+(docs/engine.md, "Faults fixed under both engines", items 1-3): the warm-up wrapper works on torch
+>= 2.7, its state dict holds only plain values (loads with ``torch.load(weights_only=True)``), and
+resuming steps the live optimiser instead of a stale copy. Used under real Dassl too.
 """
 from __future__ import annotations
 

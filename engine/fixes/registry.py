@@ -1,5 +1,5 @@
 """``check_registered``: an unknown trainer, dataset or evaluator name is one error that lists the
-registered names and the closest match (docs/engine.md §9). Works with Dassl's registries too."""
+registered names and the closest match (docs/engine.md, "Faults fixed under both engines"). Works with Dassl's registries too."""
 from __future__ import annotations
 
 import difflib

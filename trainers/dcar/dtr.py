@@ -1,4 +1,4 @@
-"""Dynamic token re-weighting, DTR (docs/method.md §3).
+"""Dynamic token re-weighting, DTR (docs/method.md, "Dynamic token re-weighting").
 
 For token j of a positive caption paired with image I:
 
@@ -9,7 +9,7 @@ For token j of a positive caption paired with image I:
 beta is the strength (0: every weight 1); tau, the noise floor in cosine units (0: the plain
 caption-mean normalisation), keeps a caption whose |dS| are all small -- one the backbone does not
 ground -- near weight 1 instead of blowing its noise up to +-50 %. SOS, EOS, punctuation, padding
-and the learned context get weight 1. ``S`` is a cosine between unit features (§3.1):
+and the learned context get weight 1. ``S`` is a cosine between unit features (docs/method.md, "Similarity and towers"):
 
 * ``word`` (default): each caption word alone as "[SOS] word [EOS]" through the text tower (cached
   per word; all BPE pieces of a word share its weight), against the pooled image feature;
@@ -144,7 +144,7 @@ class TextTower:
 
 
 class TokenReweighter:
-    """Token weights of captions from their paired images' features (§3)."""
+    """Token weights of captions from their paired images' features (docs/method.md, "Dynamic token re-weighting")."""
 
     def __init__(self, settings: DTRSettings) -> None:
         self.s = settings
@@ -234,8 +234,8 @@ class DTRSchedule:
 
     @torch.no_grad()
     def compute(self, items: Sequence[Any], prompts: Prompts | None = None) -> torch.Tensor:
-        """[N, 77] token weights of each training pair (§3) from the frozen CLIP, or from the
-        encoders with ``prompts``."""
+        """[N, 77] token weights of each training pair (docs/method.md, "Dynamic token re-weighting")
+        from the frozen CLIP, or from the encoders with ``prompts``."""
         text, image, blank = self.towers(prompts)
         source, parts = "frozen" if prompts is None else "current", []
         for start in range(0, len(items), self.CHUNK):

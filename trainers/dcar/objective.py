@@ -1,6 +1,7 @@
-"""DCAR's objective, L = L_con + lambda * L_cate (docs/method.md §4-§5), as one object: the
-candidate set of each image (its positive caption, category negatives, attribute negatives), the
-CAA module that transforms the candidates, the category-matching weights and both losses.
+"""DCAR's objective, L = L_con + lambda * L_cate (docs/method.md, "Category-aware augmentation" to
+"L_con and the objective"), as one object: the candidate set of each image (its positive caption,
+category negatives, attribute negatives), the CAA module that transforms the candidates, the
+category-matching weights and both losses.
 
 The negative captions are made when the data is loaded (``datasets/negatives.py``) and reach the
 objective as fields of each item (``evaluation.items.RetrievalItem``).
@@ -23,7 +24,7 @@ WEIGHT_MODES = ("denominator", "logit_bias", "loss_weight")
 
 
 class CAA(nn.Module):
-    """The CAA module: a trainable transform of candidate text embeddings (§4.2), used by L_cate
+    """The CAA module: a trainable transform of candidate text embeddings (docs/method.md, "CAA module"), used by L_cate
     (and by retrieval only with ``CAA.AT_TEST``).
 
     * ``adapter``: t~ = normalize(rho * A(t) + (1 - rho) * t), the residual bottleneck adapter;
@@ -62,7 +63,8 @@ class CAAHead(nn.Module):
 
 
 def category_weights(cand_labels: torch.Tensor, image_labels: torch.Tensor, alpha: float) -> torch.Tensor:
-    """w = 1 + alpha where a candidate's category equals the image's, else 1 (§4.3, Fig. 2)."""
+    """w = 1 + alpha where a candidate's category equals the image's, else 1 (docs/method.md,
+    "Category-matching weight"; the paper's Fig. 2)."""
     same = cand_labels == image_labels[:, None]
     return 1.0 + alpha * same.float()
 
@@ -70,7 +72,7 @@ def category_weights(cand_labels: torch.Tensor, image_labels: torch.Tensor, alph
 @in_fp32
 def category_loss(img: torch.Tensor, cands: torch.Tensor, valid: torch.Tensor, weights: torch.Tensor, scale: float,
                   mode: str = "denominator") -> torch.Tensor:
-    """L_cate over each image's candidates (index 0 = the positive) (§4.4).
+    """L_cate over each image's candidates (index 0 = the positive) (docs/method.md, "L_cate").
 
     * ``denominator``: -log[e^{s+/t} / (e^{s+/t} + sum_k w_k e^{s_k/t})], the positive's weight fixed at 1;
     * ``logit_bias``: cross-entropy with log w added to every candidate's logit, the positive's too;
@@ -154,7 +156,7 @@ class DCARObjective(nn.Module):
     def category_term(self, img: torch.Tensor, pos: torch.Tensor, items: Sequence[Any], labels: torch.Tensor,
                       scale: float, encode: Callable[[list[str]], torch.Tensor], reweighted: bool) -> torch.Tensor:
         """L_cate: the positive and its negatives through the prompted text encoder (weights 1),
-        the CAA module, category-matching weights (§4.2-4.4)."""
+        the CAA module, category-matching weights (docs/method.md, "CAA module" to "L_cate")."""
         negs = [self.negatives(it) for it in items]
         strings = [it.caption for it in items] if reweighted else []
         strings += [s for n in negs for s in n]

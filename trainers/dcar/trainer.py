@@ -1,8 +1,9 @@
-"""The DCAR trainer (docs/method.md §2-§5): dual prompts (the model of ``trainers/model.py``),
-dynamic token re-weighting of the positives (``dtr.py``, :class:`DTRSchedule`) and the objective
-L = L_con + lambda * L_cate (``objective.py``, :class:`DCARObjective`).
+"""The DCAR trainer (docs/method.md, "Backbone and dual prompts" to "L_con and the objective"): dual
+prompts (the model of ``trainers/model.py``), dynamic token re-weighting of the positives
+(``dtr.py``, :class:`DTRSchedule`) and the objective L = L_con + lambda * L_cate (``objective.py``,
+:class:`DCARObjective`).
 
-Every component is a switch (``TRAINER.DCAR.*``), so each ablation of docs/method.md §10 is one
+Every component is a switch (``TRAINER.DCAR.*``), so each ablation of docs/method.md, "Ablation rows" is one
 config change: ``DTR.ENABLED``, ``CATE.LAMBDA`` (0 = no L_cate branch), ``CATE.ALPHA`` (0 = no
 category-matching weight), ``CAA.TYPE`` (``none`` = identity), ``VISUAL_PROMPTS`` (text-only
 prompts), ``PROMPT_DEPTH``/``N_CTX``; the negatives per image are the dataset's
@@ -29,7 +30,7 @@ from .objective import CAA, CAA_TYPES, WEIGHT_MODES, CAAHead, DCARObjective
 
 def extend_cfg(cfg: Any) -> None:
     c = CN()
-    c.N_CTX = 2  # k, §2.2
+    c.N_CTX = 2  # k, docs/method.md, "Dual prompts"
     c.CTX_INIT = "a photo of a"  # the first k tokens initialise the context; "" = random
     c.PROMPT_DEPTH = 9  # J
     c.VISUAL_PROMPTS = True  # False: text-only prompts (ablation 6)

@@ -1,4 +1,4 @@
-"""Dataset items and the dataset base class (docs/engine.md §4)."""
+"""Dataset items and the dataset base class (docs/engine.md, "Data")."""
 from __future__ import annotations
 
 import os

@@ -1,4 +1,4 @@
-"""Data loaders from a config: DatasetWrapper, build_data_loader and DataManager (docs/engine.md §4)."""
+"""Data loaders from a config: DatasetWrapper, build_data_loader and DataManager (docs/engine.md, "Data")."""
 from __future__ import annotations
 
 from typing import Any, Callable

@@ -1,4 +1,4 @@
-"""Image transforms built from ``INPUT.*`` (docs/engine.md §4).
+"""Image transforms built from ``INPUT.*`` (docs/engine.md, "Data").
 
 The embedded engine implements the transforms CoOp/MaPLe-style configs use; naming one of
 Dassl's others gives an error that says so instead of silently skipping it.
