@@ -4,6 +4,8 @@ URL point elsewhere; lower-case names such as ``table.md`` are output files."""
 import os
 import re
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SKIP_DIRS = {".git", ".venv", "output", "data", "__pycache__", ".pytest_cache"}
 REFERENCE = re.compile(r"(?<![\w/.:<-])(docs/[\w-]+\.md|[A-Z][A-Z_]+\.md)\b")
@@ -25,17 +27,16 @@ def missing_references(path: str) -> list[str]:
             if not any(os.path.isfile(os.path.join(base, ref)) for base in (ROOT, os.path.join(ROOT, "docs"), here))]
 
 
+def findings(check, suffixes: tuple[str, ...] = (".py", ".md", ".sh", ".yaml")) -> dict[str, list[str]]:
+    """``check``'s findings per project file ending in one of ``suffixes`` (this file aside: its
+    examples are wrong on purpose)."""
+    return {os.path.relpath(p, ROOT): found for p in project_files()
+            if p.endswith(suffixes) and os.path.abspath(p) != os.path.abspath(__file__) and (found := check(p))}
+
+
 def test_every_named_markdown_file_is_in_the_repository():
-    bad = {os.path.relpath(p, ROOT): refs for p in project_files()
-           if os.path.abspath(p) != os.path.abspath(__file__) and (refs := missing_references(p))}
+    bad = findings(missing_references)
     assert not bad, f"files naming Markdown pages the repository does not have: {bad}"
-
-
-def test_a_reference_to_a_page_outside_the_repository_is_caught(tmp_path):
-    page = tmp_path / "x.py"
-    page.write_text('"""See SPEC_NOTES.md §3, docs/method.md §3, docs/gone.md and README.md; writes table.md.\n'
-                    'https://github.com/a/b/blob/main/DATASETS.md"""\n')
-    assert missing_references(str(page)) == ["SPEC_NOTES.md", "docs/gone.md"]
 
 
 def broken_links(path: str) -> list[str]:
@@ -48,7 +49,7 @@ def broken_links(path: str) -> list[str]:
 
 def test_every_relative_link_of_a_page_resolves():
     """Links between pages (README -> docs/x.md, docs/x.md -> y.md) lead somewhere."""
-    bad = {os.path.relpath(p, ROOT): gone for p in project_files() if p.endswith(".md") and (gone := broken_links(p))}
+    bad = findings(broken_links, (".md",))
     assert not bad, f"links to pages that do not exist: {bad}"
 
 
@@ -85,16 +86,21 @@ def bad_citations(path: str) -> list[str]:
 
 
 def test_code_cites_docs_by_headings_that_exist():
-    code = [p for p in project_files() if p.endswith((".py", ".sh", ".yaml")) and os.path.abspath(p) != os.path.abspath(__file__)]
-    bad = {os.path.relpath(p, ROOT): found for p in code if (found := bad_citations(p))}
+    bad = findings(bad_citations, (".py", ".sh", ".yaml"))
     assert not bad, f"citations of a heading that does not exist, or of a section number: {bad}"
 
 
-def test_a_wrong_heading_or_a_section_number_is_caught(tmp_path):
+@pytest.mark.parametrize("check, text, found", [
+    ("missing_references", '"""See SPEC_NOTES.md §3, docs/method.md §3, docs/gone.md and README.md; writes table.md.\n'
+     'https://github.com/a/b/blob/main/DATASETS.md"""\n', ["SPEC_NOTES.md", "docs/gone.md"]),
+    ("bad_citations", '"""See docs/method.md, "Dual prompts" to "L_cate"; docs/engine.md, \'Trainer\'.\n'
+     'Also docs/method.md, "Dual prompt" and docs/engine.md §3."""\n', ["§3", "docs/method.md: 'Dual prompt'"]),
+])
+def test_the_checks_catch_a_wrong_reference(tmp_path, check, text, found):
+    """A page the repository lacks; a heading that does not exist and a section number."""
     page = tmp_path / "x.py"
-    page.write_text('"""See docs/method.md, "Dual prompts" to "L_cate"; docs/engine.md, \'Trainer\'.\n'
-                    'Also docs/method.md, "Dual prompt" and docs/engine.md §3."""\n')
-    assert bad_citations(str(page)) == ["§3", "docs/method.md: 'Dual prompt'"]
+    page.write_text(text)
+    assert globals()[check](str(page)) == found
 
 
 def generated(path: str) -> bool:
