@@ -16,6 +16,7 @@ import importlib
 import os
 from types import ModuleType
 
+from . import dassl_surface as _surface
 from .embedded.utils import collect_env_info, set_random_seed
 from .fixes.checkpoint import CheckpointMismatchError, CheckpointMixin, load_checkpoint, save_checkpoint
 from .fixes.logger import setup_logger
@@ -23,15 +24,7 @@ from .fixes.lr_scheduler import build_lr_scheduler
 from .fixes.registry import check_registered
 
 ENGINE_ENV = "DCAR_ENGINE"
-_DASSL_MODULES = (
-    "dassl.config",
-    "dassl.engine",
-    "dassl.data",
-    "dassl.data.datasets",
-    "dassl.data.transforms",
-    "dassl.evaluation",
-    "dassl.optim",
-)
+_DASSL_MODULES = tuple(dict.fromkeys(_surface.EXPORTS.values()))  # the Dassl modules of the recorded surface
 
 
 def _import_dassl() -> tuple[dict[str, ModuleType] | None, str]:
