@@ -33,12 +33,12 @@ from dataclasses import dataclass
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from benchmarks.records import run_seconds  # noqa: E402
 from benchmarks.runs import (  # noqa: E402
     DATASET_CONFIG,
     load,
     run_arguments,
     run_jobs,
-    run_seconds,
     run_settings,
     write_report,
 )

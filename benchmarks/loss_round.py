@@ -41,13 +41,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from benchmarks import tuning  # noqa: E402
+from benchmarks.records import run_seconds  # noqa: E402
 from benchmarks.runs import (  # noqa: E402
     config_values,
     load,
     loss_key,
     run_arguments,
     run_jobs,
-    run_seconds,
     run_settings,
     worker_env,
     write_report,

@@ -114,19 +114,6 @@ def run_arguments(doc: str, seeds: list[int], runs: str, name: str, report: str 
     return p
 
 
-def run_seconds(out: str) -> float:
-    """A run's own wall time, from the last "Elapsed: H:MM:SS" of its log.txt (0 when absent)."""
-    try:
-        with open(os.path.join(out, "log.txt"), encoding="utf-8") as f:
-            stamps = [line.split()[-1] for line in f if line.startswith("Elapsed: ")]
-    except FileNotFoundError:
-        return 0.0
-    if not stamps:
-        return 0.0
-    h, m, sec = (int(x) for x in stamps[-1].split(":"))
-    return 3600.0 * h + 60.0 * m + sec
-
-
 def load(out: str) -> dict:
     with open(os.path.join(out, "results.json"), encoding="utf-8") as f:
         return json.load(f)

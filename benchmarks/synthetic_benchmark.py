@@ -55,6 +55,7 @@ from dataclasses import dataclass
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from benchmarks.records import run_seconds  # noqa: E402
 from benchmarks.runs import (  # noqa: E402
     DATASET_CONFIG,
     config_values,
@@ -62,7 +63,6 @@ from benchmarks.runs import (  # noqa: E402
     loss_key,
     run_arguments,
     run_jobs,
-    run_seconds,
     run_settings,
     worker_env,
     write_report,

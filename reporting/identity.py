@@ -73,8 +73,17 @@ def differences(a: Mapping[str, Any], b: Mapping[str, Any], ignore: frozenset = 
     return out
 
 
+def _digest(keys: Mapping[str, Any], length: int) -> str:
+    return hashlib.sha256(json.dumps(keys, sort_keys=True, default=str).encode()).hexdigest()[:length]
+
+
+def run_key(flat: Mapping[str, Any]) -> str:
+    """A hash of every results-changing key, seed and domain selection included: two runs with the
+    same key compute the same thing (a committed run record is found by it)."""
+    return _digest(result_keys(flat), 16)
+
+
 def group_key(flat: Mapping[str, Any]) -> str:
     """A short hash of the results-changing keys, seed and domain selection excluded: runs with
     the same key may be averaged together."""
-    keys = {k: v for k, v in result_keys(flat).items() if k not in VARIES_WITHIN_GROUP}
-    return hashlib.sha256(json.dumps(keys, sort_keys=True, default=str).encode()).hexdigest()[:10]
+    return _digest({k: v for k, v in result_keys(flat).items() if k not in VARIES_WITHIN_GROUP}, 10)

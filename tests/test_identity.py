@@ -1,5 +1,5 @@
 """reporting.identity: which keys change results, and how two configurations differ."""
-from reporting.identity import differences, flatten, group_key
+from reporting.identity import differences, flatten, group_key, run_key
 
 
 def test_flatten_nested_and_tuples():
@@ -26,3 +26,10 @@ def test_group_key_ignores_seed_domains_and_non_result_keys():
     a = {"OPTIM.LR": 0.1, "SEED": 1, "DATASET.FDRD.DOMAINS": ["DTD"], "OUTPUT_DIR": "a"}
     b = {"OPTIM.LR": 0.1, "SEED": 2, "DATASET.FDRD.DOMAINS": ["Caltech101"], "OUTPUT_DIR": "b"}
     assert group_key(a) == group_key(b) != group_key({**a, "OPTIM.LR": 0.2})
+
+
+def test_run_key_tells_seeds_and_domains_apart_but_not_where_a_run_was_written():
+    a = {"OPTIM.LR": 0.1, "SEED": 1, "DATASET.FDRD.DOMAINS": ["DTD"], "OUTPUT_DIR": "a"}
+    assert run_key(a) == run_key({**a, "OUTPUT_DIR": "b", "VERBOSE": False})
+    assert len({run_key(a), run_key({**a, "SEED": 2}), run_key({**a, "DATASET.FDRD.DOMAINS": []})}) == 3
+    assert group_key(a) == "0e0aa05cde"  # unchanged by run_key's arrival: averaged groups keep their keys
