@@ -24,7 +24,6 @@ differences are paired over seeds and bootstrapped over test items
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -33,12 +32,12 @@ from dataclasses import dataclass
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from benchmarks.records import run_seconds  # noqa: E402
 from benchmarks.runs import (  # noqa: E402
     DATASET_CONFIG,
-    load,
+    Job,
+    records_folder,
+    resolve,
     run_arguments,
-    run_jobs,
     run_settings,
     write_report,
 )
@@ -83,13 +82,11 @@ DCAR_ROW = next(r for r in ROWS if r.name == "DCAR")
 EPOCHS = 10  # the synth recipe's last epoch (configs/trainers/DCAR/synth.yaml)
 
 
-def val_rsum(out: str) -> float:
-    """The run's validation RSUM: an eval-only run's on val, or a training run's at its last epoch."""
-    res = load(out)
+def val_rsum(res: dict) -> float:
+    """A run's validation RSUM: an eval-only run's on val, or a training run's at its last epoch."""
     if res["split"] == "val":
         return res["metrics"]["rsum"]
-    with open(os.path.join(out, "curves.json"), encoding="utf-8") as f:
-        return json.load(f)[-1]["val_rsum"]
+    return res["curves"][-1]["val_rsum"]
 
 
 def main() -> None:
@@ -98,13 +95,19 @@ def main() -> None:
     _, common = run_settings(a)
     epochs = 1 if a.quick else EPOCHS
 
-    def argv(out: str, seed: int, opts: tuple[str, ...], *extra: str) -> list[str]:
-        return ["--root", a.data, "--seed", str(seed), "--trainer", "DCAR", "--dataset-config-file", DATASET_CONFIG,
-                "--config-file", "configs/trainers/DCAR/synth.yaml", "--output-dir", out, *extra, *common, *opts]
+    def job(out: str, seed: int, opts: tuple[str, ...], *extra: str, model: Job | None = None) -> Job:
+        return Job(out, ("--root", a.data, "--seed", str(seed), "--trainer", "DCAR", "--dataset-config-file",
+                         DATASET_CONFIG, "--config-file", "configs/trainers/DCAR/synth.yaml", "--output-dir", out, *extra,
+                         *common, *opts), model)
+
+    def evaluation(out: str, seed: int, opts: tuple[str, ...], split: str) -> Job:
+        return job(out, seed, opts, "--eval-only", "--model-dir", base[seed], "--load-epoch", str(epochs), "TEST.SPLIT",
+                   split, model=base_job[seed])
 
     base = {s: run_folder(a, DCAR_ROW, s) for s in a.seeds}
+    base_job = {s: job(base[s], s, ()) for s in a.seeds}
     folder = os.path.join(a.runs, f"data{a.data_seed}-{a.backbone_tag}", "choices")
-    train_jobs = [(base[s], argv(base[s], s, ())) for s in a.seeds]
+    train_jobs = list(base_job.values())
     where: dict[str, dict[int, dict[str, str]]] = {}
     eval_jobs = []
     for c in CANDIDATES:
@@ -112,40 +115,37 @@ def main() -> None:
         for s in a.seeds:
             if c.test_time:
                 test, val = (os.path.join(folder, c.slug, f"seed{s}", split) for split in ("test", "val"))
-                for out, split in ((test, "test"), (val, "val")):
-                    eval_jobs.append((out, argv(out, s, c.opts, "--eval-only", "--model-dir", base[s], "--load-epoch",
-                                                str(epochs), "TEST.SPLIT", split)))
+                eval_jobs += [evaluation(test, s, c.opts, "test"), evaluation(val, s, c.opts, "val")]
             else:
                 test = val = os.path.join(folder, c.slug, f"seed{s}")
-                train_jobs.append((test, argv(test, s, c.opts)))
+                train_jobs.append(job(test, s, c.opts))
             where[c.name][s] = {"test": test, "val": val}
-    train_jobs.sort(key=lambda j: int(j[1][j[1].index("--seed") + 1]))  # seed by seed: every row grows together
+    train_jobs.sort(key=lambda j: int(j.argv[j.argv.index("--seed") + 1]))  # seed by seed: every row grows together
     env = {k: v for k, v in dict(os.environ, OMP_NUM_THREADS="1").items() if v != ""}
     base_val = {s: os.path.join(folder, "dcar_defaults", f"seed{s}", "val") for s in a.seeds}
-    eval_jobs += [(base_val[s], argv(base_val[s], s, (), "--eval-only", "--model-dir", base[s], "--load-epoch",
-                                     str(epochs), "TEST.SPLIT", "val")) for s in a.seeds]
-    reused = run_jobs(train_jobs, a.workers, env) + run_jobs(eval_jobs, a.workers, env)
-    report = summarise(a, where, base, base_val)
-    jobs = train_jobs + eval_jobs
-    report.update(runtime_s=time.time() - start, runs=len(jobs), runs_reused=reused,
-                  runs_time_s=sum(run_seconds(out) for out, _ in jobs),
+    eval_jobs += [evaluation(base_val[s], s, (), "val") for s in a.seeds]
+    got = resolve(train_jobs + eval_jobs, a.workers, env, records_folder(a))
+    report = summarise(a, where, base, base_val, got.results)
+    report.update(runtime_s=time.time() - start, runs=len(train_jobs) + len(eval_jobs), runs_reused=got.reused,
+                  runs_time_s=got.seconds,
                   command=" ".join(["python benchmarks/dcar_choices.py", *sys.argv[1:]]))
     write_report(a, report, markdown(report))
 
 
-def summarise(a: argparse.Namespace, where: dict, base: dict, base_val: dict) -> dict:
-    """Per candidate: val RSUM difference over seeds (the choice) and test differences (the report)."""
+def summarise(a: argparse.Namespace, where: dict, base: dict, base_val: dict, results: dict[str, dict]) -> dict:
+    """Per candidate: val RSUM difference over seeds (the choice) and test differences (the report);
+    ``results``: each run folder's results."""
     seeds = a.seeds
-    ref_test = [load(base[s])["item_ranks"] for s in seeds]
+    ref_test = [results[base[s]]["item_ranks"] for s in seeds]
     rows = {}
     for c in CANDIDATES:
         runs = where[c.name]
         # a test-time switch is judged against the same checkpoints evaluated without it
-        ref_val = [val_rsum(base_val[s] if c.test_time else base[s]) for s in seeds]
-        val_diff = [val_rsum(runs[s]["val"]) - r for s, r in zip(seeds, ref_val)]
+        ref_val = [val_rsum(results[base_val[s] if c.test_time else base[s]]) for s in seeds]
+        val_diff = [val_rsum(results[runs[s]["val"]]) - r for s, r in zip(seeds, ref_val)]
         mean, half = mean_ci(val_diff) if len(seeds) > 1 else (val_diff[0], float("nan"))
         adopt = len(seeds) > 1 and mean - half > 0
-        test = [load(runs[s]["test"]) for s in seeds]
+        test = [results[runs[s]["test"]] for s in seeds]
         rows[c.name] = {
             "key": c.key, "opts": list(c.opts), "test_time": c.test_time,
             "val_rsum_difference": {"mean": mean, "ci95": [mean - half, mean + half], "per_seed": val_diff},
@@ -154,10 +154,10 @@ def summarise(a: argparse.Namespace, where: dict, base: dict, base_val: dict) ->
             "negative_discrimination": {k: sum(r["metrics"][k] for r in test) / len(test)
                                         for k in test[0]["metrics"] if k.startswith("negdisc_")},
         }
-    ref = [load(base[s])["metrics"] for s in seeds]
+    ref = [results[base[s]]["metrics"] for s in seeds]
     return {"seeds": seeds, "data_seed": a.data_seed, "backbone": a.backbone, "rows": rows,
             "reference": {"name": "DCAR (defaults)", "rsum": sum(m["rsum"] for m in ref) / len(ref),
-                          "val_rsum": sum(val_rsum(base[s]) for s in seeds) / len(seeds),
+                          "val_rsum": sum(val_rsum(results[base[s]]) for s in seeds) / len(seeds),
                           "negative_discrimination": {k: sum(m[k] for m in ref) / len(ref)
                                                       for k in ref[0] if k.startswith("negdisc_")}}}
 

@@ -41,13 +41,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from benchmarks import tuning  # noqa: E402
-from benchmarks.records import run_seconds  # noqa: E402
 from benchmarks.runs import (  # noqa: E402
     config_values,
-    load,
     loss_key,
+    records_folder,
+    resolve,
     run_arguments,
-    run_jobs,
     run_settings,
     worker_env,
     write_report,
@@ -177,13 +176,13 @@ def main() -> None:
     spec, common = run_settings(a)
     by_method = {m: round_trials(m) for m in a.methods}
     todo = tuning.jobs(a, common, [t for ts in by_method.values() for t in ts])
-    reused = run_jobs(todo, a.workers, worker_env(a.workers))
+    got = resolve(todo, a.workers, worker_env(a.workers), records_folder(a))
     benchmark, tuned = comparable(a.benchmark_json, a), comparable(a.tuning_json, a)
-    methods = {m: summarise(m, ts, {t.index: [load(tuning.trial_folder(a, t, s)) for s in a.seeds] for t in ts},
+    methods = {m: summarise(m, ts, {t.index: [got.results[tuning.trial_folder(a, t, s)] for s in a.seeds] for t in ts},
                             benchmark, tuned) for m, ts in by_method.items()}
     report = {"val_images_per_domain": spec["VAL_IMAGES_PER_DOMAIN"], "seeds": a.seeds, "rule": RULE, "target": TARGET,
-              "methods": methods, "runtime_s": time.time() - start, "runs_reused": reused, "runs": len(todo),
-              "runs_time_s": sum(run_seconds(folder) for folder, _ in todo), "workers": a.workers,
+              "methods": methods, "runtime_s": time.time() - start, "runs_reused": got.reused, "runs": len(todo),
+              "runs_time_s": got.seconds, "workers": a.workers,
               "data_seed": a.data_seed, "shots": a.shots,
               "command": " ".join(["python benchmarks/loss_round.py", *sys.argv[1:]])}
     write_report(a, report, markdown(report))

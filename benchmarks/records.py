@@ -9,7 +9,9 @@ configuration, on any machine, without the run folders.
     python -m benchmarks.records check RUN_DIR [RUN_DIR ...]   # a rerun against its record
 
 ``check`` exits 0 when every run equals its record exactly, 1 when a figure differs (each named),
-2 when a folder has no finished run or no record.
+2 when a folder has no finished run or no record. A folder does not say which model an evaluation
+(``--eval-only``) loaded, so evaluations are checked by the benchmarks' runner, which knows
+(``benchmarks/runs.py``, :func:`~benchmarks.runs.resolve`).
 """
 from __future__ import annotations
 
@@ -53,14 +55,18 @@ def run_seconds(run_dir: str) -> float:
     return 3600.0 * h + 60.0 * m + sec
 
 
-def record_of(results: dict[str, Any], defaults: dict[str, Any], seconds: float = 0.0) -> dict[str, Any]:
+def record_of(results: dict[str, Any], defaults: dict[str, Any], seconds: float = 0.0, identity: str = "",
+              curves: list[dict] | None = None) -> dict[str, Any]:
     """The record of a run from its ``results.json`` content; ``defaults``: the flattened default
-    config, against which only the differing results-changing keys are kept."""
+    config, against which only the differing results-changing keys are kept; ``identity``: default
+    the config's :func:`run_key` (an evaluation's joins its model's); ``curves``: its per-epoch
+    ``curves.json``, when it trained."""
     flat = results["config"]
     changed = {k: v for k, v in result_keys(flat).items() if defaults.get(k) != v}
     ranks = {dom: {way: encode_ranks(r) for way, r in by_way.items()} for dom, by_way in results["item_ranks"].items()}
-    return {"format": FORMAT, "identity": run_key(flat), "group": results["group"], "trainer": results["trainer"],
-            "dataset": results["dataset"], "seed": results["seed"], "num_shots": results["num_shots"],
+    return {"format": FORMAT, "identity": identity or run_key(flat), "group": results["group"],
+            "trainer": results["trainer"], "curves": curves, "dataset": results["dataset"], "seed": results["seed"],
+            "num_shots": results["num_shots"],
             "split": results["split"], "backbone_sha256": results["backbone"].get("sha256", ""),
             "seconds": seconds, "config": changed, "metrics": results["metrics"], "per_domain": results["per_domain"],
             "sizes": results["sizes"], "ks": results["ks"], "item_ranks": ranks}

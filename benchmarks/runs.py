@@ -1,15 +1,19 @@
 """Running ``train.py`` for the FDRDSynth benchmarks (``synthetic_benchmark``, ``tuning``,
-``val_size``, ``dcar_choices``, ``synthetic_selection``): one command line, the settings every run
-shares, parallel worker processes that reuse finished runs, and reading their results back."""
+``val_size``, ``dcar_choices``, ``loss_round``): one command line, the settings every run shares,
+and one runner (:func:`resolve`) that takes each run's results from its finished folder, else from
+its committed record (docs/results.md, "Run records"), else runs it in a worker process -- and
+records every run it reads from a folder."""
 from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import os
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 
 from methods import method
 
@@ -19,40 +23,118 @@ DATASET_CONFIG = "configs/datasets/fdrd_synth.yaml"
 VAL_IMAGES, QUICK_VAL_IMAGES = 2001, 6  # FDRDSynth val gallery per domain: the size docs/results/val_size.md chose
 
 
-def already_finished(argv: list[str]) -> bool:
-    """Whether ``train.py argv`` would only say "Finished" (its folder has ``results.json`` from
-    this very configuration), decided with train.py's own checks in this process, so that a rerun
-    starts no process for a finished run."""
-    if "--eval-only" in argv:
-        return False
-    import run_folder
-    from configuration import build_parser, cfg_from_args
+@dataclass(frozen=True)
+class Job:
+    """One ``train.py`` run of a study: its folder and command line; an evaluation of a trained
+    model (``--eval-only --model-dir``) names the job that trains it."""
 
-    with contextlib.chdir(ROOT):
-        cfg = cfg_from_args(build_parser().parse_args(argv))
-        if not os.path.isfile(os.path.join(cfg.OUTPUT_DIR, "results.json")):
-            return False
-        try:
-            run_folder.check_run_identity(cfg)
-        except ValueError:  # another configuration: train.py itself says so
-            return False
+    out: str
+    argv: tuple[str, ...]
+    model: Job | None = None
+
+
+@dataclass
+class Resolved:
+    """The results of a study's jobs, by folder: each job's ``results.json`` content or its record."""
+
+    results: dict[str, dict]
+    made: int  # runs trained or evaluated by this call
+    reused: int  # runs found finished in their folders or in the records
+    seconds: float  # the runs' own wall time, made now or before
+
+
+class _Identities:
+    """Each job's resolved config and identity: ``reporting.identity.run_key`` of the config, and
+    for an evaluation that key joined with its model's identity (the folder does not record which
+    model it evaluated)."""
+
+    def __init__(self) -> None:
+        self.configs: dict[Job, object] = {}
+        self.ids: dict[Job, str] = {}
+
+    def __call__(self, job: Job) -> str:
+        if job not in self.ids:
+            from configuration import build_parser, cfg_from_args
+            from reporting.identity import flatten, run_key
+
+            with contextlib.chdir(ROOT):
+                self.configs[job] = cfg_from_args(build_parser().parse_args(list(job.argv)))
+            key = run_key(flatten(self.configs[job]))
+            if job.model is not None:
+                key = hashlib.sha256(f"{key}:{self(job.model)}".encode()).hexdigest()[:16]
+            self.ids[job] = key
+        return self.ids[job]
+
+
+def finished_in_folder(job: Job, identity: _Identities) -> bool:
+    """Whether a training job's folder holds its finished run (``results.json`` of this very
+    configuration, by train.py's own check); an evaluation's folder does not say which model it
+    evaluated, so it is never taken as finished."""
+    import run_folder
+
+    identity(job)
+    if job.model is not None or not os.path.isfile(os.path.join(job.out, "results.json")):
+        return False
+    try:
+        run_folder.check_run_identity(identity.configs[job])
+    except ValueError:  # another configuration: train.py itself says so
+        return False
     return True
 
 
-def run_jobs(jobs: list[tuple[str, list[str]]], workers: int, env: dict) -> int:
-    """Run ``train.py`` jobs, ``workers`` at a time; return how many were already finished."""
-    finished = [job for job in jobs if already_finished(job[1])]
-    for out_dir, _ in finished:
-        print(f"done {os.path.relpath(out_dir, ROOT)} (finished earlier, reused)", flush=True)
-    pending, running, reused = [job for job in jobs if job not in finished], [], len(finished)
+def resolve(jobs: list[Job], workers: int, env: dict, records: str | None) -> Resolved:
+    """The results of ``jobs``: from a finished run in the job's folder, else from its record in
+    ``records``, else made by ``train.py`` (``workers`` processes at a time, in the given order;
+    an unfinished folder resumes). An evaluation to make needs its model's folder, so a model known
+    only from its record trains again. Each run read from a folder gets a record when it has none;
+    one whose record differs is named (a rerun that does not reproduce its record)."""
+    from benchmarks.records import differences, read_record, record_of, run_seconds, write_record
+    from plugins import default_cfg
+    from reporting.identity import flatten
+
+    identity = _Identities()
+    in_folder = {job for job in jobs if finished_in_folder(job, identity)}
+    recorded = {job: rec for job in jobs if job not in in_folder and records
+                and (rec := read_record(identity(job), records)) is not None}
+    todo = [job for job in jobs if job not in in_folder and job not in recorded]
+    models = [job.model for job in todo if job.model is not None]
+    for model in dict.fromkeys(models):
+        if model not in todo and not finished_in_folder(model, identity):
+            todo.insert(0, model)
+            recorded.pop(model, None)
+    for job in in_folder:
+        print(f"done {os.path.relpath(job.out, ROOT)} (finished earlier, reused)", flush=True)
+    _run([j for j in todo if j.model is None], workers, env)
+    _run([j for j in todo if j.model is not None], workers, env)
+    results, seconds, defaults = {}, 0.0, flatten(default_cfg())
+    for job in {*jobs, *todo}:
+        if job in recorded:
+            results[job.out], seconds = recorded[job], seconds + recorded[job]["seconds"]
+            continue
+        results[job.out] = load(job.out)
+        seconds += run_seconds(job.out)
+        if records:
+            record = record_of(results[job.out], defaults, run_seconds(job.out), identity(job), results[job.out]["curves"])
+            old = read_record(record["identity"], records)
+            if old is None:
+                write_record(record, records)
+            elif found := differences(results[job.out], old):
+                print(f"NOTE: {job.out} does not reproduce its record ({len(found)} differences: "
+                      f"{'; '.join(found[:5])})", flush=True)
+    return Resolved(results, len(todo), sum(job not in todo for job in jobs), seconds)
+
+
+def _run(jobs: list[Job], workers: int, env: dict) -> None:
+    """``train.py`` for each job, ``workers`` at a time; a failed run stops the study with its log's tail."""
+    pending, running = list(jobs), []
     while pending or running:
         while pending and len(running) < workers:
-            out_dir, argv = pending.pop(0)
-            os.makedirs(out_dir, exist_ok=True)
-            log = open(os.path.join(out_dir, "benchmark_stdout.txt"), "w", encoding="utf-8")
-            proc = subprocess.Popen([sys.executable, "train.py", *argv], cwd=ROOT, env=env, stdout=log,
+            job = pending.pop(0)
+            os.makedirs(job.out, exist_ok=True)
+            log = open(os.path.join(job.out, "benchmark_stdout.txt"), "w", encoding="utf-8")
+            proc = subprocess.Popen([sys.executable, "train.py", *job.argv], cwd=ROOT, env=env, stdout=log,
                                     stderr=subprocess.STDOUT)
-            running.append((proc, out_dir, log))
+            running.append((proc, job.out, log))
         time.sleep(0.5)
         for entry in list(running):
             proc, out_dir, log = entry
@@ -60,12 +142,10 @@ def run_jobs(jobs: list[tuple[str, list[str]]], workers: int, env: dict) -> int:
                 continue
             running.remove(entry)
             log.close()
-            text = open(os.path.join(out_dir, "benchmark_stdout.txt"), encoding="utf-8").read()
             if proc.returncode:
+                text = open(os.path.join(out_dir, "benchmark_stdout.txt"), encoding="utf-8").read()
                 raise SystemExit(f"run {out_dir} failed (exit {proc.returncode}):\n{text[-3000:]}")
-            reused += text.startswith("Finished: ")
             print(f"done {os.path.relpath(out_dir, ROOT)} ({len(pending)} waiting, {len(running)} running)", flush=True)
-    return reused
 
 
 def backbone_tag(name: str) -> str:
@@ -111,12 +191,28 @@ def run_arguments(doc: str, seeds: list[int], runs: str, name: str, report: str 
     p.add_argument("--out", default=os.path.join(ROOT, "docs", "results", f"{name}.md"))
     p.add_argument("--json", default=os.path.join(ROOT, "docs", "results", f"bench_{report or name}.json"))
     p.add_argument("--quick", action="store_true", help="a tiny setting (what the tests exercise)")
+    p.add_argument("--records", help="the run records read and written (default: the committed ones, "
+                   "benchmarks/run_records/; with --quick none unless given)")
     return p
 
 
+def records_folder(a: argparse.Namespace) -> str | None:
+    """The run records a benchmark reads and writes (docs/results.md, "Run records"): ``--records``,
+    else the committed folder, except for ``--quick`` settings, whose runs are not kept."""
+    from benchmarks.records import RECORDS_DIR
+
+    return a.records or (None if a.quick else RECORDS_DIR)
+
+
 def load(out: str) -> dict:
+    """A finished run's ``results.json`` content, with its per-epoch ``curves`` (None when it did not train)."""
     with open(os.path.join(out, "results.json"), encoding="utf-8") as f:
-        return json.load(f)
+        results = json.load(f)
+    curves = os.path.join(out, "curves.json")
+    if os.path.isfile(curves):
+        with open(curves, encoding="utf-8") as f:
+            return {**results, "curves": json.load(f)}
+    return {**results, "curves": None}
 
 
 def synth_config(trainer: str) -> str:

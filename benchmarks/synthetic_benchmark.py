@@ -39,8 +39,8 @@ with the small pretrained CLIP:
 
 and writes ``docs/results/synthetic_benchmark.md`` and ``docs/results/bench_synthetic.json`` (with the val
 gallery's size and half-width and each method's tuning, read from ``docs/results/bench_val_size.json``
-and ``docs/results/bench_tuning.json``). Every setting was chosen on val (``benchmarks/tuning.py``,
-``benchmarks/synthetic_selection.py``); nothing here is selected on test.
+and ``docs/results/bench_tuning.json``). Every setting was chosen on val (``benchmarks/tuning.py``; the
+augmentation earlier, ``docs/results/synthetic_selection.md``); nothing here is selected on test.
 """
 from __future__ import annotations
 
@@ -55,14 +55,14 @@ from dataclasses import dataclass
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from benchmarks.records import run_seconds  # noqa: E402
 from benchmarks.runs import (  # noqa: E402
     DATASET_CONFIG,
+    Job,
     config_values,
-    load,
     loss_key,
+    records_folder,
+    resolve,
     run_arguments,
-    run_jobs,
     run_settings,
     worker_env,
     write_report,
@@ -165,19 +165,18 @@ def run_folder(a: argparse.Namespace, row: Row, seed: int) -> str:
     return os.path.join(a.runs, f"data{a.data_seed}-{a.backbone_tag}", row.slug, f"seed{seed}")
 
 
-def job(row: Row, seed: int, a: argparse.Namespace, common: list[str]) -> tuple[str, list[str]]:
+def job(row: Row, seed: int, a: argparse.Namespace, common: list[str]) -> Job:
     out = run_folder(a, row, seed)
-    argv = ["--root", a.data, "--seed", str(seed), "--trainer", row.trainer, "--dataset-config-file", DATASET_CONFIG,
-            "--config-file", f"configs/trainers/{row.trainer}/{row.config}.yaml", "--output-dir", out,
-            *common, *row.opts]
-    return out, argv
+    return Job(out, ("--root", a.data, "--seed", str(seed), "--trainer", row.trainer, "--dataset-config-file",
+                     DATASET_CONFIG, "--config-file", f"configs/trainers/{row.trainer}/{row.config}.yaml",
+                     "--output-dir", out, *common, *row.opts))
 
 
-def row_results(row: Row, seeds: list[int], a: argparse.Namespace) -> list[dict]:
-    """One results.json per seed the row trains (the single zero-shot run stands for every seed)."""
+def row_results(row: Row, seeds: list[int], a: argparse.Namespace, results: dict[str, dict]) -> list[dict]:
+    """One run's results per seed the row trains (the single zero-shot run stands for every seed)."""
     if not row.seeded:
-        return [load(run_folder(a, row, seeds[0])) for _ in seeds]
-    return [load(run_folder(a, row, s)) for s in row.run_seeds(seeds)]
+        return [results[run_folder(a, row, seeds[0])] for _ in seeds]
+    return [results[run_folder(a, row, s)] for s in row.run_seeds(seeds)]
 
 
 def fmt(mean: float, sd: float | None = None) -> str:
@@ -445,12 +444,12 @@ def draw(a: argparse.Namespace, rows: list[Row]) -> dict:
             for s in row.run_seeds(a.seeds)]
     with ThreadPoolExecutor(1) as pool:  # the probes run beside the first training runs
         probe_future = pool.submit(probe_section, a, folder)
-        reused = run_jobs(jobs, a.workers, worker_env(a.workers))
+        got = resolve(jobs, a.workers, worker_env(a.workers), records_folder(a))
         probe, oracle = probe_future.result()
     print(json.dumps(probe, indent=1), flush=True)
-    results = {row.name: row_results(row, a.seeds, a) for row in rows}
-    return {**summarise(a, rows, results, probe, oracle, spec), "runs": len(jobs), "runs_reused": reused,
-            "runs_time_s": sum(run_seconds(out) for out, _ in jobs)}
+    results = {row.name: row_results(row, a.seeds, a, got.results) for row in rows}
+    return {**summarise(a, rows, results, probe, oracle, spec), "runs": len(jobs), "runs_reused": got.reused,
+            "runs_time_s": got.seconds}
 
 
 def summarise(a: argparse.Namespace, used: list[Row], results: dict[str, list[dict]], probe: dict, oracle: dict,

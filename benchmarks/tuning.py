@@ -47,14 +47,14 @@ from dataclasses import dataclass
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from benchmarks.records import run_seconds  # noqa: E402
 from benchmarks.runs import (  # noqa: E402
     DATASET_CONFIG,
+    Job,
     config_values,
-    load,
     loss_key,
+    records_folder,
+    resolve,
     run_arguments,
-    run_jobs,
     run_settings,
     synth_config,
     worker_env,
@@ -144,7 +144,7 @@ def trial_folder(a: argparse.Namespace, trial: Trial, seed: int) -> str:
                         f"seed{seed}")
 
 
-def jobs(a: argparse.Namespace, common: list[str], all_trials: list[Trial]) -> list[tuple[str, list[str]]]:
+def jobs(a: argparse.Namespace, common: list[str], all_trials: list[Trial]) -> list[Job]:
     """Every (trial, seed) as a ``train.py`` job: trial by trial, the longest first within one."""
     out = []
     for index in sorted({t.index for t in all_trials}):
@@ -153,11 +153,10 @@ def jobs(a: argparse.Namespace, common: list[str], all_trials: list[Trial]) -> l
         for trial in batch:
             for seed in a.seeds:
                 folder = trial_folder(a, trial, seed)
-                out.append((folder, ["--root", a.data, "--seed", str(seed), "--trainer", trial.trainer,
-                                     "--dataset-config-file", DATASET_CONFIG, "--config-file", synth_config(trial.trainer),
-                                     "--output-dir", folder, *common, "TRAIN.VAL_FREQ", "0", "TEST.SPLIT", "val",
-                                     "TEST.FINE_GRAINED", "False",
-                                     *trial.opts]))
+                out.append(Job(folder, ("--root", a.data, "--seed", str(seed), "--trainer", trial.trainer,
+                                        "--dataset-config-file", DATASET_CONFIG, "--config-file",
+                                        synth_config(trial.trainer), "--output-dir", folder, *common, "TRAIN.VAL_FREQ",
+                                        "0", "TEST.SPLIT", "val", "TEST.FINE_GRAINED", "False", *trial.opts)))
     return out
 
 
@@ -222,13 +221,13 @@ def main() -> None:
     by_method = {m: trials(m, a.trials, a.quick) for m in a.methods}
     every = [t for ts in by_method.values() for t in ts]
     todo = jobs(a, common, every)
-    reused = run_jobs(todo, a.workers, worker_env(a.workers))
-    methods = {m: summarise(m, ts, {t.index: [load(trial_folder(a, t, s)) for s in a.seeds] for t in ts}, a.quick)
-               for m, ts in by_method.items()}
+    got = resolve(todo, a.workers, worker_env(a.workers), records_folder(a))
+    methods = {m: summarise(m, ts, {t.index: [got.results[trial_folder(a, t, s)] for s in a.seeds] for t in ts},
+                            a.quick) for m, ts in by_method.items()}
     report = {"val_images_per_domain": spec["VAL_IMAGES_PER_DOMAIN"], "seeds": a.seeds,
               "trials": a.trials, "rule": RULE, "lr_factors": list(LR_FACTORS), "epochs": list(EPOCHS),
-              "methods": methods, "runtime_s": time.time() - start, "runs_reused": reused, "runs": len(todo),
-              "runs_time_s": sum(run_seconds(folder) for folder, _ in todo), "workers": a.workers,
+              "methods": methods, "runtime_s": time.time() - start, "runs_reused": got.reused, "runs": len(todo),
+              "runs_time_s": got.seconds, "workers": a.workers,
               "data_seed": a.data_seed, "shots": a.shots,
               "command": " ".join(["python benchmarks/tuning.py", *sys.argv[1:]])}
     write_report(a, report, markdown(report))

@@ -35,9 +35,10 @@ sys.path.insert(0, ROOT)
 
 from benchmarks.runs import (  # noqa: E402
     DATASET_CONFIG,
-    load,
+    Job,
+    records_folder,
+    resolve,
     run_arguments,
-    run_jobs,
     run_settings,
     worker_env,
     write_report,
@@ -56,7 +57,7 @@ def slug(name: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in name).strip("_").lower()
 
 
-def jobs(a: argparse.Namespace, common: list[str], sizes: tuple[int, ...]) -> tuple[list, list, dict]:
+def jobs(a: argparse.Namespace, common: list[str], sizes: tuple[int, ...]) -> tuple[list[Job], list[Job], dict]:
     """(training jobs, evaluation jobs, (setting, size, seed) -> evaluation folder)."""
     train, evaluate, where = [], [], {}
     runs = os.path.join(a.runs, f"data{a.data_seed}-{a.backbone_tag}")  # other data or weights: other runs
@@ -65,12 +66,14 @@ def jobs(a: argparse.Namespace, common: list[str], sizes: tuple[int, ...]) -> tu
             run = os.path.join(runs, slug(name), f"seed{seed}")
             flags = ["--root", a.data, "--seed", str(seed), "--trainer", trainer, "--dataset-config-file",
                      DATASET_CONFIG, "--config-file", f"configs/trainers/{trainer}/synth.yaml"]
-            train.append((run, [*flags, "--output-dir", run, *common, *opts, "DATASET.FDRD_SYNTH.VAL_IMAGES_PER_DOMAIN",
-                                str(max(sizes)), "TRAIN.VAL_FREQ", "0"]))
+            model = Job(run, (*flags, "--output-dir", run, *common, *opts, "DATASET.FDRD_SYNTH.VAL_IMAGES_PER_DOMAIN",
+                              str(max(sizes)), "TRAIN.VAL_FREQ", "0"))
+            train.append(model)
             for size in sizes:
                 out = os.path.join(runs, slug(name), f"val{size}", f"seed{seed}")
-                evaluate.append((out, [*flags, "--output-dir", out, "--eval-only", "--model-dir", run, *common, *opts,
-                                       "DATASET.FDRD_SYNTH.VAL_IMAGES_PER_DOMAIN", str(size), "TEST.SPLIT", "val"]))
+                evaluate.append(Job(out, (*flags, "--output-dir", out, "--eval-only", "--model-dir", run, *common, *opts,
+                                          "DATASET.FDRD_SYNTH.VAL_IMAGES_PER_DOMAIN", str(size), "TEST.SPLIT", "val"),
+                                    model))
                 where[(name, size, seed)] = out
     return train, evaluate, where
 
@@ -132,11 +135,9 @@ def main() -> None:
     _, common = run_settings(a)
     sizes = QUICK_SIZES if a.quick else SIZES
     train, evaluate, where = jobs(a, common, sizes)
-    env = worker_env(a.workers)
-    reused = run_jobs(train, a.workers, env)
-    run_jobs(evaluate, a.workers, env)  # evaluations always run again (train.py --eval-only), as in dcar_choices
-    report = summarise({key: load(out) for key, out in where.items()}, sizes, a.seeds)
-    report.update(runtime_s=time.time() - start, runs_reused=reused, data_seed=a.data_seed, shots=a.shots,
+    got = resolve(train + evaluate, a.workers, worker_env(a.workers), records_folder(a))
+    report = summarise({key: got.results[out] for key, out in where.items()}, sizes, a.seeds)
+    report.update(runtime_s=time.time() - start, runs_reused=got.reused, data_seed=a.data_seed, shots=a.shots,
                   command="python benchmarks/val_size.py " + " ".join(sys.argv[1:]))
     write_report(a, report, markdown(report))
 

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from benchmarks import dcar_choices as dc
+from benchmarks.runs import load
 
 
 def _run(folder, val: float, test_hits: list[int], split: str = "test"):
@@ -34,7 +35,9 @@ def test_a_candidate_is_adopted_only_when_its_val_interval_is_above_zero(tmp_pat
             test = _run(tmp_path / c.slug / str(s), val, [0, 0, 20, 0])
             where[c.name][s] = {"test": test, "val": test if not c.test_time else
                                 _run(tmp_path / c.slug / f"val{s}", val, [0], split="val")}
-    report = dc.summarise(argparse.Namespace(seeds=seeds, data_seed=0, backbone="b"), where, base, base_val)
+    folders = [*base.values(), *base_val.values(), *(f for w in where.values() for r in w.values() for f in r.values())]
+    results = {f: load(f) for f in folders}
+    report = dc.summarise(argparse.Namespace(seeds=seeds, data_seed=0, backbone="b"), where, base, base_val, results)
     rows = report["rows"]
     assert rows["attribute swaps: domain generator"]["adopted"]
     assert rows["attribute swaps: domain generator"]["val_rsum_difference"]["mean"] == pytest.approx(6.0)

@@ -1,8 +1,13 @@
 """benchmarks/runs.py: the settings every FDRDSynth benchmark run shares, config values as train.py
 resolves them, and the reuse of finished runs."""
 import argparse
+import json
+import os
+
+import pytest
 
 from benchmarks import runs
+from tests.dcar_helpers import small_synth_opts
 
 
 def _args(tmp_path, backbone, quick):
@@ -28,6 +33,50 @@ def test_config_values_and_loss_keys_resolve_as_train_py_does():
 
 
 def test_a_run_without_results_is_not_taken_as_finished(tmp_path):
-    argv = ["--trainer", "CoOp", "--dataset-config-file", runs.DATASET_CONFIG, "--config-file",
-            "configs/trainers/CoOp/synth.yaml", "--output-dir", str(tmp_path / "run")]
-    assert not runs.already_finished(argv) and not runs.already_finished([*argv, "--eval-only"])
+    argv = ("--trainer", "CoOp", "--dataset-config-file", runs.DATASET_CONFIG, "--config-file",
+            "configs/trainers/CoOp/synth.yaml", "--output-dir", str(tmp_path / "run"))
+    model = runs.Job(str(tmp_path / "run"), argv)
+    identity = runs._Identities()
+    assert not runs.finished_in_folder(model, identity)
+    assert not runs.finished_in_folder(runs.Job(str(tmp_path / "eval"), (*argv, "--eval-only"), model), identity)
+    assert identity(runs.Job(str(tmp_path / "eval"), argv, model)) != identity(model)  # the model is part of it
+
+
+def _jobs(tmp_path, ckpt, where: str):
+    """A one-epoch CoOp run on a small FDRDSynth and an evaluation of it on val, under ``where``."""
+    flags = ("--root", str(tmp_path / "data"), "--seed", "1", "--trainer", "CoOp", "--dataset-config-file",
+             runs.DATASET_CONFIG, "--config-file", "configs/trainers/CoOp/synth.yaml")
+    opts = ("MODEL.BACKBONE.NAME", ckpt, "OPTIM.MAX_EPOCH", "1", "TEST.FINE_GRAINED", "False", *small_synth_opts())
+    model_dir, out = str(tmp_path / where / "model"), str(tmp_path / where / "val")
+    model = runs.Job(model_dir, (*flags, "--output-dir", model_dir, *opts))
+    return model, runs.Job(out, (*flags, "--output-dir", out, "--eval-only", "--model-dir", model_dir, *opts,
+                                 "TEST.SPLIT", "val"), model)
+
+
+@pytest.mark.slow
+def test_runs_come_from_folders_then_records_and_models_train_again_for_new_evaluations(tmp_path, ckpt, capsys):
+    """Made once and recorded; on a machine without the folders the records stand for them; an
+    evaluation with no record makes its model train again (fails if a record is ignored, if an
+    evaluation is attempted without its model's folder, or if a differing rerun passes silently)."""
+    records = str(tmp_path / "records")
+    model, evaluation = _jobs(tmp_path, ckpt, "first")
+    first = runs.resolve([model, evaluation], 1, dict(os.environ), records)
+    assert (first.made, first.reused) == (2, 0) and len(os.listdir(records)) == 2
+    moved_model, moved_eval = _jobs(tmp_path, ckpt, "elsewhere")  # the same runs, other folders: records serve
+    again = runs.resolve([moved_model, moved_eval], 1, dict(os.environ), records)
+    assert (again.made, again.reused) == (0, 2) and not os.path.exists(moved_model.out)
+    assert again.results[moved_eval.out]["metrics"] == first.results[evaluation.out]["metrics"]
+    assert again.results[moved_model.out]["curves"] == first.results[model.out]["curves"]
+    for name in os.listdir(records):
+        if name.startswith(runs._Identities()(moved_eval)):
+            os.remove(os.path.join(records, name))  # the evaluation's record is gone: its model must be made again
+    third = runs.resolve([moved_model, moved_eval], 1, dict(os.environ), records)
+    assert (third.made, third.reused) == (2, 0) and os.path.isfile(os.path.join(moved_model.out, "results.json"))
+    record = os.path.join(records, runs._Identities()(moved_model) + ".json")
+    changed = json.load(open(record))
+    changed["metrics"]["rsum"] += 1.0
+    with open(record, "w") as f:
+        json.dump(changed, f)
+    capsys.readouterr()
+    runs.resolve([moved_model], 1, dict(os.environ), records)
+    assert f"NOTE: {moved_model.out} does not reproduce its record (1 differences: metrics.rsum" in capsys.readouterr().out

@@ -58,12 +58,12 @@ def test_every_trial_runs_the_same_seeds_on_val_only(tmp_path):
                            quick=False)
     every = [t for m in ("CoOp", "DCAR") for t in tu.trials(m, 2)]
     jobs = tu.jobs(a, ["DATASET.NUM_SHOTS", "16"], every)
-    assert len(jobs) == len({folder for folder, _ in jobs}) == 4 * 3
-    for _, argv in jobs:
+    assert len(jobs) == len({job.out for job in jobs}) == 4 * 3
+    for argv in (job.argv for job in jobs):
         opts = dict(zip(argv[argv.index("16") + 1::2], argv[argv.index("16") + 2::2]))
         assert opts["TEST.SPLIT"] == "val" and opts["TEST.FINE_GRAINED"] == "False" and opts["TRAIN.VAL_FREQ"] == "0"
-    assert [argv[argv.index("--seed") + 1] for _, argv in jobs[:3]] == ["1", "2", "3"]
-    assert jobs[0][0].endswith("dcar/trial0/seed1")  # the longest method first within a trial
+    assert [job.argv[job.argv.index("--seed") + 1] for job in jobs[:3]] == ["1", "2", "3"]
+    assert jobs[0].out.endswith("dcar/trial0/seed1")  # the longest method first within a trial
 
 
 def test_summary_pairs_the_chosen_trial_with_trial_zero():

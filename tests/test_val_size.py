@@ -57,19 +57,21 @@ def test_each_checkpoint_is_evaluated_on_every_val_size(tmp_path):
                            backbone_tag="abc")
     train, evaluate, where = vs.jobs(a, ["DATASET.NUM_SHOTS", "16"], (6, 12))
     assert len(train) == 3 * 2 and len(evaluate) == 3 * 2 * 2 and len(where) == len(evaluate)
-    for _, argv in train:
+    for argv in (job.argv for job in train):
         i = argv.index("DATASET.FDRD_SYNTH.VAL_IMAGES_PER_DOMAIN")
         assert argv[i + 1] == "12" and argv[argv.index("TRAIN.VAL_FREQ") + 1] == "0"  # the largest val, once
-    trained = {out for out, _ in train}
+    trained = {job.out: job for job in train}
     for (_, size, seed), out in where.items():
-        argv = dict(evaluate)[out]
+        job = next(j for j in evaluate if j.out == out)
+        argv = job.argv
         assert argv[argv.index("--model-dir") + 1] in trained and f"seed{seed}" in argv[argv.index("--model-dir") + 1]
+        assert job.model is trained[argv[argv.index("--model-dir") + 1]]  # the runner knows which model it evaluates
         assert argv[argv.index("DATASET.FDRD_SYNTH.VAL_IMAGES_PER_DOMAIN") + 1] == str(size)
         assert argv[argv.index("TEST.SPLIT") + 1] == "val" and "--eval-only" in argv
     import train as train_py
 
-    for _, argv in train + evaluate:  # what train.py will parse: flags first, then KEY VALUE pairs
+    for argv in (job.argv for job in train + evaluate):  # what train.py will parse: flags first, then KEY VALUE pairs
         args = train_py.build_parser().parse_args(argv)
         assert len(args.opts) % 2 == 0 and not any(o.startswith("--") for o in args.opts[::2])
-    lam = next(argv for out, argv in train if "dcar_lambda_0_5" in out)
+    lam = next(job.argv for job in train if "dcar_lambda_0_5" in job.out)
     assert lam[lam.index("TRAINER.DCAR.CATE.LAMBDA") + 1] == "0.5"
