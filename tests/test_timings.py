@@ -1,11 +1,11 @@
-"""benchmarks/timings.py: its formatting by hand, and every figure the README's set-up and
+"""tools/timings.py: its formatting by hand, and every figure the README's set-up and
 quick-start sections quote is one that a benchmark wrote (docs/bench_*.json)."""
 import glob
 import json
 import os
 import re
 
-from benchmarks.timings import duration, pytest_counts, readme_phrases, span
+from tools.timings import duration, pytest_counts, readme_phrases, span
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIGURE = re.compile(r"\d+ min(?: \d+ s)?(?: to \d+ min(?: \d+ s)?)?|(?<![\w.])\d+ s\b|\d[\d,]* tests"
@@ -66,4 +66,4 @@ def test_every_figure_of_set_up_and_quick_start_was_measured():
     assert len(figures) >= 6  # the set-up, the tests, the quick start, its result
     phrases, numbers = _benchmark_figures()
     unmeasured = [f for f in figures if not any(f in p for p in phrases) and f not in numbers]
-    assert not unmeasured, f"README figures no benchmark wrote (python benchmarks/timings.py): {unmeasured}"
+    assert not unmeasured, f"README figures no benchmark wrote (python tools/timings.py): {unmeasured}"

@@ -1,6 +1,6 @@
 """The figures the README's set-up and quick-start sections quote, measured as a new user meets them.
 
-    python benchmarks/timings.py [--repo .] [--json docs/results/bench_timings.json] [--skip-suite] [--skip-quickstart]
+    python tools/timings.py [--repo .] [--json docs/results/bench_timings.json] [--skip-suite] [--skip-quickstart]
 
 In a fresh clone of ``--repo`` (its committed HEAD) and a fresh virtual environment:
 
@@ -157,7 +157,7 @@ def main(argv: list[str]) -> int:
         with open(a.json, encoding="utf-8") as f:
             previous = json.load(f)
     runs = previous["runs"] + [record]
-    result = {"command": "python benchmarks/timings.py", "runs": runs, "readme": readme_phrases(runs)}
+    result = {"command": "python tools/timings.py", "runs": runs, "readme": readme_phrases(runs)}
     with open(a.json, "w", encoding="utf-8") as f:
         json.dump(result, f, indent=1)
     print(json.dumps(result["readme"], indent=1, ensure_ascii=False))
