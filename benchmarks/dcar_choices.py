@@ -89,8 +89,13 @@ def val_rsum(res: dict) -> float:
     return res["curves"][-1]["val_rsum"]
 
 
+def arguments() -> argparse.ArgumentParser:
+    """The command line (its report: ``docs/results/dcar_choices.md`` and ``bench_dcar_choices.json``)."""
+    return run_arguments(__doc__, [1, 2, 3, 4, 5], "bench_synthetic", "dcar_choices")
+
+
 def main() -> None:
-    a = run_arguments(__doc__, [1, 2, 3, 4, 5], "bench_synthetic", "dcar_choices").parse_args()
+    a = arguments().parse_args()
     start = time.time()
     _, common = run_settings(a)
     epochs = 1 if a.quick else EPOCHS
@@ -124,7 +129,7 @@ def main() -> None:
     env = {k: v for k, v in dict(os.environ, OMP_NUM_THREADS="1").items() if v != ""}
     base_val = {s: os.path.join(folder, "dcar_defaults", f"seed{s}", "val") for s in a.seeds}
     eval_jobs += [evaluation(base_val[s], s, (), "val") for s in a.seeds]
-    got = resolve(train_jobs + eval_jobs, a.workers, env, records_folder(a))
+    got = resolve(train_jobs + eval_jobs, a.workers, env, records_folder(a), not a.from_records)
     report = summarise(a, where, base, base_val, got.results)
     report.update(runtime_s=time.time() - start, runs=len(train_jobs) + len(eval_jobs), runs_reused=got.reused,
                   runs_time_s=got.seconds,

@@ -164,11 +164,17 @@ def comparable(path: str, a: argparse.Namespace) -> dict | None:
     return report if report.get("data_seed") == a.data_seed else None
 
 
-def main() -> None:
+def arguments() -> argparse.ArgumentParser:
+    """The command line (its report: ``docs/results/loss_round.md`` and ``bench_loss_round.json``)."""
     p = run_arguments(__doc__, [1, 2, 3], "loss_round", "loss_round")
     p.add_argument("--methods", nargs="+", default=list(tuning.METHODS), choices=list(tuning.METHODS))
     p.add_argument("--benchmark-json", default=BENCHMARK_JSON, help="the synthetic benchmark's report (test side)")
     p.add_argument("--tuning-json", default=TUNING_JSON, help="the tuning's report (its chosen trials' val RSUM)")
+    return p
+
+
+def main() -> None:
+    p = arguments()
     a = p.parse_args()
     if len(a.seeds) < 2:
         p.error("--seeds: a paired interval over seeds needs at least 2")
@@ -176,7 +182,7 @@ def main() -> None:
     spec, common = run_settings(a)
     by_method = {m: round_trials(m) for m in a.methods}
     todo = tuning.jobs(a, common, [t for ts in by_method.values() for t in ts])
-    got = resolve(todo, a.workers, worker_env(a.workers), records_folder(a))
+    got = resolve(todo, a.workers, worker_env(a.workers), records_folder(a), not a.from_records)
     benchmark, tuned = comparable(a.benchmark_json, a), comparable(a.tuning_json, a)
     methods = {m: summarise(m, ts, {t.index: [got.results[tuning.trial_folder(a, t, s)] for s in a.seeds] for t in ts},
                             benchmark, tuned) for m, ts in by_method.items()}

@@ -82,12 +82,13 @@ def finished_in_folder(job: Job, identity: _Identities) -> bool:
     return True
 
 
-def resolve(jobs: list[Job], workers: int, env: dict, records: str | None) -> Resolved:
+def resolve(jobs: list[Job], workers: int, env: dict, records: str | None, make: bool = True) -> Resolved:
     """The results of ``jobs``: from a finished run in the job's folder, else from its record in
     ``records``, else made by ``train.py`` (``workers`` processes at a time, in the given order;
     an unfinished folder resumes). An evaluation to make needs its model's folder, so a model known
     only from its record trains again. Each run read from a folder gets a record when it has none;
-    one whose record differs is named (a rerun that does not reproduce its record)."""
+    one whose record differs is named (a rerun that does not reproduce its record). ``make`` False:
+    a run that would have to be made stops the study with one line naming how many and the first."""
     from benchmarks.records import differences, read_record, record_of, run_seconds, write_record
     from plugins import default_cfg
     from reporting.identity import flatten
@@ -102,6 +103,11 @@ def resolve(jobs: list[Job], workers: int, env: dict, records: str | None) -> Re
         if model not in todo and not finished_in_folder(model, identity):
             todo.insert(0, model)
             recorded.pop(model, None)
+    if todo and not make:
+        where = f"in {records}" if records else "(no records folder: --quick keeps none unless --records is given)"
+        print(f"ERROR: {len(todo)} of the study's runs have neither a finished folder nor a record {where} "
+              f"(the first: {todo[0].out}); run the study without --from-records to make them", flush=True)
+        raise SystemExit(2)
     for job in in_folder:
         print(f"done {os.path.relpath(job.out, ROOT)} (finished earlier, reused)", flush=True)
     _run([j for j in todo if j.model is None], workers, env)
@@ -193,6 +199,8 @@ def run_arguments(doc: str, seeds: list[int], runs: str, name: str, report: str 
     p.add_argument("--quick", action="store_true", help="a tiny setting (what the tests exercise)")
     p.add_argument("--records", help="the run records read and written (default: the committed ones, "
                    "benchmarks/run_records/; with --quick none unless given)")
+    p.add_argument("--from-records", action="store_true",
+                   help="make no run: every result from a finished folder or a record (the report written again)")
     return p
 
 

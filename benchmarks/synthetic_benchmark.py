@@ -444,7 +444,7 @@ def draw(a: argparse.Namespace, rows: list[Row]) -> dict:
             for s in row.run_seeds(a.seeds)]
     with ThreadPoolExecutor(1) as pool:  # the probes run beside the first training runs
         probe_future = pool.submit(probe_section, a, folder)
-        got = resolve(jobs, a.workers, worker_env(a.workers), records_folder(a))
+        got = resolve(jobs, a.workers, worker_env(a.workers), records_folder(a), not a.from_records)
         probe, oracle = probe_future.result()
     print(json.dumps(probe, indent=1), flush=True)
     results = {row.name: row_results(row, a.seeds, a, got.results) for row in rows}

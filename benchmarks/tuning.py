@@ -209,10 +209,16 @@ def markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
+def arguments() -> argparse.ArgumentParser:
+    """The command line (its report: ``docs/results/tuning.md`` and ``bench_tuning.json``)."""
     p = run_arguments(__doc__, [1, 2, 3], "tuning", "tuning")
     p.add_argument("--trials", type=int, default=TRIALS, help="trials per method (the same for all)")
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    return p
+
+
+def main() -> None:
+    p = arguments()
     a = p.parse_args()
     if a.trials < 1:
         p.error("--trials must be at least 1")
@@ -221,7 +227,7 @@ def main() -> None:
     by_method = {m: trials(m, a.trials, a.quick) for m in a.methods}
     every = [t for ts in by_method.values() for t in ts]
     todo = jobs(a, common, every)
-    got = resolve(todo, a.workers, worker_env(a.workers), records_folder(a))
+    got = resolve(todo, a.workers, worker_env(a.workers), records_folder(a), not a.from_records)
     methods = {m: summarise(m, ts, {t.index: [got.results[trial_folder(a, t, s)] for s in a.seeds] for t in ts},
                             a.quick) for m, ts in by_method.items()}
     report = {"val_images_per_domain": spec["VAL_IMAGES_PER_DOMAIN"], "seeds": a.seeds,

@@ -128,14 +128,18 @@ def markdown(report: dict) -> str:
     return "\n".join([*lines, "", verdict, ""])
 
 
+def arguments() -> argparse.ArgumentParser:
+    """The command line (its report: ``docs/results/val_size.md`` and ``bench_val_size.json``)."""
+    return run_arguments(__doc__, [1, 2, 3], "bench_val_size", "val_size")
+
+
 def main() -> None:
-    p = run_arguments(__doc__, [1, 2, 3], "bench_val_size", "val_size")
-    a = p.parse_args()
+    a = arguments().parse_args()
     start = time.time()
     _, common = run_settings(a)
     sizes = QUICK_SIZES if a.quick else SIZES
     train, evaluate, where = jobs(a, common, sizes)
-    got = resolve(train + evaluate, a.workers, worker_env(a.workers), records_folder(a))
+    got = resolve(train + evaluate, a.workers, worker_env(a.workers), records_folder(a), not a.from_records)
     report = summarise({key: got.results[out] for key, out in where.items()}, sizes, a.seeds)
     report.update(runtime_s=time.time() - start, runs_reused=got.reused, data_seed=a.data_seed, shots=a.shots,
                   command="python benchmarks/val_size.py " + " ".join(sys.argv[1:]))
