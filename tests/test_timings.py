@@ -27,7 +27,7 @@ def test_readme_phrases_from_the_runs():
              "quick_start": {"seconds": 716, "seed_seconds": {"seed1": 240, "seed2": 222, "seed3": 233},
                              "metrics": {"i2t_R@1": [13.744, 0.341], "t2i_R@1": [12.57, 0.24]}}},
             {"setup_seconds": 80}]
-    assert readme_phrases(runs) == {"setup": "1 min 10 s to 1 min 20 s", "tests": "253 tests", "suite": "13 min 20 s",
+    assert readme_phrases(runs) == {"setup": "1 min 10 s to 1 min 20 s", "suite": "13 min 20 s",
                                     "quick_start": "11 min 56 s", "per_seed": "3 min 42 s to 4 min 0 s",
                                     "result": "i2t R@1 13.74 ± 0.34, t2i R@1 12.57 ± 0.24"}
 
