@@ -32,6 +32,7 @@ from dataclasses import dataclass
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from benchmarks.analysis import interval  # noqa: E402
 from benchmarks.runs import (  # noqa: E402
     DATASET_CONFIG,
     Job,
@@ -170,15 +171,11 @@ def summarise(a: argparse.Namespace, where: dict, base: dict, base_val: dict, re
 def markdown(report: dict) -> str:
     from tabulate import tabulate
 
-    def interval(d: dict) -> str:
-        star = " *" if d.get("significant") else ""
-        return f"{d['mean']:+.2f} [{d['ci95'][0]:+.2f}, {d['ci95'][1]:+.2f}]{star}"
-
     table = []
     for name, r in report["rows"].items():
         v = r["val_rsum_difference"]
-        table.append([name, f"`{r['key']}`", f"{v['mean']:+.1f} [{v['ci95'][0]:+.1f}, {v['ci95'][1]:+.1f}]",
-                      "**yes**" if r["adopted"] else "no", *[interval(d) for d in r["test"]]])
+        table.append([name, f"`{r['key']}`", interval(v, 1), "**yes**" if r["adopted"] else "no",
+                      *[interval(d) + (" *" if d.get("significant") else "") for d in r["test"]]])
     ref = report["reference"]
     lines = [
         "# DCAR's choices on the synthetic testbed", "",

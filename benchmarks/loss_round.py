@@ -41,6 +41,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from benchmarks import tuning  # noqa: E402
+from benchmarks.analysis import half_widths, interval, verdict  # noqa: E402
 from benchmarks.runs import (  # noqa: E402
     config_values,
     loss_key,
@@ -51,8 +52,8 @@ from benchmarks.runs import (  # noqa: E402
     worker_env,
     write_report,
 )
-from benchmarks.synthetic_benchmark import ROWS, TUNING_JSON, other_loss, verdict  # noqa: E402
-from benchmarks.val_size import TARGET, half_widths  # noqa: E402
+from benchmarks.synthetic_benchmark import ROWS, TUNING_JSON, other_loss  # noqa: E402
+from benchmarks.val_size import TARGET  # noqa: E402
 from reporting.stats import paired_difference, seeds_for_half_width  # noqa: E402
 
 RULE = ("adopt the other LOSS only where its paired val RSUM difference with the config's has a 95% interval "
@@ -107,10 +108,6 @@ def summarise(trainer: str, trials: list[tuning.Trial], results: dict[int, list[
                                   if earlier and len(earlier) == len(val_rsum) else None)}
 
 
-def interval(d: dict) -> str:
-    return f"{d['mean']:+.1f} [{d['ci95'][0]:+.1f}, {d['ci95'][1]:+.1f}]"
-
-
 def markdown(report: dict) -> str:
     lines = ["# A second val round over the L_con direction", "",
              f"Written by `{report['command']}` ({report['runtime_s'] / 60:.1f} min, {report['runs_reused']} of "
@@ -123,11 +120,11 @@ def markdown(report: dict) -> str:
     for trainer, m in report["methods"].items():
         v = m["val_rsum"]
         per_seed = ", ".join(f"{a:.1f}/{b:.1f}" for a, b in zip(v["config"], v["other"]))
-        on_test = (f"{interval(m['test_other_minus_config'])}, {m['test_verdict']}"
+        on_test = (f"{interval(m['test_other_minus_config'], 1)}, {m['test_verdict']}"
                    if m["test_other_minus_config"] else "not measured")
         agree = {True: "yes", False: "no", None: "-"}[m["val_agrees_with_test"]]
         h, needed = m["half_width"], m["seeds_for_target"]
-        lines.append(f"| {trainer} | {m['config_loss']} | {per_seed} | {interval(m['other_minus_config'])}, "
+        lines.append(f"| {trainer} | {m['config_loss']} | {per_seed} | {interval(m['other_minus_config'], 1)}, "
                      f"{m['val_verdict']} | {h['seeds']:.1f} / {h['items']:.1f} | "
                      f"{needed if needed else 'over 1,000'} | {on_test} | {agree} | "
                      f"{'adopt ' + m['other_loss'] if m['adopt_other'] else 'keep ' + m['config_loss']} |")

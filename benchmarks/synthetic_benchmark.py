@@ -55,6 +55,7 @@ from dataclasses import dataclass
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from benchmarks.analysis import across_draws, interval, verdict  # noqa: E402
 from benchmarks.runs import (  # noqa: E402
     DATASET_CONFIG,
     Job,
@@ -288,10 +289,6 @@ def markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
-def interval(d: dict) -> str:
-    return f"{d['mean']:+.2f} [{d['ci95'][0]:+.2f}, {d['ci95'][1]:+.2f}]"
-
-
 def tuning_line(report: dict) -> str:
     """The settings chosen on val before this table, in a sentence."""
     half = report.get("val_halfwidth_rsum")
@@ -520,37 +517,12 @@ def protocols(rows: dict, ranks: dict) -> dict:
     return out
 
 
-def verdict(d: dict) -> str:
-    """better / worse when the 95% interval excludes 0, else not distinguishable."""
-    return ("better" if d["mean"] > 0 else "worse") if d["significant"] else "not distinguishable"
-
-
 def digest(report: dict) -> dict:
     """What a draw contributes to ``data_seeds``: its rows' means, differences, discrimination and protocols."""
     return {"rows": {n: {k: r["summary"][k] for k in KEYS} for n, r in report["rows"].items()},
             "differences": report["differences"], "negative_discrimination": report["negative_discrimination"],
             "published_pattern": {m: {loss: p[loss]["published_pattern"] for loss in ("symmetric", "i2t") if loss in p}
                                   for m, p in report["protocols"].items()}}
-
-
-def across_draws(draws: list[dict]) -> list[dict]:
-    """Each paired difference of the first draw with its verdict on every draw; ``holds`` when
-    the verdicts agree (a conclusion of the table stands only when it holds on every draw)."""
-    def key(d: dict) -> tuple[str, str, str]:
-        return d["row"], d["reference"], d["metric"]
-
-    by_draw = [{key(x): x for x in r["differences"]} for r in draws]
-    out = []
-    for d in draws[0]["differences"]:
-        same = [differences.get(key(d)) for differences in by_draw]
-        if any(x is None for x in same):
-            continue
-        verdicts_ = {str(r["data_seed"]): verdict(x) for r, x in zip(draws, same)}
-        out.append({"row": d["row"], "reference": d["reference"], "metric": d["metric"],
-                    "means": {str(r["data_seed"]): x["mean"] for r, x in zip(draws, same)},
-                    "ci95": {str(r["data_seed"]): x["ci95"] for r, x in zip(draws, same)},
-                    "verdicts": verdicts_, "holds": len(set(verdicts_.values())) == 1})
-    return out
 
 
 def chosen_on_val(quick: bool) -> dict:

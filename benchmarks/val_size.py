@@ -33,6 +33,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from benchmarks.analysis import half_widths  # noqa: E402
 from benchmarks.runs import (  # noqa: E402
     DATASET_CONFIG,
     Job,
@@ -76,12 +77,6 @@ def jobs(a: argparse.Namespace, common: list[str], sizes: tuple[int, ...]) -> tu
                                     model))
                 where[(name, size, seed)] = out
     return train, evaluate, where
-
-
-def half_widths(difference: dict) -> dict[str, float]:
-    """Half the width of a paired difference's 95% interval, and of its item and seed parts."""
-    return {part: (hi - lo) / 2 for part, (lo, hi) in
-            (("overall", difference["ci95"]), ("items", difference["ci95_items"]), ("seeds", difference["ci95_seeds"]))}
 
 
 def summarise(results: dict[tuple[str, int, int], dict], sizes: tuple[int, ...], seeds: list[int]) -> dict:

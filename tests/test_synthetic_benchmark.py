@@ -63,25 +63,6 @@ def test_quick_benchmark_writes_the_whole_report(tmp_path, tiny_clip_files):
                                                              "4 + attribute negatives, alpha 0"}
 
 
-def _draw(seed, verdicts):
-    """A draw's report with one paired difference per (row, verdict)."""
-    ci = {"better": [1.0, 3.0], "worse": [-3.0, -1.0], "not distinguishable": [-1.0, 1.0]}
-    return {"data_seed": seed, "differences": [
-        {"row": row, "reference": "MaPLe", "metric": "rsum", "mean": sum(ci[v]) / 2, "ci95": ci[v],
-         "significant": v != "not distinguishable"} for row, v in verdicts.items()]}
-
-
-def test_a_conclusion_holds_only_when_every_draw_gives_it_the_same_verdict():
-    from benchmarks.synthetic_benchmark import across_draws
-
-    first = _draw(0, {"DCAR": "worse", "CoOp": "better", "CLIP-Adapter": "not distinguishable"})
-    second = _draw(7, {"DCAR": "not distinguishable", "CoOp": "better", "CLIP-Adapter": "not distinguishable"})
-    got = {c["row"]: c for c in across_draws([first, second])}
-    assert {r: c["holds"] for r, c in got.items()} == {"DCAR": False, "CoOp": True, "CLIP-Adapter": True}
-    assert got["DCAR"]["verdicts"] == {"0": "worse", "7": "not distinguishable"}
-    assert got["DCAR"]["means"] == {"0": -2.0, "7": 0.0}
-
-
 def test_a_draw_without_protocol_rows_checks_the_published_pattern_under_the_config_loss():
     from benchmarks.synthetic_benchmark import digest, protocol_rows, protocols
 

@@ -11,11 +11,6 @@ def _row(size, pair, overall, items, seeds):
     return {"size": size, "pair": pair, "half_width": {"overall": overall, "items": items, "seeds": seeds}}
 
 
-def test_half_widths_of_the_hull_and_its_parts():
-    diff = {"ci95": [-4.0, 2.0], "ci95_items": [-1.0, 1.5], "ci95_seeds": [-4.0, 2.0]}
-    assert vs.half_widths(diff) == {"overall": 3.0, "items": 1.25, "seeds": 3.0}
-
-
 def test_the_smallest_size_where_both_pairs_meet_the_target_is_chosen():
     rows = [_row(501, "between methods", 3.5, 3.5, 1.0), _row(501, "within a method", 2.0, 2.0, 1.0),
             _row(1002, "between methods", 2.9, 2.5, 2.9), _row(1002, "within a method", 3.0, 2.0, 3.0),
