@@ -43,7 +43,7 @@ class Resolved:
     seconds: float  # the runs' own wall time, made now or before
 
 
-class _Identities:
+class Identities:
     """Each job's resolved config and identity: ``reporting.identity.run_key`` of the config, and
     for an evaluation that key joined with its model's identity (the folder does not record which
     model it evaluated)."""
@@ -66,7 +66,7 @@ class _Identities:
         return self.ids[job]
 
 
-def finished_in_folder(job: Job, identity: _Identities) -> bool:
+def finished_in_folder(job: Job, identity: Identities) -> bool:
     """Whether a training job's folder holds its finished run (``results.json`` of this very
     configuration, by train.py's own check); an evaluation's folder does not say which model it
     evaluated, so it is never taken as finished."""
@@ -93,7 +93,7 @@ def resolve(jobs: list[Job], workers: int, env: dict, records: str | None, make:
     from plugins import default_cfg
     from reporting.identity import flatten
 
-    identity = _Identities()
+    identity = Identities()
     in_folder = {job for job in jobs if finished_in_folder(job, identity)}
     recorded = {job: rec for job in jobs if job not in in_folder and records
                 and (rec := read_record(identity(job), records)) is not None}
@@ -113,7 +113,7 @@ def resolve(jobs: list[Job], workers: int, env: dict, records: str | None, make:
     _run([j for j in todo if j.model is None], workers, env)
     _run([j for j in todo if j.model is not None], workers, env)
     results, seconds, defaults = {}, 0.0, flatten(default_cfg())
-    for job in {*jobs, *todo}:
+    for job in dict.fromkeys([*jobs, *todo]):
         if job in recorded:
             results[job.out], seconds = recorded[job], seconds + recorded[job]["seconds"]
             continue

@@ -36,7 +36,7 @@ def test_a_run_without_results_is_not_taken_as_finished(tmp_path):
     argv = ("--trainer", "CoOp", "--dataset-config-file", runs.DATASET_CONFIG, "--config-file",
             "configs/trainers/CoOp/synth.yaml", "--output-dir", str(tmp_path / "run"))
     model = runs.Job(str(tmp_path / "run"), argv)
-    identity = runs._Identities()
+    identity = runs.Identities()
     assert not runs.finished_in_folder(model, identity)
     assert not runs.finished_in_folder(runs.Job(str(tmp_path / "eval"), (*argv, "--eval-only"), model), identity)
     assert identity(runs.Job(str(tmp_path / "eval"), argv, model)) != identity(model)  # the model is part of it
@@ -68,11 +68,11 @@ def test_runs_come_from_folders_then_records_and_models_train_again_for_new_eval
     assert again.results[moved_eval.out]["metrics"] == first.results[evaluation.out]["metrics"]
     assert again.results[moved_model.out]["curves"] == first.results[model.out]["curves"]
     for name in os.listdir(records):
-        if name.startswith(runs._Identities()(moved_eval)):
+        if name.startswith(runs.Identities()(moved_eval)):
             os.remove(os.path.join(records, name))  # the evaluation's record is gone: its model must be made again
     third = runs.resolve([moved_model, moved_eval], 1, dict(os.environ), records)
     assert (third.made, third.reused) == (2, 0) and os.path.isfile(os.path.join(moved_model.out, "results.json"))
-    record = os.path.join(records, runs._Identities()(moved_model) + ".json")
+    record = os.path.join(records, runs.Identities()(moved_model) + ".json")
     changed = json.load(open(record))
     changed["metrics"]["rsum"] += 1.0
     with open(record, "w") as f:
