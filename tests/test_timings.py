@@ -32,6 +32,14 @@ def test_readme_phrases_from_the_runs():
                                     "result": "i2t R@1 13.74 ± 0.34, t2i R@1 12.57 ± 0.24"}
 
 
+def test_the_thread_comparison_comes_from_the_latest_run_that_made_it():
+    old = {"setup_seconds": 60, "threads_under_load": {"busy_processes": 2, "epoch_seconds": {"default": [9], "1": [8]}}}
+    new = {"setup_seconds": 60, "threads_under_load": {"busy_processes": 4, "epoch_seconds": {"default": [130, 70],
+                                                                                            "1": [41, 40]}}}
+    assert readme_phrases([old, new, {"setup_seconds": 60}])["threads"] == (
+        "40 s to 41 s with one thread, 1 min 10 s to 2 min 10 s with the default threads, beside 4 busy processes")
+
+
 def test_the_quick_start_figures_come_from_runs_of_its_latest_configs():
     def quick(seconds, configs):
         return {"setup_seconds": 60, "quick_start": {"seconds": seconds, "seed_seconds": {"seed1": seconds / 3},
@@ -67,3 +75,28 @@ def test_every_figure_of_set_up_and_quick_start_was_measured():
     phrases, numbers = _benchmark_figures()
     unmeasured = [f for f in figures if not any(f in p for p in phrases) and f not in numbers]
     assert not unmeasured, f"README figures no benchmark wrote (python tools/timings.py): {unmeasured}"
+
+
+def test_the_thread_settings_alternate_beside_the_spinners_and_the_spinners_stop(monkeypatch, tmp_path):
+    from tools import timings
+
+    runs, spinners = [], []
+
+    class Spinner:
+        def __init__(self, argv):
+            self.killed = False
+            spinners.append(self)
+
+        def kill(self):
+            self.killed = True
+
+    def timed(argv, cwd, env, log):
+        runs.append((env.get("OMP_NUM_THREADS", "default"), len([s for s in spinners if not s.killed])))
+        return float(len(runs)), ""
+
+    monkeypatch.setattr(timings, "timed", timed)
+    monkeypatch.setattr(timings.subprocess, "Popen", Spinner)
+    got = timings.threads_under_load("clone", {"OMP_NUM_THREADS": "8"}, str(tmp_path), busy=3)
+    assert runs == [("default", 0), ("default", 3), ("1", 3), ("default", 3), ("1", 3)]  # the warm-up runs alone
+    assert got == {"busy_processes": 3, "epoch_seconds": {"default": [2.0, 4.0], "1": [3.0, 5.0]}}
+    assert all(s.killed for s in spinners)

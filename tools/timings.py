@@ -1,6 +1,7 @@
 """The figures the README's set-up and quick-start sections quote, measured as a new user meets them.
 
     python tools/timings.py [--repo .] [--json docs/results/bench_timings.json] [--skip-suite] [--skip-quickstart]
+                            [--threads-under-load N]
 
 In a fresh clone of ``--repo`` (its committed HEAD) and a fresh virtual environment:
 
@@ -10,7 +11,10 @@ In a fresh clone of ``--repo`` (its committed HEAD) and a fresh virtual environm
 3. the quick start: ``bash scripts/dcar/main.sh fdrd_synth 16`` with fresh ``DATA`` and output
    folders (wall time; each seed from its ``env.txt`` to its ``results.json``, the first seed
    including the generation of FDRDSynth; the mean +- std lines it prints), with the Git blob
-   ids of the configs it runs (``configs``).
+   ids of the configs it runs (``configs``);
+4. with ``--threads-under-load N``: one epoch of that run beside N busy processes, with the default
+   threads and with ``OMP_NUM_THREADS=1``, twice each, alternately (what a CPU shared with other
+   jobs does to the thread pool).
 
 Each measurement is appended to ``runs`` in ``--json`` with the machine (CPU model, cores, load
 average at the start) and the commit; ``readme`` holds the phrases the README quotes, made from
@@ -33,6 +37,11 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 QUICK_START = ["bash", "scripts/dcar/main.sh", "fdrd_synth", "16"]
 QUICK_START_CONFIGS = ("configs/trainers/DCAR/synth.yaml", "configs/datasets/fdrd_synth.yaml")
+# One epoch of the quick start's DCAR run (start to end of train.py, no evaluation), for the
+# comparison of thread settings on a CPU shared with other jobs.
+EPOCH = ["python", "train.py", "--trainer", "DCAR", "--dataset-config-file", "configs/datasets/fdrd_synth.yaml",
+         "--config-file", "configs/trainers/DCAR/synth.yaml", "--seed", "1", "OPTIM.MAX_EPOCH", "1", "TRAIN.VAL_FREQ",
+         "-1", "TEST.NO_TEST", "True"]
 SUMMARY_LINE = re.compile(r"^\* (?P<name>[\w@]+): (?P<mean>[\d.]+)% \+- (?P<std>[\d.]+)% \(std\)$")
 
 
@@ -99,7 +108,32 @@ def quick_start(clone: str, env: dict, work: str) -> dict:
             "threads": env.get("OMP_NUM_THREADS", "default")}
 
 
-def measure(repo: str, suite: bool, quick: bool) -> dict:
+def threads_under_load(clone: str, env: dict, work: str, busy: int, repeats: int = 2) -> dict:
+    """One epoch of the quick start's DCAR run beside ``busy`` spinning processes, with the default
+    threads and with ``OMP_NUM_THREADS=1``, alternately ``repeats`` times each (FDRDSynth generated
+    first, by an untimed run without the spinners)."""
+    data = os.path.join(work, "load-data")
+
+    def epoch(threads: str, out: str) -> float:
+        run_env = {k: v for k, v in env.items() if k != "OMP_NUM_THREADS"}
+        if threads == "1":
+            run_env["OMP_NUM_THREADS"] = "1"
+        return timed([*EPOCH, "--root", data, "--output-dir", out], clone, run_env, out + ".log")[0]
+
+    epoch("default", os.path.join(work, "load-warm-up"))
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(busy)]
+    times: dict[str, list[float]] = {"default": [], "1": []}
+    try:
+        for i in range(repeats):
+            for threads, seconds in times.items():
+                seconds.append(epoch(threads, os.path.join(work, f"load-{threads}-{i}")))
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+    return {"busy_processes": busy, "epoch_seconds": times}
+
+
+def measure(repo: str, suite: bool, quick: bool, busy: int = 0) -> dict:
     work = tempfile.mkdtemp(prefix="dcar-timings-")
     clone = os.path.join(work, "repo")
     subprocess.run(["git", "clone", "-q", repo, clone], check=True)
@@ -121,6 +155,9 @@ def measure(repo: str, suite: bool, quick: bool) -> dict:
     if quick:
         record["quick_start"] = quick_start(clone, env, work)
         print(f"quick start: {duration(record['quick_start']['seconds'])}", flush=True)
+    if busy:
+        record["threads_under_load"] = threads_under_load(clone, env, work, busy)
+        print(f"one epoch beside {busy} busy processes: {record['threads_under_load']['epoch_seconds']}", flush=True)
     print(f"logs in {work}")
     return record
 
@@ -139,6 +176,11 @@ def readme_phrases(runs: list[dict]) -> dict[str, str]:
         m = quick[-1]["metrics"]
         out["result"] = ", ".join(f"{name.replace('_', ' ')} {m[name][0]:.2f} ± {m[name][1]:.2f}"
                                   for name in ("i2t_R@1", "t2i_R@1") if name in m)
+    loads = [r["threads_under_load"] for r in runs if "threads_under_load" in r]
+    if loads:
+        last = loads[-1]
+        out["threads"] = (f"{span(last['epoch_seconds']['1'])} with one thread, {span(last['epoch_seconds']['default'])} "
+                          f"with the default threads, beside {last['busy_processes']} busy processes")
     return out
 
 
@@ -148,8 +190,11 @@ def main(argv: list[str]) -> int:
     p.add_argument("--json", default=os.path.join(ROOT, "docs", "results", "bench_timings.json"))
     p.add_argument("--skip-suite", action="store_true")
     p.add_argument("--skip-quickstart", action="store_true")
+    p.add_argument("--threads-under-load", type=int, default=0, metavar="N",
+                   help="also time one epoch of the quick start's run beside N busy processes, default threads "
+                        "against OMP_NUM_THREADS=1 (0: not measured)")
     a = p.parse_args(argv)
-    record = measure(a.repo, not a.skip_suite, not a.skip_quickstart)
+    record = measure(a.repo, not a.skip_suite, not a.skip_quickstart, a.threads_under_load)
     previous = {"runs": []}
     if os.path.isfile(a.json):
         with open(a.json, encoding="utf-8") as f:
