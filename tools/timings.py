@@ -40,8 +40,8 @@ QUICK_START_CONFIGS = ("configs/trainers/DCAR/synth.yaml", "configs/datasets/fdr
 # One epoch of the quick start's DCAR run (start to end of train.py, no evaluation), for the
 # comparison of thread settings on a CPU shared with other jobs.
 EPOCH = ["python", "train.py", "--trainer", "DCAR", "--dataset-config-file", "configs/datasets/fdrd_synth.yaml",
-         "--config-file", "configs/trainers/DCAR/synth.yaml", "--seed", "1", "OPTIM.MAX_EPOCH", "1", "TRAIN.VAL_FREQ",
-         "-1", "TEST.NO_TEST", "True"]
+         "--config-file", "configs/trainers/DCAR/synth.yaml", "--seed", "1"]
+EPOCH_OPTS = ["OPTIM.MAX_EPOCH", "1", "TRAIN.VAL_FREQ", "-1", "TEST.NO_TEST", "True"]
 SUMMARY_LINE = re.compile(r"^\* (?P<name>[\w@]+): (?P<mean>[\d.]+)% \+- (?P<std>[\d.]+)% \(std\)$")
 
 
@@ -118,7 +118,7 @@ def threads_under_load(clone: str, env: dict, work: str, busy: int, repeats: int
         run_env = {k: v for k, v in env.items() if k != "OMP_NUM_THREADS"}
         if threads == "1":
             run_env["OMP_NUM_THREADS"] = "1"
-        return timed([*EPOCH, "--root", data, "--output-dir", out], clone, run_env, out + ".log")[0]
+        return timed([*EPOCH, "--root", data, "--output-dir", out, *EPOCH_OPTS], clone, run_env, out + ".log")[0]
 
     epoch("default", os.path.join(work, "load-warm-up"))
     spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(busy)]
