@@ -19,6 +19,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PAGES = ["README.md"] + [f"docs/{n}.md" for n in ("training", "performance", "extending", "engine", "captioning", "model")]
+# Environment variables the scripts read; those the Python they run reads (accepted before a script too).
 SCRIPT_ENV = {"DATA", "CFG", "SEEDS", "GPUS", "OUTPUT_ROOT", "PRESET", "SHOTS", "OPTS", "LOAD_EPOCH"}
 PYTHON_ENV = {"HF_HUB_OFFLINE", "HF_HUB_CACHE", "DCAR_ENGINE", "DCAR_DEBUG", "OMP_NUM_THREADS"}
 EXTERNAL = {"git", "tensorboard", "hf"}  # other programs' command lines, not this repository's
@@ -132,7 +133,8 @@ def script_problems(script: str, args: list[str], env: dict[str, str]) -> list[s
     """A script exists; its dataset arguments have configs, SHOTS is a number, the rest KEY VALUE."""
     if not os.path.isfile(os.path.join(ROOT, script)):
         return [f"{script} does not exist"]
-    problems = [f"{script}: {k} is not an environment variable it reads" for k in env if k not in SCRIPT_ENV]
+    problems = [f"{script}: {k} is not an environment variable it reads" for k in env
+                if k not in SCRIPT_ENV | PYTHON_ENV]
     name, folder = os.path.basename(script), os.path.basename(os.path.dirname(script))
     trainer = {"dcar": "DCAR", "coop": "CoOp", "maple": "MaPLe", "clip_adapter": "CLIP_Adapter",
                "zsclip": "ZeroshotCLIP"}.get(folder)
