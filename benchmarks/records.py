@@ -55,19 +55,18 @@ def run_seconds(run_dir: str) -> float:
     return 3600.0 * h + 60.0 * m + sec
 
 
-def record_of(results: dict[str, Any], defaults: dict[str, Any], seconds: float = 0.0, identity: str = "",
-              curves: list[dict] | None = None) -> dict[str, Any]:
-    """The record of a run from its ``results.json`` content; ``defaults``: the flattened default
+def record_of(results: dict[str, Any], defaults: dict[str, Any], seconds: float = 0.0,
+              identity: str = "") -> dict[str, Any]:
+    """The record of a run from what :func:`load` reads of it; ``defaults``: the flattened default
     config, against which only the differing results-changing keys are kept; ``identity``: default
-    the config's :func:`run_key` (an evaluation's joins its model's); ``curves``: its per-epoch
-    ``curves.json``, when it trained."""
+    the config's :func:`run_key` (an evaluation's joins its model's)."""
     flat = results["config"]
     changed = {k: v for k, v in result_keys(flat).items() if defaults.get(k) != v}
     ranks = {dom: {way: encode_ranks(r) for way, r in by_way.items()} for dom, by_way in results["item_ranks"].items()}
     return {"format": FORMAT, "identity": identity or run_key(flat), "group": results["group"],
-            "trainer": results["trainer"], "curves": curves, "dataset": results["dataset"], "seed": results["seed"],
-            "num_shots": results["num_shots"],
-            "split": results["split"], "backbone_sha256": results["backbone"].get("sha256", ""),
+            "trainer": results["trainer"], "curves": results.get("curves"), "dataset": results["dataset"],
+            "seed": results["seed"], "num_shots": results["num_shots"], "split": results["split"],
+            "backbone_sha256": results["backbone"].get("sha256", ""),
             "seconds": seconds, "config": changed, "metrics": results["metrics"], "per_domain": results["per_domain"],
             "sizes": results["sizes"], "ks": results["ks"], "item_ranks": ranks}
 
@@ -114,12 +113,19 @@ def differences(results: dict[str, Any], record: dict[str, Any]) -> list[str]:
     return out
 
 
-def _results(run_dir: str) -> dict[str, Any]:
+def load(run_dir: str) -> dict[str, Any]:
+    """A finished run's ``results.json`` content, with its per-epoch ``curves`` (None when it did not
+    train); a ValueError naming the folder when it holds no finished run."""
     path = os.path.join(run_dir, "results.json")
     if not os.path.isfile(path):
         raise ValueError(f"{run_dir} has no results.json: it holds no finished run (train it first, or name a run folder)")
     with open(path, encoding="utf-8") as f:
-        return json.load(f)
+        results = json.load(f)
+    curves = os.path.join(run_dir, "curves.json")
+    if not os.path.isfile(curves):
+        return {**results, "curves": None}
+    with open(curves, encoding="utf-8") as f:
+        return {**results, "curves": json.load(f)}
 
 
 def main(argv: list[str]) -> int:
@@ -134,7 +140,7 @@ def main(argv: list[str]) -> int:
     defaults, status = flatten(default_cfg()), 0
     for run_dir in a.run_dirs:
         try:
-            results = _results(run_dir)
+            results = load(run_dir)
         except ValueError as e:
             print(f"ERROR: {e}")
             return 2

@@ -89,7 +89,7 @@ def resolve(jobs: list[Job], workers: int, env: dict, records: str | None, make:
     only from its record trains again. Each run read from a folder gets a record when it has none;
     one whose record differs is named (a rerun that does not reproduce its record). ``make`` False:
     a run that would have to be made stops the study with one line naming how many and the first."""
-    from benchmarks.records import differences, read_record, record_of, run_seconds, write_record
+    from benchmarks.records import differences, load, read_record, record_of, run_seconds, write_record
     from plugins import default_cfg
     from reporting.identity import flatten
 
@@ -117,10 +117,10 @@ def resolve(jobs: list[Job], workers: int, env: dict, records: str | None, make:
         if job in recorded:
             results[job.out], seconds = recorded[job], seconds + recorded[job]["seconds"]
             continue
-        results[job.out] = load(job.out)
-        seconds += run_seconds(job.out)
+        results[job.out], own = load(job.out), run_seconds(job.out)
+        seconds += own
         if records:
-            record = record_of(results[job.out], defaults, run_seconds(job.out), identity(job), results[job.out]["curves"])
+            record = record_of(results[job.out], defaults, own, identity(job))
             old = read_record(record["identity"], records)
             if old is None:
                 write_record(record, records)
@@ -210,17 +210,6 @@ def records_folder(a: argparse.Namespace) -> str | None:
     from benchmarks.records import RECORDS_DIR
 
     return a.records or (None if a.quick else RECORDS_DIR)
-
-
-def load(out: str) -> dict:
-    """A finished run's ``results.json`` content, with its per-epoch ``curves`` (None when it did not train)."""
-    with open(os.path.join(out, "results.json"), encoding="utf-8") as f:
-        results = json.load(f)
-    curves = os.path.join(out, "curves.json")
-    if os.path.isfile(curves):
-        with open(curves, encoding="utf-8") as f:
-            return {**results, "curves": json.load(f)}
-    return {**results, "curves": None}
 
 
 def synth_config(trainer: str) -> str:

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from benchmarks import dcar_choices as dc
-from benchmarks.runs import load
+from benchmarks.records import load
 
 
 def _run(folder, val: float, test_hits: list[int], split: str = "test"):
