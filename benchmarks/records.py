@@ -1,7 +1,8 @@
 """Run records: what the reports need of a finished run, small enough to commit (docs/results.md,
-"Run records"). A record keeps a run's metrics, per-domain metrics, gallery sizes and every
-query's rank (what the bootstrap over test items resamples), the results-changing config keys
-that differ from the defaults, and the run's wall time; it is named by the run's identity
+"Run records"). A record keeps a run's metrics, per-domain metrics, gallery sizes, what its
+evaluation negatives are made of (by kind, synonym rate) and every query's rank (what the
+bootstrap over test items resamples), the results-changing config keys that differ from the
+defaults, and the run's wall time; it is named by the run's identity
 (:func:`reporting.identity.run_key`), so any study finds the runs it shares with another by their
 configuration, on any machine, without the run folders.
 
@@ -30,7 +31,7 @@ from reporting.identity import flatten, result_keys, run_key
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RECORDS_DIR = os.path.join(ROOT, "benchmarks", "run_records")
 FORMAT = 1
-COMPARED = ("metrics", "per_domain", "sizes", "item_ranks")  # what a rerun must reproduce exactly
+COMPARED = ("metrics", "per_domain", "sizes", "negatives", "item_ranks")  # what a rerun must reproduce exactly
 
 
 def encode_ranks(ranks: list[int]) -> str:
@@ -68,7 +69,7 @@ def record_of(results: dict[str, Any], defaults: dict[str, Any], seconds: float 
             "seed": results["seed"], "num_shots": results["num_shots"], "split": results["split"],
             "backbone_sha256": results["backbone"].get("sha256", ""),
             "seconds": seconds, "config": changed, "metrics": results["metrics"], "per_domain": results["per_domain"],
-            "sizes": results["sizes"], "ks": results["ks"], "item_ranks": ranks}
+            "sizes": results["sizes"], "ks": results["ks"], "negatives": results.get("negatives", {}), "item_ranks": ranks}
 
 
 def decoded(record: dict[str, Any]) -> dict[str, Any]:

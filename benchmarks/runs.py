@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 from methods import method
 
@@ -108,30 +109,38 @@ def resolve(jobs: list[Job], workers: int, env: dict, records: str | None, make:
         print(f"ERROR: {len(todo)} of the study's runs have neither a finished folder nor a record {where} "
               f"(the first: {todo[0].out}); run the study without --from-records to make them", flush=True)
         raise SystemExit(2)
+    defaults = flatten(default_cfg())
+
+    def keep(job: Job) -> None:
+        """Record a run read from its folder (none yet) or note where it differs from its record."""
+        if not records:
+            return
+        results = load(job.out)
+        record = record_of(results, defaults, run_seconds(job.out), identity(job))
+        old = read_record(record["identity"], records)
+        if old is None:
+            write_record(record, records)
+        elif found := differences(results, old):
+            print(f"NOTE: {job.out} does not reproduce its record ({len(found)} differences: "
+                  f"{'; '.join(found[:5])})", flush=True)
+
     for job in in_folder:
         print(f"done {os.path.relpath(job.out, ROOT)} (finished earlier, reused)", flush=True)
-    _run([j for j in todo if j.model is None], workers, env)
-    _run([j for j in todo if j.model is not None], workers, env)
-    results, seconds, defaults = {}, 0.0, flatten(default_cfg())
+        keep(job)
+    _run([j for j in todo if j.model is None], workers, env, keep)  # each run recorded as it finishes
+    _run([j for j in todo if j.model is not None], workers, env, keep)
+    results, seconds = {}, 0.0
     for job in dict.fromkeys([*jobs, *todo]):
         if job in recorded:
             results[job.out], seconds = recorded[job], seconds + recorded[job]["seconds"]
-            continue
-        results[job.out], own = load(job.out), run_seconds(job.out)
-        seconds += own
-        if records:
-            record = record_of(results[job.out], defaults, own, identity(job))
-            old = read_record(record["identity"], records)
-            if old is None:
-                write_record(record, records)
-            elif found := differences(results[job.out], old):
-                print(f"NOTE: {job.out} does not reproduce its record ({len(found)} differences: "
-                      f"{'; '.join(found[:5])})", flush=True)
+        else:
+            results[job.out], seconds = load(job.out), seconds + run_seconds(job.out)
     return Resolved(results, len(todo), sum(job not in todo for job in jobs), seconds)
 
 
-def _run(jobs: list[Job], workers: int, env: dict) -> None:
-    """``train.py`` for each job, ``workers`` at a time; a failed run stops the study with its log's tail."""
+def _run(jobs: list[Job], workers: int, env: dict, finished: Callable[[Job], None]) -> None:
+    """``train.py`` for each job, ``workers`` at a time, ``finished(job)`` after each; a failed run
+    stops the study with its log's tail."""
     pending, running = list(jobs), []
     while pending or running:
         while pending and len(running) < workers:
@@ -140,10 +149,11 @@ def _run(jobs: list[Job], workers: int, env: dict) -> None:
             log = open(os.path.join(job.out, "benchmark_stdout.txt"), "w", encoding="utf-8")
             proc = subprocess.Popen([sys.executable, "train.py", *job.argv], cwd=ROOT, env=env, stdout=log,
                                     stderr=subprocess.STDOUT)
-            running.append((proc, job.out, log))
+            running.append((proc, job, log))
         time.sleep(0.5)
         for entry in list(running):
-            proc, out_dir, log = entry
+            proc, job, log = entry
+            out_dir = job.out
             if proc.poll() is None:
                 continue
             running.remove(entry)
@@ -151,6 +161,7 @@ def _run(jobs: list[Job], workers: int, env: dict) -> None:
             if proc.returncode:
                 text = open(os.path.join(out_dir, "benchmark_stdout.txt"), encoding="utf-8").read()
                 raise SystemExit(f"run {out_dir} failed (exit {proc.returncode}):\n{text[-3000:]}")
+            finished(job)
             print(f"done {os.path.relpath(out_dir, ROOT)} ({len(pending)} waiting, {len(running)} running)", flush=True)
 
 

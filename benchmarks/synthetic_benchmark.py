@@ -29,7 +29,7 @@ with the small pretrained CLIP:
    i2t R@1, t2i R@1 and RSUM, with 95% intervals over seeds (t) and over test items (bootstrap)
    (:func:`reporting.stats.paired_difference`); a difference is called significant only when the
    hull of both intervals excludes 0;
-4. **fine-grained measures** per row: negative discrimination by kind on one fixed negative set
+4. **fine-grained measures** per row: negative discrimination by kind on one standard negative set
    (the same captions for every row and seed), and twin accuracy per factor
    (:mod:`evaluation.discrimination`);
 5. **a second draw of the data** (``--other-draws``, data seed 7): the same table of methods
@@ -131,8 +131,9 @@ COMPONENT_STEPS = (("1 prompts only, at DCAR's settings", "MaPLe", "DCAR's tuned
                    ("DCAR", "7 full, CAA = identity", "CAA module"))
 OTHER_DRAW = 7  # the second FDRDSynth draw (data seed) every conclusion is checked on
 VAL_SIZE_JSON, TUNING_JSON = (os.path.join(ROOT, "docs", "results", f) for f in ("bench_val_size.json", "bench_tuning.json"))
-NEGATIVE_SET = ("one fixed set for every row and seed: the lexicon generator's 4 category and 1 attribute negatives "
-                "per test image at item seed 0 (DATASET.FDRD.EVAL_NEGATIVES fixed, docs/method.md, 'Negative captions')")
+NEGATIVE_SET = ("one standard set for every row and seed: the lexicon generator's 4 category and 1 attribute negatives "
+                "per test image at item seed 0, no near-synonym swapped in (DATASET.FDRD.EVAL_NEGATIVES standard, "
+                "docs/method.md, 'Negative captions')")
 PROTOCOL_SEEDS = 3  # protocol rows: seeds 1-3, R@K only (compared with zero-shot and with the config's loss)
 NEWER_BASELINES = ("PromptSRC", "CLIP-LoRA")  # also compared with DCAR directly
 COMPARISONS = ([(r.name, REFERENCE_METHOD) for r in ROWS if r.role != "ablation" and r.name != REFERENCE_METHOD]
@@ -260,7 +261,8 @@ def markdown(report: dict) -> str:
     lines += [tabulate(table, headers=["row"] + list(KEYS), tablefmt="github"), ""]
     kinds = sorted({k for r in report["negative_discrimination"].values() for k in r})
     lines += ["## 3. Negative discrimination (share of test images whose caption beats every negative of a kind, %)", "",
-              f"Negatives: {report['negative_set']}.", "",
+              f"Negatives: {report['negative_set']}; attribute negatives that swap in a near-synonym: "
+              + ", ".join(f"{d} {100 * r:.1f}%" for d, r in report["negative_synonym_rate"].items()) + ".", "",
               tabulate([[n] + [fmt(*r[k]) if k in r else "-" for k in kinds]
                         for n, r in report["negative_discrimination"].items()],
                        headers=["row"] + [k.replace("negdisc_", "") for k in kinds], tablefmt="github"), ""]
@@ -484,6 +486,7 @@ def summarise(a: argparse.Namespace, used: list[Row], results: dict[str, list[di
         "probe": {f: {**r} for f, r in probe.items()}, "oracle": oracle,
         "gates": gate_checks(probe, gap), "upper_bound_gap": gap, "positive_control": POSITIVE_CONTROL,
         "rows": rows, "negative_discrimination": negdisc, "negative_set": NEGATIVE_SET, "twins": twins,
+        "negative_synonym_rate": {d: n["synonym_rate"] for d, n in results["zero-shot CLIP"][0]["negatives"].items()},
         "differences": differences, "components": components, "protocols": protocols(rows, ranks),
         "settings": {"domains": spec.num_domains, "classes_per_domain": spec.classes_per_domain, "shots": a.shots,
                      "backbone": a.backbone, "machine": f"{os.cpu_count()} CPU cores, {a.workers} worker(s)",

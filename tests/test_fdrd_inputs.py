@@ -285,10 +285,11 @@ def _negatives(items) -> list[tuple]:
     return [(d.negatives_category, d.negatives_attribute) for d in items]
 
 
-def test_test_negatives_are_one_fixed_set_whatever_the_run_trains_with(tmp_path):
+def test_test_negatives_are_one_standard_set_whatever_the_run_trains_with(tmp_path):
     """Val/test negatives are the lexicon generator's at item seed 0 for every run (fails if they
     follow the run's seed or generator keys); train negatives follow them; ``EVAL_NEGATIVES
-    training`` gives the old behaviour, which the fixed set equals at seed 0 with the defaults."""
+    training`` gives the old behaviour, which the standard set equals at seed 0 with the defaults;
+    the retired value ``fixed`` (the set with synonym swaps) is refused with the fix."""
     mini_dtd(tmp_path)
     default = engine.build_dataset(fdrd_cfg(tmp_path, ("DTD",), seed=0, EVAL_NEGATIVES="training"))
     other = dict(seed=3, ATTRIBUTE_SWAPS="domain", NUM_CATEGORY_NEGATIVES=1, NUM_ATTRIBUTE_NEGATIVES=2)
@@ -299,3 +300,5 @@ def test_test_negatives_are_one_fixed_set_whatever_the_run_trains_with(tmp_path)
     assert _negatives(fixed.train_x) == _negatives(own.train_x)
     with pytest.raises(ValueError, match="EVAL_NEGATIVES must be one of"):
         engine.build_dataset(fdrd_cfg(tmp_path, ("DTD",), EVAL_NEGATIVES="mine"))
+    with pytest.raises(ValueError, match="'fixed' named the evaluation negatives made before near-synonyms.*Use 'standard'"):
+        engine.build_dataset(fdrd_cfg(tmp_path, ("DTD",), EVAL_NEGATIVES="fixed"))

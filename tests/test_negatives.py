@@ -50,6 +50,16 @@ def test_attribute_swap_changes_one_word_of_its_kind_and_keeps_case_and_class():
     assert ("small", "large") in by_kind["size"] and len(by_kind) == 3
 
 
+def test_lexicon_attribute_swaps_never_swap_in_a_near_synonym():
+    """A synonym "negative" describes the image truly (fails if the lexicon generator offers "big"
+    for "large" or "furry" for "fluffy", as it did before issue 42, or only drops gray/grey)."""
+    caption = "a large fluffy golden dog"
+    out = {text for text, _ in attribute_swaps(caption, [], 500, random.Random(0), {caption})}
+    for word, synonyms in (("large", ("big",)), ("fluffy", ("furry", "fuzzy")), ("golden", ("yellow",))):
+        assert not [t for t in out for s in synonyms if caption.replace(word, s) == t], word
+    assert "a huge fluffy golden dog" in out and "a large fluffy golden cat" not in out
+
+
 def test_attribute_swaps_leave_the_protected_class_name_alone():
     caption = "a blue jay on a red branch"
     out = attribute_swaps(caption, [(2, 10)], 50, random.Random(0), set())

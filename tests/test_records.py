@@ -38,6 +38,8 @@ def test_a_rerun_is_checked_against_its_record(tmp_path, ckpt, capsys):
     assert record["item_ranks"] == results["item_ranks"] and record["metrics"] == results["metrics"]
     assert record["trainer"] == "ZeroshotCLIP" and record["config"]["TRAINER.NAME"] == "ZeroshotCLIP"
     assert "OUTPUT_DIR" not in record["config"] and "SEED" in record["config"]  # results-changing keys only
+    assert set(record["negatives"]) == set(results["sizes"]) and results["negatives"]  # per domain, as the run made them
+    assert all(n["synonym_rate"] == 0.0 and n["items"] > 0 for n in record["negatives"].values())
     assert records.main(["check", str(rerun), "--records", folder]) == 0  # another folder, the same run
     assert "equal to its record" in capsys.readouterr().out
     changed = json.loads((rerun / "results.json").read_text())
@@ -63,7 +65,7 @@ def test_a_folder_without_a_run_or_a_record_is_one_line(tmp_path, capsys):
 @pytest.mark.parametrize("part", records.COMPARED)
 def test_every_compared_part_counts(part):
     base = {"metrics": {"rsum": 1.0}, "per_domain": {"A": {"rsum": 1.0}}, "sizes": {"A": {"images": 3}},
-            "item_ranks": {"A": {"i2t": [0, 1]}}}
+            "negatives": {"A": {"synonym_rate": 0.0}}, "item_ranks": {"A": {"i2t": [0, 1]}}}
     other = json.loads(json.dumps(base))
     leaf = other[part]
     while isinstance(next(iter(leaf.values())), dict):

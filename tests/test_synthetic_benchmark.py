@@ -48,9 +48,11 @@ def test_quick_benchmark_writes_the_whole_report(tmp_path, tiny_clip_files):
     assert all(len(d["ci95"]) == 2 and len(d["ci95_seeds"]) == 2 for d in report["differences"])
     assert all("negdisc_category" in v for v in report["negative_discrimination"].values())
     assert set(report["negative_discrimination"]) == {n for n, r in rows.items() if r["role"] != "protocol"}
+    assert set(report["negative_synonym_rate"]) == set(report["test_images_per_domain"])  # beside the figures
+    assert not any(report["negative_synonym_rate"].values())
     text = out.read_text()
     for section in ("## 1. What the frozen backbone knows", "Gates:", "Oracle retrievers", "## 5. Paired differences",
-                    "## 7. Protocols", "## 8. Every difference on each draw", "Negatives: one fixed set"):
+                    "## 7. Protocols", "## 8. Every difference on each draw", "Negatives: one standard set"):
         assert section in text
     again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)  # finished runs are reused
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]

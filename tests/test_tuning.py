@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from benchmarks import loss_round as lr
 from benchmarks import tuning as tu
 from benchmarks.runs import config_values, loss_key
 from benchmarks.synthetic_benchmark import TUNING_JSON
@@ -80,11 +81,16 @@ def test_summary_pairs_the_chosen_trial_with_trial_zero():
 
 
 def test_the_synth_configs_run_the_settings_chosen_on_val():
-    """Every method's synth config resolves to the settings its chosen trial ran (docs/results/bench_tuning.json):
-    fails when a config is edited after the tuning, or a chosen setting was not written into it."""
+    """Every method's synth config resolves to the settings its chosen trial ran (docs/results/bench_tuning.json),
+    with the L_con direction the loss round adopted where it adopted one (docs/results/bench_loss_round.json):
+    fails when a config is edited after the tuning, a chosen setting was not written into it, or the
+    loss round's choice was not (or was where the round kept the tuned direction)."""
     with open(TUNING_JSON, encoding="utf-8") as f:
         methods = json.load(f)["methods"]
-    assert set(methods) == set(tu.METHODS)
+    with open(lr.arguments().get_default("json"), encoding="utf-8") as f:
+        adoptions = json.load(f)["methods"]
+    assert set(methods) == set(tu.METHODS) == set(adoptions)
     for trainer, m in methods.items():
         keys = [k for choice in m["chosen_settings"].values() for k in choice]
-        assert config_values(trainer, keys) == config_values(trainer, keys, m["chosen_opts"]), trainer
+        adopted = [loss_key(trainer), adoptions[trainer]["other_loss"]] if adoptions[trainer]["adopt_other"] else []
+        assert config_values(trainer, keys) == config_values(trainer, keys, [*m["chosen_opts"], *adopted]), trainer

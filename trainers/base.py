@@ -265,7 +265,8 @@ class RetrievalTrainer(TrainerX):
 
     def run_record(self, split: str) -> dict[str, Any]:
         """The run's identity for ``results.json``: its whole resolved config and the group it may be
-        averaged in, the evaluated model's shots, the domains left out and every bad entry skipped."""
+        averaged in, the evaluated model's shots, the domains left out, every bad entry skipped and
+        what the evaluated split's negatives are made of per domain (by kind, synonym rate)."""
         cfg, flat, dataset = self.cfg, flatten(self.cfg), self.dm.dataset
         saved = saved_config(self.loaded_from) if self.loaded_from else None
         shots = int(saved.get("DATASET.NUM_SHOTS", -1)) if saved else cfg.DATASET.NUM_SHOTS
@@ -275,7 +276,9 @@ class RetrievalTrainer(TrainerX):
                 "group": group_key(flat), "config": flat,
                 "skipped_domains": getattr(dataset, "skipped", {}),
                 "not_evaluated_domains": getattr(dataset, "not_evaluated", {}),
-                "skipped_data": getattr(dataset, "problems", {}), "split": split}
+                "skipped_data": getattr(dataset, "problems", {}), "split": split,
+                "negatives": {r.domain: r.negatives[split].summary() for r in getattr(dataset, "reports", ())
+                              if split in r.negatives}}
 
     @torch.no_grad()
     def test(self, split: str | None = None) -> float:

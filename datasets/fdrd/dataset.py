@@ -26,7 +26,7 @@ def extend_cfg(cfg: Any) -> None:
     c.ATTRIBUTE_SWAPS = "lexicon"  # lexicon | domain: the attribute-swap generator (docs/method.md, "Negative captions")
     c.ATTRIBUTE_WORDS = 1  # domain generator: attribute words changed per negative
     c.ATTRIBUTE_LEXICON_EXTRA = ()  # domain generator: more attribute words, as "kind:word" ("colour:teal")
-    c.EVAL_NEGATIVES = "fixed"  # val/test negatives: fixed (one set for every run) | training (the keys above, the run's seed)
+    c.EVAL_NEGATIVES = "standard"  # val/test negatives: standard (one set for all runs) | training (the keys above, run's seed)
     c.SKIP_BAD_IMAGES = False  # skip missing/unreadable images (counted) instead of failing
     c.SKIP_BAD_ENTRIES = False  # skip malformed entries (counted) instead of failing
     c.CHECK_IMAGES = True  # decode every used image at load time (a bad image fails before training)
@@ -46,6 +46,10 @@ def load_options(cfg: Any, cache_dir: str) -> LoadOptions:
         raise ValueError(f"DATASET.FDRD.HOLDOUT_TEST must be in [0, 1), got {c.HOLDOUT_TEST}")
     if c.ATTRIBUTE_SWAPS not in ("lexicon", "domain"):
         raise ValueError(f"DATASET.FDRD.ATTRIBUTE_SWAPS must be lexicon or domain, got {c.ATTRIBUTE_SWAPS!r}")
+    if c.EVAL_NEGATIVES == "fixed":
+        raise ValueError("DATASET.FDRD.EVAL_NEGATIVES 'fixed' named the evaluation negatives made before near-synonyms "
+                         "were excluded (issue 42); that set is no longer made. Use 'standard' (the default: the same "
+                         "set without synonym swaps) and evaluate the run again")
     if c.EVAL_NEGATIVES not in EVAL_NEGATIVES:
         raise ValueError(f"DATASET.FDRD.EVAL_NEGATIVES must be one of {EVAL_NEGATIVES}, got {c.EVAL_NEGATIVES!r}")
     if c.ATTRIBUTE_WORDS < 1:

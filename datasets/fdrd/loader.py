@@ -95,15 +95,15 @@ class LoadOptions:
     attribute_words: int = 1  # domain mode: words changed per attribute negative
     attribute_extra: tuple[str, ...] = ()  # domain mode: more lexicon words, "kind:word"
     captions_only: bool = False  # count what the caption files tell without looking at images (no items)
-    eval_negatives: str = "fixed"  # fixed: val/test negatives from FIXED_EVAL_NEGATIVES | training: from the keys above
+    eval_negatives: str = "standard"  # standard: val/test negatives from STANDARD_EVAL_NEGATIVES | training: the keys above
 
 
-# The negatives of the val and test splits with ``eval_negatives == "fixed"`` (DATASET.FDRD.EVAL_NEGATIVES):
+# The negatives of the val and test splits with ``eval_negatives == "standard"`` (DATASET.FDRD.EVAL_NEGATIVES):
 # the lexicon generator with 4 category and 1 attribute negatives, item seed 0 -- the same captions for every
 # run, seed and method, whatever generator the run trains with (docs/method.md, "Evaluation").
-FIXED_EVAL_NEGATIVES = {"seed": 0, "num_category": 4, "num_attribute": 1, "attribute_swaps": "lexicon",
-                        "attribute_words": 1}
-EVAL_NEGATIVES = ("fixed", "training")
+STANDARD_EVAL_NEGATIVES = {"seed": 0, "num_category": 4, "num_attribute": 1, "attribute_swaps": "lexicon",
+                           "attribute_words": 1}
+EVAL_NEGATIVES = ("standard", "training")
 
 
 @dataclass
@@ -415,7 +415,7 @@ def load_domain(domain: Domain, domain_index: int, label_offset: int, files: dic
     same_class: dict[int, list[str]] = {}
     for r in text:
         same_class.setdefault(r.label, []).append(r.caption)
-    held_out = replace(opts, **FIXED_EVAL_NEGATIVES) if opts.eval_negatives == "fixed" else opts
+    held_out = replace(opts, **STANDARD_EVAL_NEGATIVES) if opts.eval_negatives == "standard" else opts
     generators = {}  # train | held out (val, test) -> the options and attribute modes their negatives come from
     for role, o in (("train", opts), ("held out", held_out)):
         generators[role] = o, {label: AttributeMode(vocab if o.attribute_swaps == "domain" else None, o.attribute_words,
