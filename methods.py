@@ -2,7 +2,7 @@
 
 Everything that lists methods reads this table: the column order of ``parse_test_res.py
 --table``, the comparison script ``scripts/reproduce_table.sh`` (through ``python -m methods``),
-the equal tuning trials (``benchmarks/tuning.py``), the speed benchmark and the synthetic
+the equal tuning trials (``benchmarks/studies/tuning.py``), the speed benchmark and the synthetic
 benchmark's method rows. It imports nothing of the project and no torch, so any layer may read it.
 
     python -m methods list                 # the table
@@ -30,9 +30,14 @@ class Method:
     minutes: float = 1.0  # one run at its synth config on one core (measured at the tuned configs); orders jobs
     trains: bool = True  # False: evaluated as it is (zero-shot), one deterministic run
     reference: bool = False  # a reference row of the benchmarks (zero-shot, full fine-tuning), not a compared method
-    tuned: bool = True  # its synth config was chosen by benchmarks/tuning.py's equal trials
+    untuned_lr: str = ""  # OPTIM.LR of its synth config when the tuning round started ("": not tuned)
     in_table: bool = True  # a column of scripts/reproduce_table.sh
-    speed: bool = True  # a row of benchmarks/speed.py
+    speed: bool = True  # a row of benchmarks/micro/speed.py
+
+    @property
+    def tuned(self) -> bool:
+        """Whether its synth config was chosen by the equal tuning trials (benchmarks/studies/tuning.py)."""
+        return bool(self.untuned_lr)
 
     def config(self, preset: str) -> str:
         """The config file for ``preset`` (a ValueError naming the presets it has otherwise)."""
@@ -47,16 +52,15 @@ def _configs(vit_b32: str = "") -> dict[str, str]:
 
 # In the published table's column order; minutes from the synthetic benchmark's first draw.
 METHODS: tuple[Method, ...] = (
-    Method("ZeroshotCLIP", "zero-shot CLIP", "ZSCLIP", _configs("vit_b32"), 0.7, trains=False, reference=True,
-           tuned=False),
-    Method("CoOp", "CoOp", "COOP", _configs("vit_b32_ep10_batch32_16ctx"), 1.4),
-    Method("CLIP_Adapter", "CLIP-Adapter", "CLIP_ADAPTER", _configs("vit_b32_ep10_batch32"), 1.0),
-    Method("CLIP_LoRA", "CLIP-LoRA", "CLIP_LORA", _configs("vit_b32_ep10_batch32"), 1.4),
-    Method("MaPLe", "MaPLe", "MAPLE", _configs("vit_b32_ep10_batch32_2ctx"), 2.0),
-    Method("PromptSRC", "PromptSRC", "PROMPTSRC", _configs("vit_b32_ep10_batch32_4+4ctx"), 2.7),
-    Method("DCAR", "DCAR", "DCAR", _configs("vit_b32_ep10_batch32_2ctx"), 8.3),
+    Method("ZeroshotCLIP", "zero-shot CLIP", "ZSCLIP", _configs("vit_b32"), 0.7, trains=False, reference=True),
+    Method("CoOp", "CoOp", "COOP", _configs("vit_b32_ep10_batch32_16ctx"), 1.4, untuned_lr="0.01"),
+    Method("CLIP_Adapter", "CLIP-Adapter", "CLIP_ADAPTER", _configs("vit_b32_ep10_batch32"), 1.0, untuned_lr="0.01"),
+    Method("CLIP_LoRA", "CLIP-LoRA", "CLIP_LORA", _configs("vit_b32_ep10_batch32"), 1.4, untuned_lr="0.0002"),
+    Method("MaPLe", "MaPLe", "MAPLE", _configs("vit_b32_ep10_batch32_2ctx"), 2.0, untuned_lr="0.01"),
+    Method("PromptSRC", "PromptSRC", "PROMPTSRC", _configs("vit_b32_ep10_batch32_4+4ctx"), 2.7, untuned_lr="0.01"),
+    Method("DCAR", "DCAR", "DCAR", _configs("vit_b32_ep10_batch32_2ctx"), 8.3, untuned_lr="0.01"),
     Method("FullFineTune", "full fine-tuning (upper bound)", "FINETUNE", _configs(), 3.7, reference=True,
-           in_table=False, speed=False),
+           untuned_lr="0.0001", in_table=False, speed=False),
 )
 
 

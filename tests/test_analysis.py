@@ -1,6 +1,6 @@
-"""benchmarks/analysis.py: verdicts, a conclusion across draws, interval half-widths and how an
+"""benchmarks/harness/analysis.py: verdicts, a conclusion across draws, interval half-widths and how an
 interval is written (each against hand-computed values)."""
-from benchmarks.analysis import across_draws, half_widths, interval, verdict
+from benchmarks.harness.analysis import across_draws, half_widths, interval, verdict
 
 
 def test_half_widths_of_the_hull_and_its_parts():

@@ -1,6 +1,6 @@
 """configuration.py: the one config builder -- files, flags and KEY VALUE options in their order,
 errors naming their source, the backbone's settings always applied (a config built without them
-normalised images with ImageNet's mean/std: benchmarks/dtr_roles.py did), and no other place in the
+normalised images with ImageNet's mean/std: benchmarks/micro/dtr_roles.py did), and no other place in the
 project merges a config or applies the backbone's settings by hand."""
 import ast
 import glob

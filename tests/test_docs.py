@@ -107,7 +107,7 @@ def generated(path: str) -> bool:
     """Whether a page was written by a benchmark script (its opening lines say so)."""
     with open(path, encoding="utf-8") as f:
         head = f.read(800)
-    return re.search(r"(?:(?:Generated|Written|written) by:? `?|^`)python benchmarks/", head, re.M) is not None
+    return re.search(r"(?:(?:Generated|Written|written) by:? `?|^`)python (?:-m )?benchmarks[/ ]", head, re.M) is not None
 
 
 def test_generated_reports_stand_apart_from_the_written_pages():

@@ -1,5 +1,5 @@
-"""benchmarks/dtr_roles.py: the role of every caption word from FDRDSynth's ground truth."""
-from benchmarks.dtr_roles import roles_of, word_weights
+"""benchmarks/micro/dtr_roles.py: the role of every caption word from FDRDSynth's ground truth."""
+from benchmarks.micro.dtr_roles import roles_of, word_weights
 from datasets.fdrd.synth_world import distinctive_words
 from datasets.text import tokenize, words
 

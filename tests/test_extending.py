@@ -87,7 +87,7 @@ def test_a_method_added_by_the_walkthrough_alone_trains_tabulates_and_benchmarks
     assert json.loads((run_dir / "results.json").read_text())["trainer"] == "TextLinear"
     assert "| i2t TextLinear " in _run(["parse_test_res.py", "--table", str(out)], copy)
     js = tmp_path / "bench.json"
-    _run(["benchmarks/synthetic_benchmark.py", "--quick", "--seeds", "1", "--workers", "2", "--backbone", backbone,
+    _run(["-m", "benchmarks", "run", "synthetic_benchmark", "--quick", "--seeds", "1", "--workers", "2", "--backbone", backbone,
           "--data", str(tmp_path / "bench_data"), "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "bench.md"),
           "--json", str(js), "--other-draws", "--only", "TextLinear"], copy)
     rows = json.loads(js.read_text())["rows"]

@@ -60,7 +60,7 @@ def test_the_table_imports_nothing_of_the_project_nor_torch():
 
 def test_the_lists_derive_from_the_table():
     import parse_test_res
-    from benchmarks import synthetic_benchmark, tuning
+    from benchmarks.studies import synthetic_benchmark, tuning
 
     assert parse_test_res.METHOD_ORDER == trainers()
     assert tuning.METHODS == ("CoOp", "CLIP_Adapter", "CLIP_LoRA", "MaPLe", "PromptSRC", "DCAR", "FullFineTune")

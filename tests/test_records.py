@@ -1,4 +1,4 @@
-"""benchmarks/records.py: a run's record keeps exactly what a rerun must reproduce, compactly; the
+"""benchmarks/harness/records.py: a run's record keeps exactly what a rerun must reproduce, compactly; the
 ranks survive the encoding; a rerun is checked against its record, and a changed figure or rank
 is named (fails if the check compared nothing, or the encoding lost ranks above 255)."""
 import json
@@ -6,7 +6,7 @@ import json
 import pytest
 
 import train
-from benchmarks import records
+from benchmarks.harness import records
 from plugins import default_cfg
 from reporting.identity import flatten, run_key
 from tests.dcar_helpers import small_synth_opts
@@ -73,3 +73,13 @@ def test_every_compared_part_counts(part):
     key = next(iter(leaf))
     leaf[key] = [1, 1] if isinstance(leaf[key], list) else leaf[key] + 1
     assert records.differences(other, base) and not records.differences(base, base)
+
+
+def test_a_record_keeps_the_runs_domain_order(tmp_path):
+    """The bootstrap pools the domains' items in the run's order: a record read back gives that order
+    (fails if the record is written with sorted keys, which reorders the domains and so the resamples)."""
+    ranks = {dom: {"i2t": records.encode_ranks([0, 1])} for dom in ("SynthEmblem", "SynthBloom")}
+    records.write_record({"identity": "abc", "item_ranks": ranks, "sizes": {"SynthEmblem": 2, "SynthBloom": 2}},
+                         str(tmp_path))
+    back = records.read_record("abc", str(tmp_path))
+    assert list(back["item_ranks"]) == list(back["sizes"]) == ["SynthEmblem", "SynthBloom"]

@@ -1,7 +1,8 @@
-"""benchmarks/synthetic_benchmark.py end to end in its --quick setting (a tiny FDRDSynth, the
+"""benchmarks/studies/synthetic_benchmark.py end to end in its --quick setting (a tiny FDRDSynth, the
 tiny CLIP, one epoch): every section of the report is produced from real runs."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -13,15 +14,16 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 @pytest.mark.slow
 def test_quick_benchmark_writes_the_whole_report(tmp_path, tiny_clip_files):
     out, js = tmp_path / "bench.md", tmp_path / "bench.json"
-    cmd = [sys.executable, "benchmarks/synthetic_benchmark.py", "--quick", "--seeds", "1", "2", "--workers", "2",
+    cmd = [sys.executable, "-m", "benchmarks", "run", "synthetic_benchmark", "--quick", "--seeds", "1", "2", "--workers", "2",
            "--backbone", tiny_clip_files["described"], "--data", str(tmp_path / "data"), "--runs", str(tmp_path / "runs"),
-           "--out", str(out), "--json", str(js), "--other-draws",  # one draw here: across_draws has its own test
+           "--out", str(out), "--json", str(js), "--records", str(tmp_path / "records"),
+           "--other-draws",  # one draw here: across_draws has its own test
            "--only", "MaPLe", "DCAR"]  # the other methods' rows are built the same way
     res = subprocess.run([*cmd, "--extended"], cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     report = json.loads(js.read_text())
     assert {"seeds", "data_seed", "test_images_per_domain", "probe", "rows", "differences", "negative_discrimination",
-            "runtime_s", "val_images_per_domain", "val_halfwidth_rsum", "tuning", "protocols", "data_seeds",
+            "runs_time_s", "val_images_per_domain", "val_halfwidth_rsum", "tuning", "protocols", "data_seeds",
             "negative_set", "across_draws"} <= set(report)
     assert report["val_images_per_domain"] == 6 and list(report["data_seeds"]) == ["0"]
     assert report["seeds"] == [1, 2] and report["data_seed"] == 0
@@ -57,16 +59,24 @@ def test_quick_benchmark_writes_the_whole_report(tmp_path, tiny_clip_files):
     again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)  # finished runs are reused
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     chain = json.loads(js.read_text())  # without --extended: the component chain, rows 6 and 7 left out
-    assert chain["runs_reused"] == chain["runs"] == report["runs"] - 4
+    assert chain["runs"] == report["runs"] - 4 and f"0 runs made, {chain['runs']} reused" in again.stdout
     assert len(chain["rows"]) == 2 + 2 + 4 + 3 and "7 full, CAA = identity" not in chain["rows"]
     assert {c["reference"] for c in chain["components"]} == {"MaPLe", "1 prompts only, at DCAR's settings",
                                                              "2 + DTR (no L_cate)",
                                                              "3 + L_cate, category negatives, alpha 0",
                                                              "4 + attribute negatives, alpha 0"}
+    made = out.read_text()
+    for folder in ("runs", "data"):  # another machine: no run folder, no data; the records stand for them
+        shutil.rmtree(tmp_path / folder)
+    regenerated = subprocess.run([sys.executable, "-m", "benchmarks", "report", *cmd[4:]], cwd=ROOT, capture_output=True,
+                                 text=True, timeout=300)
+    assert regenerated.returncode == 0, regenerated.stdout[-3000:] + regenerated.stderr[-3000:]
+    assert json.loads(js.read_text()) == chain and out.read_text() == made  # the same report, from the records alone
+    assert not (tmp_path / "data").exists() and not (tmp_path / "runs").exists()  # no run, no data, no probe made
 
 
 def test_a_draw_without_protocol_rows_checks_the_published_pattern_under_the_config_loss():
-    from benchmarks.synthetic_benchmark import digest, protocol_rows, protocols
+    from benchmarks.studies.synthetic_benchmark import digest, protocol_rows, protocols
 
     hit, miss = [0] * 20, [50] * 20  # ranks: every query at rank 0, or far below R@1
     seeds = 2
@@ -87,7 +97,7 @@ def test_a_draw_without_protocol_rows_checks_the_published_pattern_under_the_con
 
 
 def test_every_method_is_compared_with_maple_and_the_newer_baselines_with_dcar_too():
-    from benchmarks.synthetic_benchmark import COMPARISONS, ROWS
+    from benchmarks.studies.synthetic_benchmark import COMPARISONS, ROWS
 
     methods = {r.name for r in ROWS if r.role != "ablation"} - {"MaPLe"}
     assert {row for row, ref in COMPARISONS if ref == "MaPLe"} == methods
@@ -96,7 +106,7 @@ def test_every_method_is_compared_with_maple_and_the_newer_baselines_with_dcar_t
 
 
 def test_protocol_rows_run_the_first_seeds_without_fine_grained_measures():
-    from benchmarks.synthetic_benchmark import PROTOCOL_SEEDS, ROWS, protocol_rows
+    from benchmarks.studies.synthetic_benchmark import PROTOCOL_SEEDS, ROWS, protocol_rows
 
     seeds = [1, 2, 3, 4, 5]
     for p in protocol_rows():
@@ -105,7 +115,7 @@ def test_protocol_rows_run_the_first_seeds_without_fine_grained_measures():
 
 
 def test_other_draws_run_the_references_and_methods_only():
-    from benchmarks.synthetic_benchmark import ROWS, protocol_rows, rows_for_draw
+    from benchmarks.studies.synthetic_benchmark import ROWS, protocol_rows, rows_for_draw
 
     rows = [*ROWS, *protocol_rows()]
     assert rows_for_draw(rows, first=True) == rows
@@ -114,7 +124,7 @@ def test_other_draws_run_the_references_and_methods_only():
 
 
 def test_the_report_goes_where_the_docs_cite_it():
-    from benchmarks.synthetic_benchmark import ROOT, arguments
+    from benchmarks.studies.synthetic_benchmark import ROOT, arguments
 
     a = arguments().parse_args([])
     assert (a.json, a.out) == (os.path.join(ROOT, "docs", "results", "bench_synthetic.json"),

@@ -1,4 +1,4 @@
-"""benchmarks/tuning.py: the search (trial 0 = the config, deterministic distinct draws, equal
+"""benchmarks/studies/tuning.py: the search (trial 0 = the config, deterministic distinct draws, equal
 dimensions for every method), the rule, the runs it asks for (val only), and the synth configs
 holding what it chose."""
 import argparse
@@ -6,10 +6,23 @@ import json
 
 import pytest
 
-from benchmarks import loss_round as lr
-from benchmarks import tuning as tu
-from benchmarks.runs import config_values, loss_key
-from benchmarks.synthetic_benchmark import TUNING_JSON
+from benchmarks.harness.runner import config_values, loss_key, untuned
+from benchmarks.studies import loss_round as lr
+from benchmarks.studies import tuning as tu
+from benchmarks.studies.synthetic_benchmark import TUNING_JSON
+
+
+def test_the_round_starts_where_the_committed_round_started_and_draws_its_trials_again():
+    """Trial 0 runs the settings the committed round's trial 0 ran (``runner.untuned``), and every
+    trial draws the committed round's settings again, whatever the synth configs say since: fails
+    when trial 0 follows the tuned configs (the round would be a new one, its runs not found again)."""
+    with open(TUNING_JSON, encoding="utf-8") as f:
+        report = json.load(f)
+    for trainer, m in report["methods"].items():
+        again = tu.trials(trainer, report["trials"])
+        assert [t.settings for t in again] == [row["settings"] for row in m["trials"]], trainer
+        runs_with = json.loads(json.dumps([tu.as_config(trainer, t.settings) for t in again]))  # as the report holds them
+        assert runs_with == [row["runs_with"] for row in m["trials"]], trainer
 
 
 def test_trial_zero_is_the_config_and_draws_are_reproducible_and_distinct():
@@ -23,7 +36,7 @@ def test_trial_zero_is_the_config_and_draws_are_reproducible_and_distinct():
 def test_a_draw_running_the_configs_own_settings_is_drawn_again(monkeypatch):
     """A draw equal in effect to trial 0 (setting the config's own ``LOSS``) is not a new trial:
     fails if draws are compared by their keys rather than by the settings they run."""
-    own = config_values("CoOp", ["TRAINER.COOP.LOSS"])["TRAINER.COOP.LOSS"]
+    own = config_values("CoOp", ["TRAINER.COOP.LOSS"], untuned("CoOp"))["TRAINER.COOP.LOSS"]
     other = "i2t" if own == "symmetric" else "symmetric"
     space = {"loss": [{"TRAINER.COOP.LOSS": own}, {"TRAINER.COOP.LOSS": other}]}
     monkeypatch.setattr(tu, "search_space", lambda trainer, quick=False: space)

@@ -1,10 +1,10 @@
-"""benchmarks/val_size.py: the half-widths of a paired difference, the size rule (written before
+"""benchmarks/studies/val_size.py: the half-widths of a paired difference, the size rule (written before
 any run), and the runs it asks for."""
 import argparse
 
 import pytest
 
-from benchmarks import val_size as vs
+from benchmarks.studies import val_size as vs
 
 
 def _row(size, pair, overall, items, seeds):
@@ -69,4 +69,4 @@ def test_each_checkpoint_is_evaluated_on_every_val_size(tmp_path):
         args = train_py.build_parser().parse_args(argv)
         assert len(args.opts) % 2 == 0 and not any(o.startswith("--") for o in args.opts[::2])
     lam = next(job.argv for job in train if "dcar_lambda_0_5" in job.out)
-    assert lam[lam.index("TRAINER.DCAR.CATE.LAMBDA") + 1] == "0.5"
+    assert lam[len(lam) - lam[::-1].index("TRAINER.DCAR.CATE.LAMBDA")] == "0.5"  # the last setting of the key wins

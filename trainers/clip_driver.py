@@ -11,7 +11,7 @@ Image: the visual prompts are appended after CLS + patches at layer 0 and overwr
 in layers 1..J-1.
 
 **Observing the encoders.** Code that needs to see every encoder call (the FLOP count of
-``benchmarks/flops.py``) registers a callback with :func:`observe_encoders`; each top-level call of
+``benchmarks/micro/flops.py``) registers a callback with :func:`observe_encoders`; each top-level call of
 :func:`encode_text` and :func:`encode_image`, and each frozen image pass, reports an
 :class:`EncoderCall`.
 """

@@ -4,6 +4,8 @@ and its parts, and how an interval is written in a report. The differences thems
 :func:`reporting.stats.paired_difference`."""
 from __future__ import annotations
 
+DIFF_METRICS = ("i2t_R@1", "t2i_R@1", "rsum")  # the metrics every study pairs its rows in
+
 
 def verdict(d: dict) -> str:
     """better / worse when the 95% interval excludes 0, else not distinguishable."""
@@ -28,6 +30,13 @@ def across_draws(draws: list[dict]) -> list[dict]:
                     "ci95": {str(r["data_seed"]): x["ci95"] for r, x in zip(draws, same)},
                     "verdicts": verdicts_, "holds": len(set(verdicts_.values())) == 1})
     return out
+
+
+def negated(d: dict) -> dict:
+    """The paired difference ``b - a`` from ``a - b``: mean, per-seed values and every interval
+    negated (a percentile interval over the same resamples maps exactly)."""
+    flip = {k: [-d[k][1], -d[k][0]] for k in ("ci95", "ci95_seeds", "ci95_items") if k in d}
+    return {**d, "mean": -d["mean"], **({"per_seed": [-x for x in d["per_seed"]]} if "per_seed" in d else {}), **flip}
 
 
 def half_widths(difference: dict) -> dict[str, float]:

@@ -1,12 +1,13 @@
 """How large FDRDSynth's val gallery must be to choose settings with: the 95% half-width of paired
 val RSUM differences over 3 seeds, for each ``DATASET.FDRD_SYNTH.VAL_IMAGES_PER_DOMAIN``.
 
-    python benchmarks/val_size.py                      # -> docs/results/val_size.md, docs/results/bench_val_size.json
-    python benchmarks/val_size.py --quick --backbone tiny.pt --json /tmp/v.json --out /tmp/v.md
+    python -m benchmarks run val_size                      # -> docs/results/val_size.md, docs/results/bench_val_size.json
+    python -m benchmarks run val_size --quick --backbone tiny.pt --json /tmp/v.json --out /tmp/v.md
 
 Three settings are trained for seeds 1-3 on the data, backbone and shots of
-``benchmarks/synthetic_benchmark.py``, with a val file of the largest size (with a val file the
-few-shot pool is the whole train file, whatever the val size): MaPLe, DCAR, and DCAR with
+``benchmarks/studies/synthetic_benchmark.py``, at the synth configs as they stood before the
+tuning (``benchmarks/harness/runner.py``, :func:`untuned`), with a val file of the largest size
+(with a val file the few-shot pool is the whole train file, whatever the val size): MaPLe, DCAR, and DCAR with
 ``TRAINER.DCAR.CATE.LAMBDA 0.5``. Each checkpoint is then evaluated on val galleries of every size
 (``--eval-only``, ``TEST.SPLIT val``; a smaller val gallery is the start of a larger one). Two pairs
 are measured at each size, paired over seeds and bootstrapped over val items
@@ -27,31 +28,37 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
-import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-from benchmarks.analysis import half_widths  # noqa: E402
-from benchmarks.runs import (  # noqa: E402
+from benchmarks.harness.analysis import half_widths
+from benchmarks.harness.render import provenance, table
+from benchmarks.harness.runner import (
     DATASET_CONFIG,
     Job,
-    records_folder,
-    resolve,
+    publish,
     run_arguments,
     run_settings,
-    worker_env,
-    write_report,
+    study_runs,
+    untuned,
 )
-from reporting.stats import paired_difference  # noqa: E402
+from benchmarks.harness.study import Study
+from reporting.stats import paired_difference
 
 TARGET = 3.0  # RSUM points: the 95% half-width a paired val difference over 3 seeds may have
 SIZES = (501, 1002, 2001)  # val images per domain (whole twin groups of 3)
 QUICK_SIZES = (6, 12)
-SETTINGS = {"MaPLe": ("MaPLe", ()), "DCAR": ("DCAR", ()),
-            "DCAR lambda 0.5": ("DCAR", ("TRAINER.DCAR.CATE.LAMBDA", "0.5"))}
+# The settings as they stood when the val gallery was sized, before the tuning (runner.untuned), whatever the configs say since.
+SETTINGS = {"MaPLe": ("MaPLe", untuned("MaPLe")), "DCAR": ("DCAR", untuned("DCAR")),
+            "DCAR lambda 0.5": ("DCAR", (*untuned("DCAR"), "TRAINER.DCAR.CATE.LAMBDA", "0.5"))}
 PAIRS = {"between methods": ("DCAR", "MaPLe"), "within a method": ("DCAR lambda 0.5", "DCAR")}
+RULE = (f"the smallest size whose 95% half-width is at most {TARGET:g} RSUM for both pairs; when none reaches it, the "
+        "largest, with what stands in the way (seeds or items)")
+STUDY = Study(
+    name="val_size", question="How large must FDRDSynth's val gallery be to choose settings with?",
+    rows=tuple(SETTINGS), seeds=(1, 2, 3), data_seeds=(0,),
+    split=f"val only: each checkpoint on val galleries of {', '.join(f'{n:,}' for n in SIZES)} images per domain",
+    comparisons="; ".join(f"{pair}: {left} - {right}" for pair, (left, right) in PAIRS.items())
+    + " (val RSUM, paired over seeds and val items)",
+    rule=RULE)
 
 
 def slug(name: str) -> str:
@@ -108,14 +115,11 @@ def choose(rows: list[dict], sizes: tuple[int, ...]) -> dict:
 
 def markdown(report: dict) -> str:
     lines = ["# The size of FDRDSynth's val gallery", "",
-             f"Written by `{report['command']}` ({report['runtime_s'] / 60:.1f} min). Seeds {report['seeds']}; "
+             provenance(report) + f" Seeds {report['seeds']}; "
              "paired val RSUM differences, 95% half-widths (overall = hull of the seed and item intervals).", "",
-             "| val images per domain | pair | difference | half-width | items part | seeds part |",
-             "|---|---|---|---|---|---|"]
-    for r in report["rows"]:
-        h = r["half_width"]
-        lines.append(f"| {r['size']:,} | {r['pair']}: {r['left']} - {r['right']} | {r['mean']:+.2f} | "
-                     f"{h['overall']:.2f} | {h['items']:.2f} | {h['seeds']:.2f} |")
+             table([[f"{r['size']:,}", f"{r['pair']}: {r['left']} - {r['right']}", f"{r['mean']:+.2f}",
+                     *(f"{r['half_width'][part]:.2f}" for part in ("overall", "items", "seeds"))] for r in report["rows"]],
+                   headers=["val images per domain", "pair", "difference", "half-width", "items part", "seeds part"])]
     verdict = (f"Target half-width {report['target']:g} RSUM met at {report['chosen']:,} images per domain."
                if report["target_met"] else
                f"Target half-width {report['target']:g} RSUM not met at any size; the largest, {report['chosen']:,}, "
@@ -125,21 +129,16 @@ def markdown(report: dict) -> str:
 
 def arguments() -> argparse.ArgumentParser:
     """The command line (its report: ``docs/results/val_size.md`` and ``bench_val_size.json``)."""
-    return run_arguments(__doc__, [1, 2, 3], "bench_val_size", "val_size")
+    return run_arguments(__doc__, list(STUDY.seeds), "bench_val_size", "val_size")
 
 
-def main() -> None:
-    a = arguments().parse_args()
-    start = time.time()
+def main(argv: list[str]) -> None:
+    a = arguments().parse_args(argv)
     _, common = run_settings(a)
     sizes = QUICK_SIZES if a.quick else SIZES
     train, evaluate, where = jobs(a, common, sizes)
-    got = resolve(train + evaluate, a.workers, worker_env(a.workers), records_folder(a), not a.from_records)
+    got = study_runs(a, train + evaluate)
     report = summarise({key: got.results[out] for key, out in where.items()}, sizes, a.seeds)
-    report.update(runtime_s=time.time() - start, runs_reused=got.reused, data_seed=a.data_seed, shots=a.shots,
-                  command="python benchmarks/val_size.py " + " ".join(sys.argv[1:]))
-    write_report(a, report, markdown(report))
+    report.update(data_seed=a.data_seed, shots=a.shots)
+    publish(a, "val_size", argv, report, [got], markdown)
 
-
-if __name__ == "__main__":
-    main()

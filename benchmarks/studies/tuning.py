@@ -1,21 +1,23 @@
 """Equal tuning trials for every trainable method on FDRDSynth's val gallery: the settings of the
 synthetic configs (``configs/trainers/<trainer>/synth.yaml``) are chosen here.
 
-    python benchmarks/tuning.py                  # writes tuning.md and bench_tuning.json in docs/
-    python benchmarks/tuning.py --quick --backbone tiny.pt --methods CoOp DCAR --seeds 1 --json /tmp/t.json --out /tmp/t.md
+    python -m benchmarks run tuning                  # writes tuning.md and bench_tuning.json in docs/
+    python -m benchmarks run tuning --quick --backbone tiny.pt --methods CoOp DCAR --seeds 1 --json /tmp/t.json --out /tmp/t.md
 
 Fixed before the first run, and recorded in the JSON:
 
 * **methods**: CoOp, CLIP-Adapter, CLIP-LoRA, MaPLe, PromptSRC, DCAR and full fine-tuning (the
   upper-bound reference),
   each with ``TRIALS`` trials; every trial is trained for the same seeds (``--seeds``, 1-3) on the
-  data, backbone and shots of ``benchmarks/synthetic_benchmark.py``, and evaluated once, after its
-  last epoch, on the val gallery of ``benchmarks/runs.py`` (``VAL_IMAGES`` per domain, the size
-  ``benchmarks/val_size.py`` chose; ``TEST.SPLIT val``: no trial is evaluated on test;
+  data, backbone and shots of ``benchmarks/studies/synthetic_benchmark.py``, and evaluated once, after its
+  last epoch, on the val gallery of ``benchmarks/harness/runner.py`` (``VAL_IMAGES`` per domain, the size
+  ``benchmarks/studies/val_size.py`` chose; ``TEST.SPLIT val``: no trial is evaluated on test;
   ``TEST.FINE_GRAINED False``: R@K and RSUM only).
-* **the search**: trial 0 is the method's synth config as it stands; trials 1.. draw every
-  dimension of the method's space uniformly at random (a random stream per method and trial, so a
-  trial's settings never depend on another method's), a draw equal to an earlier trial drawn again.
+* **the search**: trial 0 is the method's synth config as it stood before the round
+  (``benchmarks/harness/runner.py``, :func:`untuned`: every trial runs on it, whatever the config
+  says since); trials 1.. draw every dimension of the method's space uniformly at random (a
+  random stream per method and trial, so a trial's settings never depend on another method's), a
+  draw equal to an earlier trial drawn again.
   Every method searches the learning rate (its config's times ``LR_FACTORS``), the epochs
   (``EPOCHS``: the same choices, hence the same largest budget, for all) and ``LOSS``; DCAR also
   lambda, alpha, the negatives of each kind, the attribute-swap generator and CAA at test
@@ -30,9 +32,9 @@ fresh ``--runs`` folder (``train.py`` refuses a folder made with other settings)
 
 The chosen settings are then written into the synth configs (with a comment naming the trial), and
 ``tests/test_tuning.py`` checks that each config still runs what was chosen. Every trial's resolved
-values are in the JSON (``runs_with``), so the round that chose the configs stays readable after
-they change; running this script again is a new round around the chosen settings (trial 0 is now
-what was chosen, and the learning rates scale from it), in a fresh ``--runs`` folder.
+values are in the JSON (``runs_with``); running this script again runs the same round (its start is
+declared, not read from the configs), so its runs are found again by their identity. A new round
+around the chosen settings would be a new declaration.
 """
 from __future__ import annotations
 
@@ -40,28 +42,24 @@ import argparse
 import functools
 import os
 import random
-import sys
-import time
 from dataclasses import dataclass
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-from benchmarks.runs import (  # noqa: E402
+from benchmarks.harness.render import provenance, table
+from benchmarks.harness.runner import (
     DATASET_CONFIG,
     Job,
     config_values,
     loss_key,
-    records_folder,
-    resolve,
+    publish,
     run_arguments,
     run_settings,
+    study_runs,
     synth_config,
-    worker_env,
-    write_report,
+    untuned,
 )
-from methods import method, trainers  # noqa: E402
-from reporting.stats import paired_difference  # noqa: E402
+from benchmarks.harness.study import Study
+from methods import method, trainers
+from reporting.stats import paired_difference
 
 TRIALS = 6
 METHODS = trainers(tuned=True)  # methods.py
@@ -79,9 +77,15 @@ DCAR_SPACE = {
                                  {**DOMAIN_SWAPS, "DATASET.FDRD.ATTRIBUTE_WORDS": "2"}],
     "CAA at test": [{"TRAINER.DCAR.CAA.AT_TEST": v} for v in ("False", "True")],
 }
-RULE = ("highest mean val RSUM over the seeds; ties to the lower trial index (trial 0: the config as it stood); "
+RULE = ("highest mean val RSUM over the seeds; ties to the lower trial index (trial 0: the config before the round); "
         "the chosen trial's paired val difference with trial 0 reported beside it")
 
+STUDY = Study(
+    name="tuning", question="Which settings of each method does val choose, with equal trials for every method?",
+    rows=tuple(f"{m} x {TRIALS} trials" for m in METHODS),
+    seeds=(1, 2, 3), data_seeds=(0,), split="val only (TEST.SPLIT val; R@K and RSUM)",
+    comparisons="each method's chosen trial - its trial 0 (val RSUM, paired over seeds and val items)",
+    rule=RULE, needs=("val_size",))
 
 @dataclass(frozen=True)
 class Trial:
@@ -101,8 +105,8 @@ class Trial:
 
 @functools.lru_cache(maxsize=None)
 def config_value(trainer: str, key: str) -> float:
-    """A number of the trainer's synth config as it resolves (``OPTIM.LR``, ``OPTIM.MAX_EPOCH``)."""
-    return float(config_values(trainer, [key])[key])
+    """A number of the trainer's synth config as it stood before the round (``OPTIM.LR``, ``OPTIM.MAX_EPOCH``)."""
+    return float(config_values(trainer, [key], untuned(trainer))[key])
 
 
 def search_space(trainer: str, quick: bool = False) -> dict[str, list[dict[str, str]]]:
@@ -116,11 +120,11 @@ def search_space(trainer: str, quick: bool = False) -> dict[str, list[dict[str, 
 
 
 def as_config(trainer: str, settings: dict[str, dict[str, str]]) -> dict[str, object]:
-    """The values a trial runs with, for every key its space sets (the synth config merged with
-    the trial's keys): two trials run the same settings when these are equal."""
+    """The values a trial runs with, for every key its space sets (the synth config before the round
+    merged with the trial's keys): two trials run the same settings when these are equal."""
     keys = [k for choices in search_space(trainer).values() for choice in choices for k in choice]
     opts = [x for keys in settings.values() for k, v in keys.items() for x in (k, v)]
-    return config_values(trainer, list(dict.fromkeys(keys)), opts)
+    return config_values(trainer, list(dict.fromkeys(keys)), [*untuned(trainer), *opts])
 
 
 def trials(trainer: str, count: int, quick: bool = False) -> list[Trial]:
@@ -156,7 +160,8 @@ def jobs(a: argparse.Namespace, common: list[str], all_trials: list[Trial]) -> l
                 out.append(Job(folder, ("--root", a.data, "--seed", str(seed), "--trainer", trial.trainer,
                                         "--dataset-config-file", DATASET_CONFIG, "--config-file",
                                         synth_config(trial.trainer), "--output-dir", folder, *common, "TRAIN.VAL_FREQ",
-                                        "0", "TEST.SPLIT", "val", "TEST.FINE_GRAINED", "False", *trial.opts)))
+                                        "0", "TEST.SPLIT", "val", "TEST.FINE_GRAINED", "False", *untuned(trial.trainer),
+                                        *trial.opts)))
     return out
 
 
@@ -187,19 +192,15 @@ def summarise(trainer: str, method_trials: list[Trial], results: dict[int, list[
 
 def markdown(report: dict) -> str:
     lines = ["# Equal tuning trials on FDRDSynth's val gallery", "",
-             f"Written by `{report['command']}` ({report['runtime_s'] / 60:.1f} min, {report['runs_reused']} of "
-             f"{report['runs']} runs reused; the runs took {report['runs_time_s'] / 60:.0f} core-minutes in all, about "
-             f"{report['runs_time_s'] / 60 / report['workers']:.0f} min with {report['workers']} workers). "
+             provenance(report) + " "
              f"{report['trials']} trials per method, seeds {report['seeds']}, val gallery of "
              f"{report['val_images_per_domain']:,} images per domain. Rule: {report['rule']}.", ""]
     for trainer, m in report["methods"].items():
-        lines += [f"## {trainer}", "", "| trial | settings | val RSUM per seed | mean |", "|---|---|---|---|"]
-        for row in m["trials"]:
-            settings = "; ".join(f"{d}: " + ", ".join(f"{k} {v}" for k, v in c.items())
-                                 for d, c in row["settings"].items()) or "the config as it stood"
-            mark = " **chosen**" if row["index"] == m["chosen"] else ""
-            lines.append(f"| {row['index']}{mark} | {settings} | "
-                         + ", ".join(f"{v:.1f}" for v in row["val_rsum"]) + f" | {row['mean_val_rsum']:.1f} |")
+        cells = [[f"{row['index']}{' **chosen**' if row['index'] == m['chosen'] else ''}",
+                  "; ".join(f"{d}: " + ", ".join(f"{k} {v}" for k, v in c.items()) for d, c in row["settings"].items())
+                  or "the config before the round", ", ".join(f"{v:.1f}" for v in row["val_rsum"]),
+                  f"{row['mean_val_rsum']:.1f}"] for row in m["trials"]]
+        lines += [f"## {trainer}", "", table(cells, headers=["trial", "settings", "val RSUM per seed", "mean"])]
         d = m["chosen_vs_trial0"]
         lines += ["", "Trial 0 is kept." if d is None else
                   f"Chosen - trial 0 on val: {d['mean']:+.2f} RSUM, 95% interval [{d['ci95'][0]:+.2f}, {d['ci95'][1]:+.2f}]"
@@ -211,33 +212,28 @@ def markdown(report: dict) -> str:
 
 def arguments() -> argparse.ArgumentParser:
     """The command line (its report: ``docs/results/tuning.md`` and ``bench_tuning.json``)."""
-    p = run_arguments(__doc__, [1, 2, 3], "tuning", "tuning")
+    p = run_arguments(__doc__, list(STUDY.seeds), "tuning", "tuning")
     p.add_argument("--trials", type=int, default=TRIALS, help="trials per method (the same for all)")
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     return p
 
 
-def main() -> None:
+def main(argv: list[str]) -> None:
     p = arguments()
-    a = p.parse_args()
+    a = p.parse_args(argv)
     if a.trials < 1:
         p.error("--trials must be at least 1")
-    start = time.time()
     spec, common = run_settings(a)
     by_method = {m: trials(m, a.trials, a.quick) for m in a.methods}
     every = [t for ts in by_method.values() for t in ts]
     todo = jobs(a, common, every)
-    got = resolve(todo, a.workers, worker_env(a.workers), records_folder(a), not a.from_records)
+    got = study_runs(a, todo)
     methods = {m: summarise(m, ts, {t.index: [got.results[trial_folder(a, t, s)] for s in a.seeds] for t in ts},
                             a.quick) for m, ts in by_method.items()}
     report = {"val_images_per_domain": spec["VAL_IMAGES_PER_DOMAIN"], "seeds": a.seeds,
               "trials": a.trials, "rule": RULE, "lr_factors": list(LR_FACTORS), "epochs": list(EPOCHS),
-              "methods": methods, "runtime_s": time.time() - start, "runs_reused": got.reused, "runs": len(todo),
-              "runs_time_s": got.seconds, "workers": a.workers,
+              "methods": methods,
               "data_seed": a.data_seed, "shots": a.shots,
-              "command": " ".join(["python benchmarks/tuning.py", *sys.argv[1:]])}
-    write_report(a, report, markdown(report))
+              }
+    publish(a, "tuning", argv, report, [got], markdown)
 
-
-if __name__ == "__main__":
-    main()

@@ -1,6 +1,6 @@
 """Benchmark of the Retrieval evaluator's ranking on a large random gallery.
 
-    python benchmarks/retrieval_eval.py [--n 30000] [--dim 512] [--chunks 1024 4096] [--device cpu]
+    python benchmarks/micro/retrieval_eval.py [--n 30000] [--dim 512] [--chunks 1024 4096] [--device cpu]
 
 For each chunk size it ranks N images against N captions in both directions (random unit
 features) in a fresh process and prints the wall time and the peak memory: host RSS on CPU,
@@ -17,10 +17,10 @@ import resource
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
-from benchmarks.common import report, run_child  # noqa: E402
+from benchmarks.micro.common import report, run_child  # noqa: E402
 
 
 def run_once(n: int, dim: int, chunk: int, device: str) -> dict:

@@ -1,6 +1,7 @@
 """Speed and memory of every trainer, in one command.
 
-    python benchmarks/speed.py [--archs vit_b32 tiny] [--trainers DCAR MaPLe PromptSRC CoOp CLIP_Adapter CLIP_LoRA ZeroshotCLIP]
+    python benchmarks/micro/speed.py [--archs vit_b32 tiny]
+                               [--trainers DCAR MaPLe PromptSRC CoOp CLIP_Adapter CLIP_LoRA ZeroshotCLIP]
                                [--batch 32] [--steps 3] [--before] [--breakdown] [--text] [--fdrd DIR]
                                [--json out.json] [--md out.md] [--opts KEY VALUE ...]
 
@@ -39,10 +40,10 @@ import tempfile
 import time
 from typing import Any, Callable
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
-from benchmarks.common import report, run_child  # noqa: E402
+from benchmarks.micro.common import report, run_child  # noqa: E402
 from methods import SYNTH, method, trainers  # noqa: E402
 
 ARCHS = {  # clip.model.CLIP arguments
@@ -116,7 +117,7 @@ def peak_mib(device: Any) -> int:
 def matmul_throughput(trainer: Any) -> float:
     import torch
 
-    from benchmarks.flops import matmul_flops_per_s
+    from benchmarks.micro.flops import matmul_flops_per_s
 
     dtype = trainer.precision.autocast_dtype or torch.float32
     return matmul_flops_per_s(trainer.device, dtype, 8192 if trainer.device.type == "cuda" else 4096)
@@ -145,7 +146,7 @@ def training_step(trainer: Any) -> tuple[dict, Callable[[], Any]]:
 def trainer_row(args: argparse.Namespace) -> dict:
     import torch
 
-    from benchmarks.flops import FlopRecorder
+    from benchmarks.micro.flops import FlopRecorder
 
     t0 = time.perf_counter()
     trainer = build_trainer(args, args.trainer, BEFORE if args.mode == "before" else [])
@@ -284,8 +285,8 @@ def write_markdown(tables: dict[str, list], path: str, argv: str) -> None:
     from tabulate import tabulate
 
     with open(path, "w", encoding="utf-8") as f:
-        f.write(f"<!-- written by: python benchmarks/speed.py {argv} -->\n")
-        f.write("# Speed benchmark\n\nColumns and method: the docstring of `benchmarks/speed.py` and "
+        f.write(f"<!-- written by: python benchmarks/micro/speed.py {argv} -->\n")
+        f.write("# Speed benchmark\n\nColumns and method: the docstring of `benchmarks/micro/speed.py` and "
                 "[`performance.md`](performance.md).\n")
         for name, rows in tables.items():
             if rows:

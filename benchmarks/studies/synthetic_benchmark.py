@@ -1,15 +1,15 @@
 """The synthetic benchmark: an instrument that can tell the methods apart, in one command.
 
-    python benchmarks/synthetic_benchmark.py                      # 5 seeds, data seeds 0 and 7 -> docs/ (~3.3 h, 2 cores)
-    python benchmarks/synthetic_benchmark.py --other-draws        # data seed 0 only
-    python benchmarks/synthetic_benchmark.py --extended           # + ablation rows 6 and 7
-    python benchmarks/synthetic_benchmark.py --only MaPLe DCAR    # those trainers' rows beside the references
-    python benchmarks/synthetic_benchmark.py --quick --backbone tiny.pt --out /tmp/q.md --json /tmp/q.json
+    python -m benchmarks run synthetic_benchmark                      # 5 seeds, data seeds 0 and 7 -> docs/ (~3.3 h, 2 cores)
+    python -m benchmarks run synthetic_benchmark --other-draws        # data seed 0 only
+    python -m benchmarks run synthetic_benchmark --extended           # + ablation rows 6 and 7
+    python -m benchmarks run synthetic_benchmark --only MaPLe DCAR    # those trainers' rows beside the references
+    python -m benchmarks run synthetic_benchmark --quick --backbone tiny.pt --out /tmp/q.md --json /tmp/q.json
 
 What it does, on FDRDSynth (test galleries of >= 1,000 images per domain, in controlled twins)
 with the small pretrained CLIP:
 
-1. **what the frozen backbone knows** (:mod:`benchmarks.testbed`): per factor, linear probes on
+1. **what the frozen backbone knows** (:mod:`benchmarks.micro.testbed`): per factor, linear probes on
    the pooled image and the caption embeddings, the cosine between one-factor caption variants,
    zero-shot one-factor discrimination, each with its chance level; the gates the testbed must
    pass before any method is worth running; oracle retrievers that show where the room is;
@@ -17,8 +17,8 @@ with the small pretrained CLIP:
    processes, one thread each, longest first, beside the probes of step 1; finished runs of the
    same data seed and backbone weights are reused), with zero-shot CLIP and full fine-tuning (the
    upper bound) beside them. Every method runs its synth config, whose settings were chosen by
-   equal tuning trials on val (``benchmarks/tuning.py``); every run trains on the same data as
-   the trials (FDRDSynth with its val gallery, ``benchmarks/runs.py``) and evaluates test only.
+   equal tuning trials on val (``benchmarks/studies/tuning.py``); every run trains on the same data as
+   the trials (FDRDSynth with its val gallery, ``benchmarks/harness/runner.py``) and evaluates test only.
    The chain starts from MaPLe's model at DCAR's tuned settings (row 1: what the settings alone
    change) and adds one component at a time (rows 2-4) up to DCAR; ``--extended`` adds the rows
    that take one component out of full DCAR (6: text-only prompts, 7: CAA = identity);
@@ -39,7 +39,7 @@ with the small pretrained CLIP:
 
 and writes ``docs/results/synthetic_benchmark.md`` and ``docs/results/bench_synthetic.json`` (with the val
 gallery's size and half-width and each method's tuning, read from ``docs/results/bench_val_size.json``
-and ``docs/results/bench_tuning.json``). Every setting was chosen on val (``benchmarks/tuning.py``; the
+and ``docs/results/bench_tuning.json``). Every setting was chosen on val (``benchmarks/studies/tuning.py``; the
 augmentation earlier, ``docs/results/synthetic_selection.md``); nothing here is selected on test.
 """
 from __future__ import annotations
@@ -47,33 +47,32 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-from benchmarks.analysis import across_draws, interval, verdict  # noqa: E402
-from benchmarks.runs import (  # noqa: E402
+from benchmarks.harness.analysis import DIFF_METRICS, across_draws, interval, verdict
+from benchmarks.harness.records import read_named, write_named
+from benchmarks.harness.render import provenance, table
+from benchmarks.harness.runner import (
     DATASET_CONFIG,
     Job,
+    Resolved,
     config_values,
     loss_key,
+    publish,
     records_folder,
-    resolve,
     run_arguments,
     run_settings,
-    worker_env,
-    write_report,
+    study_runs,
 )
-from methods import METHODS, SYNTH  # noqa: E402
-from reporting.stats import mean_std, paired_difference  # noqa: E402
-from trainers.backbones.small_clip.recipe import POSITIVE_CONTROL  # noqa: E402  (docs/synthetic_testbed.md)
+from benchmarks.harness.study import Study
+from methods import METHODS, SYNTH
+from reporting.stats import mean_std, paired_difference
+from trainers.backbones.small_clip.recipe import POSITIVE_CONTROL  # docs/synthetic_testbed.md
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 KEYS = ("i2t_R@1", "i2t_R@5", "t2i_R@1", "t2i_R@5", "rsum")
-DIFF_METRICS = ("i2t_R@1", "t2i_R@1", "rsum")
 GATES = {"image_probe": 0.90, "variant_cosine": 0.95, "zero_shot": (0.40, 0.80), "upper_bound_gap": 20.0}
 
 
@@ -141,6 +140,20 @@ COMPARISONS = ([(r.name, REFERENCE_METHOD) for r in ROWS if r.role != "ablation"
                + [(r.name, REFERENCE_ABLATION) for r in ROWS if r.role == "ablation"])
 
 
+STUDY = Study(
+    name="synthetic_benchmark",
+    question="Can the instrument tell the methods apart, and where does DCAR win or lose?",
+    rows=(*(r.name for r in ROWS if not r.extended),
+          "protocol rows: each trainable method with the L_con direction its config does not use (seeds 1-3)"),
+    seeds=(1, 2, 3, 4, 5), data_seeds=(0, OTHER_DRAW),
+    split="test (every setting chosen on val before: tuning, loss round); the second draw: references and methods",
+    comparisons="each method - MaPLe; PromptSRC, CLIP-LoRA and each ablation row - DCAR; each component against the "
+                "row without it; protocol rows - zero-shot and - their config row (i2t R@1, t2i R@1, RSUM)",
+    rule="significant when the hull of the 95% intervals over seeds (t) and test items (bootstrap) excludes 0; a "
+         "conclusion stands when its verdict holds on every draw",
+    needs=("val_size", "tuning"))
+
+
 def other_loss(loss: str) -> str:
     """The L_con direction that is not ``loss`` (``symmetric`` <-> ``i2t``)."""
     return "i2t" if loss == "symmetric" else "symmetric"
@@ -205,7 +218,7 @@ def gate_checks(probe: dict, gap: dict) -> dict[str, dict]:
 
 
 def probe_section(a: argparse.Namespace, folder: str) -> tuple[dict, dict]:
-    from benchmarks.testbed import Frozen, oracle_table, probe_table, read_split
+    from benchmarks.micro.testbed import Frozen, oracle_table, probe_table, read_split
     from trainers.backbones import load_clip
 
     frozen = Frozen(load_clip(a.backbone))
@@ -214,15 +227,11 @@ def probe_section(a: argparse.Namespace, folder: str) -> tuple[dict, dict]:
 
 
 def markdown(report: dict) -> str:
-    from tabulate import tabulate
-
     s = report["settings"]
     lines = [
         "# Synthetic benchmark (FDRDSynth, small pretrained CLIP) — not FDRD",
         "",
-        "Generated by `" + report["command"] + "` "
-        f"in {report['runtime_s'] / 60:.1f} min on {s['machine']} ({report['runs_reused']} of {report['runs']} runs reused; "
-        f"the runs themselves took {report['runs_time_s'] / 60:.0f} min of one core each, summed). "
+        provenance(report) + " "
         "Numbers on synthetic data: they test the implementation and the method's mechanisms, and say nothing about "
         "real FDRD.",
         "",
@@ -236,11 +245,10 @@ def markdown(report: dict) -> str:
         "",
         "## 1. What the frozen backbone knows",
         "",
-        tabulate([[f, f"{r['image_probe']:.3f}", f"{r['text_probe']:.3f}", f"{r['chance']:.3f}",
+        table([[f, f"{r['image_probe']:.3f}", f"{r['text_probe']:.3f}", f"{r['chance']:.3f}",
                    f"{r['variant_cosine']:.3f}", f"{r['zero_shot']:.3f}", f"{r['zero_shot_chance']:.3f}"]
                   for f, r in report["probe"].items()],
-                 headers=["factor", "image probe", "text probe", "chance", "variant cosine", "zero-shot", "chance"],
-                 tablefmt="github"),
+                 headers=["factor", "image probe", "text probe", "chance", "variant cosine", "zero-shot", "chance"]),
         "",
         "Probes: a linear classifier on the pooled image embedding or the caption embedding, fit on the train split "
         "and scored on test. Variant cosine: between a test caption and its variants in which only that factor's "
@@ -253,24 +261,24 @@ def markdown(report: dict) -> str:
         vals = ", ".join(f"{k} {v:.2f}" for k, v in g["values"].items())
         lines.append(f"- {'holds' if g['holds'] else '**fails**'}: {name} ({vals})")
     lines += ["", "Oracle retrievers (R@1 of a retriever matching exactly these factors, ties at random):", "",
-              tabulate([[k, f"{v:.1f}"] for k, v in report["oracle"].items()], headers=["factors matched", "R@1"],
-                       tablefmt="github"), "", "## 2. Rows (mean ± std over seeds, AVG over domains)", ""]
-    table = []
+              table([[k, f"{v:.1f}"] for k, v in report["oracle"].items()], headers=["factors matched", "R@1"]), "",
+              "## 2. Rows (mean ± std over seeds, AVG over domains)", ""]
+    cells = []
     for name, r in report["rows"].items():
-        table.append([name] + [fmt(*r["summary"][k]) for k in KEYS])
-    lines += [tabulate(table, headers=["row"] + list(KEYS), tablefmt="github"), ""]
+        cells.append([name] + [fmt(*r["summary"][k]) for k in KEYS])
+    lines += [table(cells, headers=["row"] + list(KEYS)), ""]
     kinds = sorted({k for r in report["negative_discrimination"].values() for k in r})
     lines += ["## 3. Negative discrimination (share of test images whose caption beats every negative of a kind, %)", "",
               f"Negatives: {report['negative_set']}; attribute negatives that swap in a near-synonym: "
               + ", ".join(f"{d} {100 * r:.1f}%" for d, r in report["negative_synonym_rate"].items()) + ".", "",
-              tabulate([[n] + [fmt(*r[k]) if k in r else "-" for k in kinds]
+              table([[n] + [fmt(*r[k]) if k in r else "-" for k in kinds]
                         for n, r in report["negative_discrimination"].items()],
-                       headers=["row"] + [k.replace("negdisc_", "") for k in kinds], tablefmt="github"), ""]
+                       headers=["row"] + [k.replace("negdisc_", "") for k in kinds]), ""]
     factors = sorted({k.split("_", 2)[2] for r in report["twins"].values() for k in r})
     lines += ["## 4. Twin accuracy per factor (i2t / t2i, %)", "",
-              tabulate([[n] + [f"{r.get('twin_i2t_' + f, (0,))[0]:.1f} / {r.get('twin_t2i_' + f, (0,))[0]:.1f}"
+              table([[n] + [f"{r.get('twin_i2t_' + f, (0,))[0]:.1f} / {r.get('twin_t2i_' + f, (0,))[0]:.1f}"
                                for f in factors] for n, r in report["twins"].items()],
-                       headers=["row"] + factors, tablefmt="github"), ""]
+                       headers=["row"] + factors), ""]
     lines += ["## 5. Paired differences (95% intervals: over seeds (t), over test items (bootstrap); "
               "significant when their hull excludes 0)", ""]
     diff_rows = []
@@ -278,14 +286,12 @@ def markdown(report: dict) -> str:
         diff_rows.append([f"{d['row']} − {d['reference']}", d["metric"], f"{d['mean']:+.2f}",
                           "[{:+.2f}, {:+.2f}]".format(*d["ci95_seeds"]), "[{:+.2f}, {:+.2f}]".format(*d["ci95_items"]),
                           "yes" if d["significant"] else "no"])
-    lines += [tabulate(diff_rows, headers=["comparison", "metric", "mean", "seeds", "items", "significant"],
-                       tablefmt="github"), ""]
+    lines += [table(diff_rows, headers=["comparison", "metric", "mean", "seeds", "items", "significant"]), ""]
     lines += ["## 6. One component at a time (each row against the row without that component)", "",
-              tabulate([[c["component"], f"{c['row']} − {c['reference']}", c["metric"], f"{c['mean']:+.2f}",
+              table([[c["component"], f"{c['row']} − {c['reference']}", c["metric"], f"{c['mean']:+.2f}",
                          "[{:+.2f}, {:+.2f}]".format(*c["ci95"]), "yes" if c["significant"] else "no"]
                         for c in report["components"]],
-                       headers=["component", "comparison", "metric", "mean", "95% interval", "significant"],
-                       tablefmt="github"), ""]
+                       headers=["component", "comparison", "metric", "mean", "95% interval", "significant"]), ""]
     lines += protocol_section(report) + draws_section(report)
     lines += ["## 9. What the numbers say (generated)", ""] + [f"- {s}" for s in report["verdicts"]] + [""]
     return "\n".join(lines)
@@ -304,13 +310,11 @@ def tuning_line(report: dict) -> str:
     for m, t in tuning.items():
         keys = ", ".join(f"{k} {v}" for c in t["chosen_settings"].values() for k, v in c.items()) or "its config as it stood"
         parts.append(f"{m}: trial {t['chosen_trial']} of {t['trials']} ({keys})")
-    return out + "; ".join(parts) + " (benchmarks/tuning.py; its report: bench_tuning.json beside this page)."
+    return out + "; ".join(parts) + " (benchmarks/studies/tuning.py; its report: bench_tuning.json beside this page)."
 
 
 def protocol_section(report: dict) -> list[str]:
-    from tabulate import tabulate
-
-    table = [[method, loss + (" (config)" if loss == p["config_loss"] else ""), f"{v['i2t_R@1']:.2f}",
+    cells = [[method, loss + (" (config)" if loss == p["config_loss"] else ""), f"{v['i2t_R@1']:.2f}",
               interval(v["vs_zero_shot"]["i2t_R@1"]), f"{v['t2i_R@1']:.2f}", interval(v["vs_zero_shot"]["t2i_R@1"]),
               "yes" if v["published_pattern"] else "no"]
              for method, p in report["protocols"].items() for loss in ("symmetric", "i2t") if loss in p
@@ -319,26 +323,23 @@ def protocol_section(report: dict) -> list[str]:
               + [interval(p["other_minus_config"][m]) for m in DIFF_METRICS]
               for method, p in report["protocols"].items() if "other_minus_config" in p]
     return ["## 7. Protocols: the direction of L_con (`LOSS symmetric` or `i2t`), against zero-shot", "",
-            tabulate(table, headers=["method", "LOSS", "i2t R@1", "− zero-shot", "t2i R@1", "− zero-shot",
-                                     "published pattern"], tablefmt="github"), "",
+            table(cells, headers=["method", "LOSS", "i2t R@1", "− zero-shot", "t2i R@1", "− zero-shot",
+                                     "published pattern"]), "",
             f"The other direction against the config's (paired over seeds 1-{PROTOCOL_SEEDS}; 95% intervals):", "",
-            tabulate(change, headers=["method", "comparison", *DIFF_METRICS], tablefmt="github"), "",
+            table(change, headers=["method", "comparison", *DIFF_METRICS]), "",
             "Published pattern: above zero-shot on i2t and below it on t2i, both with 95% intervals excluding 0 "
             "(CoOp, CLIP-Adapter and MaPLe in the published table). Each method's config loss is its row of the "
             f"table (every seed); the other loss runs the first {PROTOCOL_SEEDS} seeds, R@K only.", ""]
 
 
 def draws_section(report: dict) -> list[str]:
-    from tabulate import tabulate
-
     seeds = list(report["data_seeds"])
-    table = [[f"{c['row']} − {c['reference']}", c["metric"]]
+    cells = [[f"{c['row']} − {c['reference']}", c["metric"]]
              + [f"{c['means'][s]:+.2f} [{c['ci95'][s][0]:+.2f}, {c['ci95'][s][1]:+.2f}] {c['verdicts'][s]}"
                 for s in seeds] + ["yes" if c["holds"] else "**no**"]
              for c in report["across_draws"]]
     return [f"## 8. Every difference on each draw of the data (data seeds {', '.join(seeds)})", "",
-            tabulate(table, headers=["comparison", "metric", *[f"data seed {s}" for s in seeds], "holds on every draw"],
-                     tablefmt="github"), ""]
+            table(cells, headers=["comparison", "metric", *[f"data seed {s}" for s in seeds], "holds on every draw"]), ""]
 
 
 def verdicts(report: dict) -> list[str]:
@@ -384,11 +385,11 @@ def verdicts(report: dict) -> list[str]:
 
 def arguments() -> argparse.ArgumentParser:
     """The command line (``docs/results/synthetic_benchmark.md`` and ``docs/results/bench_synthetic.json`` by default)."""
-    p = run_arguments(__doc__, [1, 2, 3, 4, 5], "bench_synthetic", "synthetic_benchmark", report="synthetic")
+    p = run_arguments(__doc__, list(STUDY.seeds), "bench_synthetic", "synthetic_benchmark", report="synthetic")
     p.add_argument("--text-sample", type=int, default=300, help="test items for the text gates")
     p.add_argument("--extended", action="store_true",
                    help="also ablation rows 6 (text-only prompts) and 7 (CAA = identity): about 40 min more on 2 cores")
-    p.add_argument("--other-draws", type=int, nargs="*", default=[OTHER_DRAW], metavar="DATA_SEED",
+    p.add_argument("--other-draws", type=int, nargs="*", default=list(STUDY.data_seeds[1:]), metavar="DATA_SEED",
                    help=f"the same table on these FDRDSynth draws too (default {OTHER_DRAW}; none: no value)")
     p.add_argument("--only", nargs="+", metavar="TRAINER", choices=sorted({r.trainer for r in ROWS}),
                    help="only the rows of these trainers (zero-shot and full fine-tuning, the references, always run)")
@@ -396,9 +397,8 @@ def arguments() -> argparse.ArgumentParser:
     return p
 
 
-def main() -> None:
-    a = arguments().parse_args()
-    start = time.time()
+def main(argv: list[str]) -> None:
+    a = arguments().parse_args(argv)
     import torch
 
     if a.workers > 1:
@@ -408,16 +408,14 @@ def main() -> None:
     references = {r.trainer for r in ROWS if r.role == "reference"}
     rows = [row for row in ROWS + protocol_rows() if (a.extended or not row.extended)
             and (a.only is None or row.trainer in {*a.only, *references})]
-    draws = [draw(argparse.Namespace(**{**vars(a), "data_seed": seed}), rows_for_draw(rows, first=i == 0))
-             for i, seed in enumerate(dict.fromkeys([a.data_seed, *a.other_draws]))]
+    made = [draw(argparse.Namespace(**{**vars(a), "data_seed": seed}), rows_for_draw(rows, first=i == 0))
+            for i, seed in enumerate(dict.fromkeys([a.data_seed, *a.other_draws]))]
+    draws = [d for d, _ in made]
     report = draws[0]
     report.update(data_seeds={str(d["data_seed"]): digest(d) for d in draws}, across_draws=across_draws(draws),
-                  runtime_s=time.time() - start, runs=sum(d.pop("runs") for d in draws),
-                  runs_reused=sum(d.pop("runs_reused") for d in draws),
-                  runs_time_s=sum(d.pop("runs_time_s") for d in draws), **chosen_on_val(a.quick),
-                  command="python benchmarks/synthetic_benchmark.py " + " ".join(sys.argv[1:]))
+                  **chosen_on_val(a.quick))
     report["verdicts"] = verdicts(report)
-    write_report(a, report, markdown(report))
+    publish(a, "synthetic_benchmark", argv, report, [got for _, got in made], markdown)
 
 
 def rows_for_draw(rows: list[Row], first: bool) -> list[Row]:
@@ -427,8 +425,8 @@ def rows_for_draw(rows: list[Row], first: bool) -> list[Row]:
     return rows if first else [r for r in rows if r.role in ("reference", "method")]
 
 
-def draw(a: argparse.Namespace, rows: list[Row]) -> dict:
-    """The whole table on the FDRDSynth draw ``a.data_seed``: data, probes, runs, summary."""
+def draw(a: argparse.Namespace, rows: list[Row]) -> tuple[dict, Resolved]:
+    """The whole table on the FDRDSynth draw ``a.data_seed`` (data, probes, runs, summary) and its runs."""
     from datasets.fdrd.synth import SynthSpec, ensure_generated
     from plugins import default_cfg
 
@@ -438,17 +436,24 @@ def draw(a: argparse.Namespace, rows: list[Row]) -> dict:
     for k, v in spec_keys.items():
         c[k] = v
     spec = SynthSpec.from_cfg(c)
-    folder = os.path.join(a.data, ensure_generated(os.path.abspath(a.data), c.DIR, spec))
     jobs = [job(row, s, a, common) for row in sorted(rows, key=lambda r: -r.minutes)  # longest first: a short tail
             for s in row.run_seeds(a.seeds)]
+    records = records_folder(a)
+    probe_name = f"probe-{spec.folder_name()}-{a.backbone_tag}-{a.text_sample}"  # the data, the weights, the sample
+    probed = read_named(probe_name, records) if records else None
     with ThreadPoolExecutor(1) as pool:  # the probes run beside the first training runs
-        probe_future = pool.submit(probe_section, a, folder)
-        got = resolve(jobs, a.workers, worker_env(a.workers), records_folder(a), not a.from_records)
-        probe, oracle = probe_future.result()
+        if probed is None:
+            folder = os.path.join(a.data, ensure_generated(os.path.abspath(a.data), c.DIR, spec))
+            probe_future = pool.submit(probe_section, a, folder)
+        got = study_runs(a, jobs)
+        if probed is None:
+            probed = dict(zip(("probe", "oracle"), probe_future.result()))
+            if records:
+                write_named(probe_name, probed, records)
+    probe, oracle = probed["probe"], probed["oracle"]
     print(json.dumps(probe, indent=1), flush=True)
     results = {row.name: row_results(row, a.seeds, a, got.results) for row in rows}
-    return {**summarise(a, rows, results, probe, oracle, spec), "runs": len(jobs), "runs_reused": got.reused,
-            "runs_time_s": got.seconds}
+    return summarise(a, rows, results, probe, oracle, spec), got
 
 
 def summarise(a: argparse.Namespace, used: list[Row], results: dict[str, list[dict]], probe: dict, oracle: dict,
@@ -489,8 +494,8 @@ def summarise(a: argparse.Namespace, used: list[Row], results: dict[str, list[di
         "negative_synonym_rate": {d: n["synonym_rate"] for d, n in results["zero-shot CLIP"][0]["negatives"].items()},
         "differences": differences, "components": components, "protocols": protocols(rows, ranks),
         "settings": {"domains": spec.num_domains, "classes_per_domain": spec.classes_per_domain, "shots": a.shots,
-                     "backbone": a.backbone, "machine": f"{os.cpu_count()} CPU cores, {a.workers} worker(s)",
-                     "budget": "each method's synth config, chosen by equal tuning trials on val (benchmarks/tuning.py)"},
+                     "backbone": a.backbone,
+                     "budget": "each method's synth config, chosen by equal tuning trials on val (benchmarks/studies/tuning.py)"},
     }
 
 
@@ -531,7 +536,7 @@ def digest(report: dict) -> dict:
 def chosen_on_val(quick: bool) -> dict:
     """What was chosen on val before this table: the val gallery's size and the half-width it
     gives (``docs/results/bench_val_size.json``), each method's tuning (``docs/results/bench_tuning.json``)."""
-    from benchmarks.runs import QUICK_VAL_IMAGES, VAL_IMAGES
+    from benchmarks.harness.runner import QUICK_VAL_IMAGES, VAL_IMAGES
 
     out: dict = {"val_images_per_domain": QUICK_VAL_IMAGES if quick else VAL_IMAGES}
     for path, key in ((VAL_SIZE_JSON, "val_halfwidth_rsum"), (TUNING_JSON, "tuning")):
@@ -547,6 +552,3 @@ def chosen_on_val(quick: bool) -> dict:
                 "chosen_vs_trial0": t["chosen_vs_trial0"]} for m, t in data["methods"].items()}
     return out
 
-
-if __name__ == "__main__":
-    main()

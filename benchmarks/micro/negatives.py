@@ -1,6 +1,6 @@
 """What the negative-caption generators make on released FDRD caption files (no image needed).
 
-    python benchmarks/negatives.py --caption-dir $DATA/fdrd \
+    python benchmarks/micro/negatives.py --caption-dir $DATA/fdrd \
         [--out docs/results/negatives.md --json docs/results/bench_negatives.json]
 
 For every domain with a caption file, each split and both attribute-swap generators
@@ -17,7 +17,7 @@ import json
 import os
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
 MODES = ("lexicon", "domain")
@@ -73,7 +73,7 @@ def main() -> None:
     p.add_argument("--json", default="", help="write the figures (JSON) here")
     a = p.parse_args()
     result = measure(os.path.abspath(a.caption_dir))
-    text = markdown(result, "python benchmarks/negatives.py --caption-dir <released files>")
+    text = markdown(result, "python benchmarks/micro/negatives.py --caption-dir <released files>")
     for path, content in ((a.out, text), (a.json, json.dumps(result, indent=1))):
         if path:
             with open(path, "w", encoding="utf-8") as f:

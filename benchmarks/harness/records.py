@@ -6,13 +6,13 @@ defaults, and the run's wall time; it is named by the run's identity
 (:func:`reporting.identity.run_key`), so any study finds the runs it shares with another by their
 configuration, on any machine, without the run folders.
 
-    python -m benchmarks.records add RUN_DIR [RUN_DIR ...]     # write each finished run's record
-    python -m benchmarks.records check RUN_DIR [RUN_DIR ...]   # a rerun against its record
+    python -m benchmarks.harness.records add RUN_DIR [RUN_DIR ...]     # write each finished run's record
+    python -m benchmarks.harness.records check RUN_DIR [RUN_DIR ...]   # a rerun against its record
 
 ``check`` exits 0 when every run equals its record exactly, 1 when a figure differs (each named),
 2 when a folder has no finished run or no record. A folder does not say which model an evaluation
 (``--eval-only``) loaded, so evaluations are checked by the benchmarks' runner, which knows
-(``benchmarks/runs.py``, :func:`~benchmarks.runs.resolve`).
+(``benchmarks/harness/runner.py``, :func:`~benchmarks.harness.runner.resolve`).
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ import numpy as np
 
 from reporting.identity import flatten, result_keys, run_key
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RECORDS_DIR = os.path.join(ROOT, "benchmarks", "run_records")
 FORMAT = 1
 COMPARED = ("metrics", "per_domain", "sizes", "negatives", "item_ranks")  # what a rerun must reproduce exactly
@@ -92,12 +92,33 @@ def read_record(identity: str, folder: str = RECORDS_DIR) -> dict[str, Any] | No
 
 
 def write_record(record: dict[str, Any], folder: str = RECORDS_DIR) -> str:
+    """Write a record, every mapping in the run's own order: the domains' order is the order their
+    items are pooled in, which the bootstrap over test items resamples (sorted, it would draw other
+    resamples and other intervals)."""
     os.makedirs(folder, exist_ok=True)
     path = record_path(record["identity"], folder)
     with open(path, "w", encoding="utf-8") as f:
-        json.dump(record, f, indent=0, sort_keys=True)
+        json.dump(record, f, indent=0)
         f.write("\n")
     return path
+
+
+def read_named(name: str, folder: str = RECORDS_DIR) -> dict[str, Any] | None:
+    """A record that is not a run's (a study's measurement of the data, e.g. ``probe-...``), by its
+    name: the name says everything its figures depend on. None without one."""
+    path = os.path.join(folder, f"{name}.json")
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def write_named(name: str, data: dict[str, Any], folder: str = RECORDS_DIR) -> None:
+    """Write a named record, its keys in their order (a table's rows follow it)."""
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, f"{name}.json"), "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=0)
+        f.write("\n")
 
 
 def differences(results: dict[str, Any], record: dict[str, Any]) -> list[str]:
@@ -132,7 +153,7 @@ def load(run_dir: str) -> dict[str, Any]:
 def main(argv: list[str]) -> int:
     from plugins import default_cfg
 
-    p = argparse.ArgumentParser(prog="python -m benchmarks.records", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m benchmarks.harness.records", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("command", choices=("add", "check"))
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")

@@ -12,7 +12,7 @@ For a backbone and an FDRDSynth folder (whose entries carry their ground-truth `
 * **oracle retrievers**: the R@1 of a retriever that matches exactly a given set of factors
   (ties broken at random), which shows where a gallery's difficulty lies.
 
-    python benchmarks/testbed.py --backbone synth-small --folder data/fdrd_synth/seed0-<hash>
+    python benchmarks/micro/testbed.py --backbone synth-small --folder data/fdrd_synth/seed0-<hash>
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
 from datasets.fdrd.synth import entries  # noqa: E402

@@ -18,10 +18,27 @@ from typing import Callable
 
 from methods import method
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 DATASET_CONFIG = "configs/datasets/fdrd_synth.yaml"
 VAL_IMAGES, QUICK_VAL_IMAGES = 2001, 6  # FDRDSynth val gallery per domain: the size docs/results/val_size.md chose
+
+
+# The synth configs' settings before the tuning round (docs/results/tuning.md): what the tuning's trial 0,
+# the val-size study and every trial's learning-rate scale start from, whatever the configs say since. With
+# each method's learning rate then (methods.py, ``untuned_lr``), 10 epochs and LOSS symmetric, and DCAR's
+# keys below, they set every key the tuning searches (:func:`untuned`).
+UNTUNED_DCAR = {"TRAINER.DCAR.CATE.LAMBDA": "1.0", "TRAINER.DCAR.CATE.ALPHA": "0.5",
+                "DATASET.FDRD.NUM_CATEGORY_NEGATIVES": "4", "DATASET.FDRD.NUM_ATTRIBUTE_NEGATIVES": "1",
+                "DATASET.FDRD.ATTRIBUTE_SWAPS": "lexicon", "DATASET.FDRD.ATTRIBUTE_LEXICON_EXTRA": "()",
+                "DATASET.FDRD.ATTRIBUTE_WORDS": "1", "TRAINER.DCAR.CAA.AT_TEST": "False"}
+
+
+def untuned(trainer: str) -> tuple[str, ...]:
+    """``train.py`` options that put ``trainer``'s synth config back where it stood before the tuning."""
+    keys = {"OPTIM.LR": method(trainer).untuned_lr, "OPTIM.MAX_EPOCH": "10", loss_key(trainer): "symmetric",
+            **(UNTUNED_DCAR if trainer == "DCAR" else {})}
+    return tuple(x for k, v in keys.items() for x in (k, v))
 
 
 @dataclass(frozen=True)
@@ -39,6 +56,7 @@ class Resolved:
     """The results of a study's jobs, by folder: each job's ``results.json`` content or its record."""
 
     results: dict[str, dict]
+    runs: int  # the study's jobs
     made: int  # runs trained or evaluated by this call
     reused: int  # runs found finished in their folders or in the records
     seconds: float  # the runs' own wall time, made now or before
@@ -83,59 +101,101 @@ def finished_in_folder(job: Job, identity: Identities) -> bool:
     return True
 
 
-def resolve(jobs: list[Job], workers: int, env: dict, records: str | None, make: bool = True) -> Resolved:
-    """The results of ``jobs``: from a finished run in the job's folder, else from its record in
+def finished_runs(root: str) -> dict[str, str]:
+    """Every finished training run under ``root`` (a ``results.json`` that is not an evaluation's),
+    by its identity: where a study finds a run another study made, without knowing its folder."""
+    from reporting.identity import run_key
+
+    found: dict[str, str] = {}
+    for folder, _, files in sorted(os.walk(root)):
+        if "results.json" not in files:
+            continue
+        try:
+            with open(os.path.join(folder, "results.json"), encoding="utf-8") as f:
+                results = json.load(f)
+            if not results.get("eval_only"):
+                found.setdefault(run_key(results["config"]), folder)
+        except (OSError, ValueError, KeyError, TypeError):  # a damaged file is no run to reuse
+            continue
+    return found
+
+
+def pointed(job: Job, model_folder: str) -> Job:
+    """An evaluation job loading its model from ``model_folder`` (where that run was found)."""
+    argv = list(job.argv)
+    argv[argv.index("--model-dir") + 1] = model_folder
+    return Job(job.out, tuple(argv), job.model)
+
+
+def resolve(jobs: list[Job], workers: int, env: dict, records: str | None, make: bool = True,
+            shared: str | None = None) -> Resolved:
+    """The results of ``jobs``: from a finished run in the job's folder, else from a finished run of
+    the same identity anywhere under ``shared`` (another study's), else from its record in
     ``records``, else made by ``train.py`` (``workers`` processes at a time, in the given order;
     an unfinished folder resumes). An evaluation to make needs its model's folder, so a model known
     only from its record trains again. Each run read from a folder gets a record when it has none;
     one whose record differs is named (a rerun that does not reproduce its record). ``make`` False:
     a run that would have to be made stops the study with one line naming how many and the first."""
-    from benchmarks.records import differences, load, read_record, record_of, run_seconds, write_record
+    from benchmarks.harness.records import differences, load, read_record, record_of, run_seconds, write_record
     from plugins import default_cfg
     from reporting.identity import flatten
 
     identity = Identities()
-    in_folder = {job for job in jobs if finished_in_folder(job, identity)}
-    recorded = {job: rec for job in jobs if job not in in_folder and records
+    elsewhere = finished_runs(shared) if shared and os.path.isdir(shared) else {}
+
+    def located(job: Job) -> str | None:
+        """The folder holding ``job``'s finished run (an evaluation only in its own folder)."""
+        if finished_in_folder(job, identity):
+            return job.out
+        return elsewhere.get(identity(job)) if job.model is None else None
+
+    where = {job: folder for job in jobs if (folder := located(job))}
+    recorded = {job: rec for job in jobs if job not in where and records
                 and (rec := read_record(identity(job), records)) is not None}
-    todo = [job for job in jobs if job not in in_folder and job not in recorded]
-    models = [job.model for job in todo if job.model is not None]
-    for model in dict.fromkeys(models):
-        if model not in todo and not finished_in_folder(model, identity):
-            todo.insert(0, model)
-            recorded.pop(model, None)
+    todo = [job for job in jobs if job not in where and job not in recorded]
+    for model in dict.fromkeys(job.model for job in todo if job.model is not None):
+        if model not in todo and model not in where:
+            if folder := located(model):
+                where[model] = folder
+            else:
+                todo.insert(0, model)
+                recorded.pop(model, None)
     if todo and not make:
-        where = f"in {records}" if records else "(no records folder: --quick keeps none unless --records is given)"
-        print(f"ERROR: {len(todo)} of the study's runs have neither a finished folder nor a record {where} "
+        place = f"in {records}" if records else "(no records folder: --quick keeps none unless --records is given)"
+        print(f"ERROR: {len(todo)} of the study's runs have neither a finished folder nor a record {place} "
               f"(the first: {todo[0].out}); run the study without --from-records to make them", flush=True)
         raise SystemExit(2)
     defaults = flatten(default_cfg())
 
     def keep(job: Job) -> None:
-        """Record a run read from its folder (none yet) or note where it differs from its record."""
+        """Record a run read from a folder (none yet) or note where it differs from its record."""
         if not records:
             return
-        results = load(job.out)
-        record = record_of(results, defaults, run_seconds(job.out), identity(job))
+        folder = where.get(job, job.out)
+        results = load(folder)
+        record = record_of(results, defaults, run_seconds(folder), identity(job))
         old = read_record(record["identity"], records)
         if old is None:
             write_record(record, records)
         elif found := differences(results, old):
-            print(f"NOTE: {job.out} does not reproduce its record ({len(found)} differences: "
+            print(f"NOTE: {folder} does not reproduce its record ({len(found)} differences: "
                   f"{'; '.join(found[:5])})", flush=True)
 
-    for job in in_folder:
-        print(f"done {os.path.relpath(job.out, ROOT)} (finished earlier, reused)", flush=True)
+    for job, folder in where.items():
+        print(f"done {os.path.relpath(job.out, ROOT)} (finished earlier{'' if folder == job.out else ' in ' + folder}, "
+              "reused)", flush=True)
         keep(job)
     _run([j for j in todo if j.model is None], workers, env, keep)  # each run recorded as it finishes
-    _run([j for j in todo if j.model is not None], workers, env, keep)
+    evaluations = {j: pointed(j, where[j.model]) if j.model in where else j for j in todo if j.model is not None}
+    _run(list(evaluations.values()), workers, env, keep)
     results, seconds = {}, 0.0
     for job in dict.fromkeys([*jobs, *todo]):
         if job in recorded:
             results[job.out], seconds = recorded[job], seconds + recorded[job]["seconds"]
         else:
-            results[job.out], seconds = load(job.out), seconds + run_seconds(job.out)
-    return Resolved(results, len(todo), sum(job not in todo for job in jobs), seconds)
+            folder = where.get(job, job.out)
+            results[job.out], seconds = load(folder), seconds + run_seconds(folder)
+    return Resolved(results, len(jobs), len(todo), sum(job not in todo for job in jobs), seconds)
 
 
 def _run(jobs: list[Job], workers: int, env: dict, finished: Callable[[Job], None]) -> None:
@@ -215,10 +275,21 @@ def run_arguments(doc: str, seeds: list[int], runs: str, name: str, report: str 
     return p
 
 
+def study_runs(a: argparse.Namespace, jobs: list[Job]) -> Resolved:
+    """:func:`resolve` with a study's command line (:func:`run_arguments`): its workers (one thread
+    each), its records, ``--from-records``, and the finished runs of other studies beside its own
+    runs folder."""
+    start = time.time()
+    got = resolve(jobs, a.workers, worker_env(a.workers), records_folder(a), not a.from_records,
+                  shared=os.path.dirname(os.path.abspath(a.runs)))
+    print(f"{got.made} runs made, {got.reused} reused, in {(time.time() - start) / 60:.1f} min", flush=True)
+    return got
+
+
 def records_folder(a: argparse.Namespace) -> str | None:
     """The run records a benchmark reads and writes (docs/results.md, "Run records"): ``--records``,
     else the committed folder, except for ``--quick`` settings, whose runs are not kept."""
-    from benchmarks.records import RECORDS_DIR
+    from benchmarks.harness.records import RECORDS_DIR
 
     return a.records or (None if a.quick else RECORDS_DIR)
 
@@ -252,6 +323,32 @@ def loss_key(trainer: str) -> str:
 def worker_env(workers: int) -> dict[str, str]:
     """The environment of the ``train.py`` workers: one CPU thread each when several share the cores."""
     return dict(os.environ, OMP_NUM_THREADS="1") if workers > 1 else dict(os.environ)
+
+
+INVOCATION_ONLY = {"--from-records": 0, "--records": 1, "--workers": 1}  # options that change no figure, with their values
+
+
+def command(name: str, argv: list[str]) -> str:
+    """The command a report names: ``python -m benchmarks run NAME`` with the options that shape the
+    study (not how it was invoked: workers, records, ``--from-records``), so a report regenerated
+    from records names the command that made it."""
+    kept, skip = [], 0
+    for arg in argv:
+        if skip:
+            skip -= 1
+        elif arg in INVOCATION_ONLY:
+            skip = INVOCATION_ONLY[arg]
+        else:
+            kept.append(arg)
+    return " ".join(["python -m benchmarks run", name, *kept])
+
+
+def publish(a: argparse.Namespace, name: str, argv: list[str], report: dict, runs: list[Resolved],
+            markdown: Callable[[dict], str]) -> None:
+    """Write the study's report with what stands behind it: its runs (how many, their own wall
+    time summed) and the command that makes it (:func:`command`)."""
+    report.update(runs=sum(r.runs for r in runs), runs_time_s=sum(r.seconds for r in runs), command=command(name, argv))
+    write_report(a, report, markdown(report))
 
 
 def write_report(a: argparse.Namespace, report: dict, text: str) -> None:

@@ -1,0 +1,2 @@
+"""Micro-benchmarks: speed and memory, FLOPs, retrieval evaluation, the negative-caption generators
+and DTR's token roles, each a script of its own (docs/performance.md)."""
