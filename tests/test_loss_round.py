@@ -103,3 +103,20 @@ def test_quick_round_writes_its_report(tmp_path, tiny_clip_files):
     assert m["tuned_loss"] == "symmetric"  # no tuning of this data: trial 0, the configs before it
     assert "would need CoOp" in md.read_text()
     assert m["seeds_for_target"] is None or m["seeds_for_target"] >= 2
+
+
+def test_the_tuned_direction_runs_are_the_tunings_own(tmp_path):
+    """The round's tuned trial is the tuning's chosen trial, run for run (same identity, so the
+    runner finds them): fails if the round starts from the config as it is now (CoOp's config runs
+    the adopted LOSS symmetric, its chosen trial i2t)."""
+    from benchmarks.harness.runner import Identities
+    from benchmarks.studies.synthetic_benchmark import TUNING_JSON
+
+    with open(TUNING_JSON, encoding="utf-8") as f:
+        tuned = json.load(f)
+    a = argparse.Namespace(seeds=[1], runs=str(tmp_path), data="data", data_seed=0, backbone_tag="abc", quick=False)
+    chosen = tu.trials("CoOp", tuned["trials"])[tuned["methods"]["CoOp"]["chosen"]]
+    ours = lr.round_trials("CoOp", tuned)[0]
+    identity = Identities()
+    assert [identity(j) for j in tu.jobs(a, [], [chosen])] == [identity(j) for j in tu.jobs(a, [], [ours])]
+    assert identity.configs[tu.jobs(a, [], [ours])[0]].TRAINER.COOP.LOSS == "i2t"

@@ -86,3 +86,15 @@ def test_runs_come_from_folders_then_records_and_models_train_again_for_new_eval
     capsys.readouterr()
     runner.resolve([moved_model], 1, dict(os.environ), records)
     assert f"NOTE: {moved_model.out} does not reproduce its record (1 differences: metrics.rsum" in capsys.readouterr().out
+
+
+def test_finished_runs_are_found_by_identity_evaluations_and_damaged_files_left_out(tmp_path):
+    from plugins import default_cfg
+    from reporting.identity import flatten, run_key
+
+    config = {**flatten(default_cfg()), "SEED": 3}
+    for folder, content in (("a/seed3", {"config": config}), ("b/eval", {"config": {**config, "SEED": 4}, "eval_only": True}),
+                            ("c", None)):
+        os.makedirs(tmp_path / folder)
+        (tmp_path / folder / "results.json").write_text(json.dumps(content) if content else '{"config": {')
+    assert runner.finished_runs(str(tmp_path)) == {run_key(config): str(tmp_path / "a" / "seed3")}
