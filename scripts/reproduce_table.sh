@@ -5,7 +5,7 @@
 #   SHOTS=4 bash scripts/reproduce_table.sh fdrd_synth                        # CPU: synth preset, synth-small
 # Every trainable method gets the same budget (10 epochs of batch 32, cosine schedule, one warm-up epoch;
 # each method's own learning rate). For the synthetic benchmark with paired statistics see
-# benchmarks/studies/synthetic_benchmark.py.
+# python -m benchmarks run synthetic_benchmark (benchmarks/studies/synthetic_benchmark.py).
 # Environment: DATA (./data), PRESET (vit_b32 | synth: which configs; synth for fdrd_synth alone), SHOTS (16), SEEDS ("1 2 3"),
 # OPTS (extra KEY VALUE pairs for every run). Runs go to output/table_PRESET_SHOTSshots/, where
 # table.md and table.csv are written; finished runs are reused, unfinished ones resumed.
