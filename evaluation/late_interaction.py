@@ -45,3 +45,21 @@ def token_scores(image_tokens: torch.Tensor, text_tokens: torch.Tensor, text_mas
             best_patch = sim.amax(2)  # [n, m, T]: each token's most similar patch
             t2i[i0:i0 + chunk, j0:j0 + chunk] = (best_patch * m[None]).sum(2) / words[j0:j0 + chunk][None]
     return i2t, t2i
+
+
+def pad(captions: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Captions given as their word tokens ([n_i, D] each) as one padded batch [M, T, D] and its
+    word mask [M, T], for :func:`token_scores`."""
+    longest = max(len(c) for c in captions)
+    features = captions[0].new_zeros(len(captions), longest, captions[0].shape[-1])
+    mask = torch.zeros(len(captions), longest, dtype=torch.bool, device=captions[0].device)
+    for i, c in enumerate(captions):
+        features[i, :len(c)], mask[i, :len(c)] = c, True
+    return features, mask
+
+
+def pair_scores(image_tokens: torch.Tensor, captions: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """One image's patch tokens [P, D] against a few captions (word tokens each): the image-to-text
+    and text-to-image scores [k] of each pair."""
+    i2t, t2i = token_scores(image_tokens[None], *pad([c.to(image_tokens.device) for c in captions]))
+    return i2t[0], t2i[0]
