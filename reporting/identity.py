@@ -48,9 +48,21 @@ def saved_config(run_dir: str) -> dict[str, Any] | None:
         return flatten(yaml.safe_load(f) or {})
 
 
+def _foreign_nodes(flat: Mapping[str, Any]) -> tuple[str, ...]:
+    """The config nodes (``TRAINER.<NODE>.``) of the table's other trainers (methods.py): a run of
+    one trainer never reads another's node, so adding a trainer (and its keys to every config)
+    changes no run's identity. None when the run's trainer has no row (its node is not known here)."""
+    from methods import METHODS
+
+    nodes = {m.trainer: m.node for m in METHODS}
+    own = nodes.get(flat.get("TRAINER.NAME"))
+    return () if own is None else tuple(f"TRAINER.{n}." for n in set(nodes.values()) - {own})
+
+
 def result_keys(flat: Mapping[str, Any]) -> dict[str, Any]:
-    """The keys of a flattened config that change results."""
-    return {k: v for k, v in flat.items() if k not in NOT_RESULTS}
+    """The keys of a flattened config that change results (the run's own trainer node, not the others')."""
+    foreign = _foreign_nodes(flat)
+    return {k: v for k, v in flat.items() if k not in NOT_RESULTS and not (foreign and k.startswith(foreign))}
 
 
 ABSENT = "(absent)"

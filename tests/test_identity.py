@@ -33,3 +33,16 @@ def test_run_key_tells_seeds_and_domains_apart_but_not_where_a_run_was_written()
     assert run_key(a) == run_key({**a, "OUTPUT_DIR": "b", "VERBOSE": False})
     assert len({run_key(a), run_key({**a, "SEED": 2}), run_key({**a, "DATASET.FDRD.DOMAINS": []})}) == 3
     assert group_key(a) == "0e0aa05cde"  # unchanged by run_key's arrival: averaged groups keep their keys
+
+
+def test_a_run_is_identified_by_its_own_trainer_node_not_the_others():
+    """Adding a trainer adds its node to every config: a CoOp run's identity must not change (fails
+    if other trainers' nodes count), its own node must count, and a trainer the table does not know
+    keeps every node (its node is not known here)."""
+    coop = {"TRAINER.NAME": "CoOp", "TRAINER.COOP.N_CTX": 4, "TRAINER.TEXT_TRIM": True, "SEED": 1}
+    with_more = {**coop, "TRAINER.DCAR.CATE.LAMBDA": 2.0, "TRAINER.MAPLE.N_CTX": 2}
+    assert run_key(with_more) == run_key(coop) and group_key(with_more) == group_key(coop)
+    assert run_key({**coop, "TRAINER.COOP.N_CTX": 8}) != run_key(coop)
+    assert run_key({**coop, "TRAINER.TEXT_TRIM": False}) != run_key(coop)  # keys of every trainer count
+    unknown = {**coop, "TRAINER.NAME": "Mine"}
+    assert run_key({**unknown, "TRAINER.DCAR.CATE.LAMBDA": 2.0}) != run_key(unknown)
