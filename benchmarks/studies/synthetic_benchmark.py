@@ -105,9 +105,9 @@ class Row:
 
 CFG = SYNTH  # the synthetic configs: configs/trainers/<trainer>/synth.yaml (equal budgets, chosen on val)
 # The references, then the methods (methods.py, in its order), then DCAR's component chain.
-ROWS = (
+ROWS = (  # a method joins the table once its synth config was chosen by the tuning (methods.py, untuned_lr)
     *(Row(m.name, m.trainer, m.configs[CFG], role="reference" if m.reference else "method", seeded=m.trains,
-          minutes=m.minutes) for m in sorted(METHODS, key=lambda m: not m.reference)),
+          minutes=m.minutes) for m in sorted(METHODS, key=lambda m: not m.reference) if m.reference or m.tuned),
     Row("1 prompts only, at DCAR's settings", "DCAR", CFG,
         ("TRAINER.DCAR.DTR.ENABLED", "False", "TRAINER.DCAR.CATE.LAMBDA", "0.0"), "ablation", minutes=2.7),
     Row("2 + DTR (no L_cate)", "DCAR", CFG, ("TRAINER.DCAR.CATE.LAMBDA", "0.0"), "ablation", minutes=2.5),
