@@ -44,11 +44,12 @@ def contrastive_loss(img: torch.Tensor, txt: torch.Tensor, scale: float | torch.
 
 
 def info_nce(i2t_logits: torch.Tensor, t2i_logits: torch.Tensor | None, not_negative: torch.Tensor | None,
-             mode: str) -> torch.Tensor:
+             mode: str, weights: torch.Tensor | None = None) -> torch.Tensor:
     """InfoNCE over B pairs from the image-to-caption logits [B, B] (row i: image i against every
     caption) and the caption-to-image logits [B, B] (row j: caption j against every image; None: the
     transpose of the first, as for one cosine per pair); ``not_negative`` and ``mode`` as in
-    :func:`contrastive_loss`."""
+    :func:`contrastive_loss`. ``weights`` [B]: each pair's loss (the mean of its directions) is
+    scaled by its weight before the mean over pairs (ALIP's adaptive loss)."""
     if mode not in CON_MODES:
         raise ValueError(f"contrastive loss mode must be one of {CON_MODES}, got {mode!r}")
     eye = torch.eye(len(i2t_logits), dtype=torch.bool, device=i2t_logits.device)
@@ -56,11 +57,15 @@ def info_nce(i2t_logits: torch.Tensor, t2i_logits: torch.Tensor | None, not_nega
         i2t_logits = i2t_logits.masked_fill(not_negative & ~eye, float("-inf"))
         if t2i_logits is not None:
             t2i_logits = t2i_logits.masked_fill(not_negative.T & ~eye, float("-inf"))
+    t2i_logits = i2t_logits.T if t2i_logits is None else t2i_logits
     target = torch.arange(len(i2t_logits), device=i2t_logits.device)
-    i2t = F.cross_entropy(i2t_logits, target)
-    if mode == "i2t":
-        return i2t
-    return (i2t + F.cross_entropy(i2t_logits.T if t2i_logits is None else t2i_logits, target)) / 2
+    if weights is None:
+        i2t = F.cross_entropy(i2t_logits, target)
+        return i2t if mode == "i2t" else (i2t + F.cross_entropy(t2i_logits, target)) / 2
+    per_pair = F.cross_entropy(i2t_logits, target, reduction="none")
+    if mode != "i2t":
+        per_pair = (per_pair + F.cross_entropy(t2i_logits, target, reduction="none")) / 2
+    return (per_pair * weights).mean()
 
 
 @in_fp32
