@@ -60,6 +60,7 @@ METHODS: tuple[Method, ...] = (
     Method("PromptSRC", "PromptSRC", "PROMPTSRC", _configs("vit_b32_ep10_batch32_4+4ctx"), 2.7, untuned_lr="0.01"),
     Method("FILIP", "FILIP", "FILIP", _configs("vit_b32_ep10_batch32"), 4.0),
     Method("ALIP", "ALIP", "ALIP", _configs("vit_b32_ep10_batch32"), 4.0),
+    Method("FineCLIP", "FineCLIP", "FINECLIP", _configs("vit_b32_ep10_batch32"), 4.0),
     Method("DCAR", "DCAR", "DCAR", _configs("vit_b32_ep10_batch32_2ctx"), 8.3, untuned_lr="0.01"),
     Method("FullFineTune", "full fine-tuning (upper bound)", "FINETUNE", _configs(), 3.7, reference=True,
            untuned_lr="0.0001", in_table=False, speed=False),
