@@ -9,19 +9,17 @@ import torch.nn.functional as F
 
 from tests.dcar_helpers import (
     build,
-    config_file,
-    dcar_cfg,
-    reloaded_test,
     resumed_equals_uninterrupted,
     steps_on_one_batch,
     trainable,
+    trainer_cfg,
 )
 from trainers.alip import ConsistencyGates, adaptive_loss
 from trainers.losses import contrastive_loss
 
 
 def _cfg(tmp_path, ckpt, **opts):
-    return dcar_cfg(tmp_path, ckpt, trainer="ALIP", config=config_file("ALIP"), **opts)
+    return trainer_cfg(tmp_path, ckpt, "ALIP", **opts)
 
 
 def _unit(*rows):
@@ -95,14 +93,5 @@ def test_a_template_without_a_slot_is_refused(tmp_path, ckpt):
 
 
 @pytest.mark.slow
-def test_reloads_to_identical_metrics(tmp_path, ckpt):
-    cfg = _cfg(tmp_path, ckpt, OPTIM__MAX_EPOCH=1)
-    cfg.freeze()
-    t = build(cfg)
-    t.train()
-    assert t.test() == reloaded_test(cfg)
-
-
-@pytest.mark.slow
-def test_a_killed_run_resumes_to_the_uninterrupted_weights(tmp_path, ckpt):
-    resumed_equals_uninterrupted(lambda name: _cfg(tmp_path / name, ckpt, OPTIM__MAX_EPOCH=2))
+def test_a_killed_run_resumes_and_a_trained_run_reloads_exactly(tmp_path, ckpt):
+    resumed_equals_uninterrupted(lambda name: _cfg(tmp_path / name, ckpt, OPTIM__MAX_EPOCH=2), reload=True)

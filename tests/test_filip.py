@@ -9,18 +9,16 @@ import torch
 from evaluation.late_interaction import token_scores
 from tests.dcar_helpers import (
     build,
-    config_file,
-    dcar_cfg,
-    reloaded_test,
     resumed_equals_uninterrupted,
     steps_on_one_batch,
     trainable,
+    trainer_cfg,
 )
 from trainers.losses import contrastive_loss, late_interaction_loss
 
 
 def _cfg(tmp_path, ckpt, **opts):
-    return dcar_cfg(tmp_path, ckpt, trainer="FILIP", config=config_file("FILIP"), **opts)
+    return trainer_cfg(tmp_path, ckpt, "FILIP", **opts)
 
 
 class _Item:
@@ -99,14 +97,5 @@ def test_a_bad_eval_mode_is_refused(tmp_path, ckpt):
 
 
 @pytest.mark.slow
-def test_reloads_to_identical_metrics(tmp_path, ckpt):
-    cfg = _cfg(tmp_path, ckpt, OPTIM__MAX_EPOCH=1)
-    cfg.freeze()
-    t = build(cfg)
-    t.train()
-    assert t.test() == reloaded_test(cfg)
-
-
-@pytest.mark.slow
-def test_a_killed_run_resumes_to_the_uninterrupted_weights(tmp_path, ckpt):
-    resumed_equals_uninterrupted(lambda name: _cfg(tmp_path / name, ckpt, OPTIM__MAX_EPOCH=2))
+def test_a_killed_run_resumes_and_a_trained_run_reloads_exactly(tmp_path, ckpt):
+    resumed_equals_uninterrupted(lambda name: _cfg(tmp_path / name, ckpt, OPTIM__MAX_EPOCH=2), reload=True)

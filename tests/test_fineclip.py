@@ -8,17 +8,15 @@ import torch
 
 from tests.dcar_helpers import (
     build,
-    config_file,
-    dcar_cfg,
-    reloaded_test,
     resumed_equals_uninterrupted,
     steps_on_one_batch,
+    trainer_cfg,
 )
 from trainers.fineclip import crops, distillation_loss, grid_boxes, region_features
 
 
 def _cfg(tmp_path, ckpt, **opts):
-    return dcar_cfg(tmp_path, ckpt, trainer="FineCLIP", config=config_file("FineCLIP"), **opts)
+    return trainer_cfg(tmp_path, ckpt, "FineCLIP", **opts)
 
 
 def test_the_grid_is_row_by_row_from_the_top_left():
@@ -69,14 +67,5 @@ def test_both_towers_train_and_each_loss_counts(tmp_path, ckpt):
 
 
 @pytest.mark.slow
-def test_reloads_to_identical_metrics(tmp_path, ckpt):
-    cfg = _cfg(tmp_path, ckpt, OPTIM__MAX_EPOCH=1)
-    cfg.freeze()
-    t = build(cfg)
-    t.train()
-    assert t.test() == reloaded_test(cfg)
-
-
-@pytest.mark.slow
-def test_a_killed_run_resumes_to_the_uninterrupted_weights(tmp_path, ckpt):
-    resumed_equals_uninterrupted(lambda name: _cfg(tmp_path / name, ckpt, OPTIM__MAX_EPOCH=2))
+def test_a_killed_run_resumes_and_a_trained_run_reloads_exactly(tmp_path, ckpt):
+    resumed_equals_uninterrupted(lambda name: _cfg(tmp_path / name, ckpt, OPTIM__MAX_EPOCH=2), reload=True)

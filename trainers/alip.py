@@ -18,6 +18,7 @@ from engine import distributed as dist
 from engine.precision import Precision
 
 from .base import RetrievalTrainer
+from .finetune import whole_model
 from .losses import in_fp32, info_nce, not_negative_pairs
 from .model import PromptedCLIP, prompted_clip
 
@@ -100,11 +101,9 @@ class ALIP(RetrievalTrainer):
     @classmethod
     def retrieval_model(cls, cfg: Any, clip_model: nn.Module,
                         precision: Precision) -> tuple[PromptedCLIP, dict[str, nn.Module]]:
-        clip_model.logit_scale.requires_grad_(False)
-        gates = ConsistencyGates(cfg.TRAINER.ALIP.MOMENTUM).to(clip_model.logit_scale.device)
         model = prompted_clip(cfg, clip_model, precision, train_clip=True)
-        model.gates = gates
-        return model, {"clip": nn.ModuleDict({"clip": clip_model, "gates": gates})}
+        model.gates = ConsistencyGates(cfg.TRAINER.ALIP.MOMENTUM).to(clip_model.logit_scale.device)
+        return whole_model(clip_model, model, gates=model.gates)
 
     def raw_texts(self, items: Sequence[Any]) -> list[str]:
         """Each item's raw text: its class name in ``RAW_TEMPLATE``."""

@@ -18,6 +18,7 @@ from evaluation.late_interaction import word_mask
 
 from .base import RetrievalTrainer
 from .clip_driver import assemble_text, encode_image, encode_text
+from .finetune import whole_model
 from .losses import late_interaction_loss
 from .model import PromptedCLIP
 
@@ -86,10 +87,8 @@ class FILIP(RetrievalTrainer):
     @classmethod
     def retrieval_model(cls, cfg: Any, clip_model: nn.Module,
                         precision: Precision) -> tuple[PromptedCLIP, dict[str, nn.Module]]:
-        clip_model.logit_scale.requires_grad_(False)
-        model = LateInteractionCLIP(clip_model, tokens_at_test=cfg.TRAINER.FILIP.EVAL == "tokens", precision=precision,
-                                    text_trim=cfg.TRAINER.TEXT_TRIM)
-        return model, {"clip": nn.ModuleDict({"clip": clip_model})}
+        return whole_model(clip_model, LateInteractionCLIP(clip_model, tokens_at_test=cfg.TRAINER.FILIP.EVAL == "tokens",
+                                                           precision=precision, text_trim=cfg.TRAINER.TEXT_TRIM))
 
     def contrastive_step(self, batch: dict, items: Sequence[Any]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Patch and word tokens of the batch, and L_con over their late-interaction scores."""

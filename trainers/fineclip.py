@@ -19,6 +19,7 @@ from engine.precision import Precision
 
 from .base import RetrievalTrainer
 from .clip_driver import encode_image_and_patches
+from .finetune import whole_model
 from .losses import global_contrastive_loss, in_fp32
 from .model import PromptedCLIP, prompted_clip
 
@@ -89,8 +90,7 @@ class FineCLIP(RetrievalTrainer):
     @classmethod
     def retrieval_model(cls, cfg: Any, clip_model: nn.Module,
                         precision: Precision) -> tuple[PromptedCLIP, dict[str, nn.Module]]:
-        clip_model.logit_scale.requires_grad_(False)
-        return prompted_clip(cfg, clip_model, precision, train_clip=True), {"clip": nn.ModuleDict({"clip": clip_model})}
+        return whole_model(clip_model, prompted_clip(cfg, clip_model, precision, train_clip=True))
 
     def contrastive_step(self, batch: dict, items: Sequence[Any]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Global features, region features and their teachers; the global contrastive loss plus the
