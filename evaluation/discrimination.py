@@ -11,7 +11,8 @@
   scores its own caption above its twin's caption, and a caption its own image above the twin
   image. Ties count as errors.
 
-Features are unit-normalised; scores are fp32 dot products.
+Features are unit-normalised; scores are fp32 dot products, or, for patch and word tokens, the
+token-wise late interaction of docs/method.md, "FILIP".
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from typing import Sequence
 import torch
 
 from .items import RetrievalItem
+from .late_interaction import pair_scores
 from .ranking import normalize
 
 
@@ -43,32 +45,49 @@ def negatives_by_kind(item: RetrievalItem) -> dict[str, list[str]]:
 
 def negative_discrimination(image_feats: torch.Tensor, items: Sequence[RetrievalItem],
                             caption_feats: dict[str, torch.Tensor]) -> dict[str, float]:
-    """``negdisc_<kind>`` over the items that have negatives of that kind."""
-    img = normalize(image_feats)
+    """``negdisc_<kind>`` over the items that have negatives of that kind: the image scores its
+    caption above every negative of the kind (features: the cosine; patch and word tokens: the
+    image-to-text late interaction)."""
+    tokens = image_feats.dim() == 3
+    img = image_feats if tokens else normalize(image_feats)
     wins: dict[str, list[bool]] = defaultdict(list)
     for i, item in enumerate(items):
         groups = negatives_by_kind(item)
         if not groups:
             continue
-        pos = float(normalize(caption_feats[item.captions[0]][None].to(img.device))[0] @ img[i])
+        if tokens:
+            pos = float(pair_scores(img[i], [caption_feats[item.captions[0]]])[0][0])
+        else:
+            pos = float(normalize(caption_feats[item.captions[0]][None].to(img.device))[0] @ img[i])
         for kind, captions in groups.items():
-            negs = normalize(torch.stack([caption_feats[c] for c in captions]).to(img.device)) @ img[i]
+            if tokens:
+                negs = pair_scores(img[i], [caption_feats[c] for c in captions])[0]
+            else:
+                negs = normalize(torch.stack([caption_feats[c] for c in captions]).to(img.device)) @ img[i]
             wins[kind].append(bool((pos > negs).all()))
     order = sorted(wins, key=lambda k: (k != "all", k != "category", k))
     return {f"negdisc_{k}": 100.0 * sum(wins[k]) / len(wins[k]) for k in order}
 
 
-def twin_accuracy(image_feats: torch.Tensor, caption_feats: torch.Tensor,
+def twin_accuracy(image_feats: torch.Tensor, caption_feats: Sequence[torch.Tensor],
                   items: Sequence[RetrievalItem]) -> dict[str, float]:
     """``twin_i2t_<factor>`` and ``twin_t2i_<factor>`` over every (item, twin) pair of the gallery;
-    ``caption_feats[i]`` is item i's caption feature."""
+    ``caption_feats[i]`` is item i's caption feature (or its word tokens, scored by late interaction)."""
     index = {it.key: i for i, it in enumerate(items)}
-    img, txt = normalize(image_feats), normalize(caption_feats)
+    tokens = image_feats.dim() == 3
+    if not tokens:
+        img, txt = normalize(image_feats), normalize(torch.stack(list(caption_feats)))
     hits: dict[str, list[bool]] = defaultdict(list)
     for i, item in enumerate(items):
         for key, factor in item.twins:
             j = index.get(key)
             if j is None:  # the twin is not in this gallery (e.g. skipped for a bad image)
+                continue
+            if tokens:
+                own, other = pair_scores(image_feats[i], [caption_feats[i], caption_feats[j]])[0]  # image i's two captions
+                mine, twin = (pair_scores(image_feats[k], [caption_feats[i]])[1][0] for k in (i, j))  # caption i's two images
+                hits[f"twin_i2t_{factor}"].append(bool(own > other))
+                hits[f"twin_t2i_{factor}"].append(bool(mine > twin))
                 continue
             hits[f"twin_i2t_{factor}"].append(bool(img[i] @ txt[i] > img[i] @ txt[j]))
             hits[f"twin_t2i_{factor}"].append(bool(txt[i] @ img[i] > txt[i] @ img[j]))

@@ -9,6 +9,7 @@ import torch
 
 from engine.writes import write_atomic
 
+from .late_interaction import pad, token_scores
 from .ranking import normalize
 
 if TYPE_CHECKING:
@@ -82,11 +83,15 @@ def plot_gallery(snapshot: Snapshot, path: str, n_text: int = 4, n_image: int = 
     items, feats = snapshot.items, snapshot.features
     domain = items[0].domain_name
     idx = [i for i, it in enumerate(items) if it.domain_name == domain]
-    img = normalize(feats[idx])
     caps = [items[i].captions[0] for i in idx]
-    txt = normalize(torch.stack([snapshot.caption_features[c] for c in caps]))
-    t2i_order = (txt @ img.T).argsort(dim=1, descending=True).tolist()
-    i2t_order = (img @ txt.T).argsort(dim=1, descending=True).tolist()
+    if feats.dim() == 3:  # patch and word tokens: late interaction (docs/method.md, "FILIP")
+        i2t_scores, t2i_scores = token_scores(feats[idx], *pad([snapshot.caption_features[c] for c in caps]))
+        caption_scores = t2i_scores.T  # [captions, images]
+    else:
+        img, txt = normalize(feats[idx]), normalize(torch.stack([snapshot.caption_features[c] for c in caps]))
+        caption_scores, i2t_scores = txt @ img.T, img @ txt.T
+    t2i_order = caption_scores.argsort(dim=1, descending=True).tolist()
+    i2t_order = i2t_scores.argsort(dim=1, descending=True).tolist()
     t2i_rank, i2t_rank = _true_ranks(t2i_order, caps), _true_ranks(i2t_order, caps)
     t2i_top, i2t_top = [o[:top] for o in t2i_order], [o[:top] for o in i2t_order]
     t2i_hit, i2t_hit = [r == 1 for r in t2i_rank], [r == 1 for r in i2t_rank]

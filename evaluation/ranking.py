@@ -75,6 +75,24 @@ def ranks(queries: torch.Tensor, gallery: torch.Tensor, ptr: torch.Tensor, idx: 
     return out
 
 
+def ranks_from_scores(scores: torch.Tensor, ptr: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """0-based rank of each query's best correct item from a score matrix [Q, G] (a similarity
+    that is no dot product of two features, e.g. token-wise late interaction), by the same rule as
+    :func:`ranks`: the target is the best-scoring correct item (ties: lowest index), and an item is
+    ahead of it when it scores higher, or equal with a lower gallery index."""
+    counts = (ptr[1:] - ptr[:-1]).tolist()
+    if 0 in counts:
+        raise ValueError("every query needs at least one correct gallery item")
+    out = torch.zeros(len(scores), dtype=torch.long)
+    columns = torch.arange(scores.shape[1], device=scores.device)
+    for q, row in enumerate(scores):
+        correct = idx[ptr[q]:ptr[q + 1]]
+        best = correct[row[correct] == row[correct].max()].min()
+        ahead = (row > row[best]) | ((row == row[best]) & (columns < best))
+        out[q] = int(ahead.sum())
+    return out.to(scores.device)
+
+
 def recall_metrics(rank: torch.Tensor, ks: tuple[int, ...], prefix: str) -> dict[str, float]:
     """R@K (percent), median and mean rank (1-based) of a direction."""
     r = rank.double()

@@ -30,7 +30,8 @@ from reporting.metric_names import format_metric
 
 from .discrimination import negative_discrimination, negatives_by_kind, twin_accuracy
 from .items import RetrievalItem, check_items
-from .ranking import ranks, recall_metrics
+from .late_interaction import pad, token_scores
+from .ranking import ranks, ranks_from_scores, recall_metrics
 
 
 def extend_cfg(cfg: Any) -> None:
@@ -65,14 +66,19 @@ def domain_metrics(image_feats: torch.Tensor, image_captions: Sequence[Sequence[
             images_of[s].append(i)
     device = image_feats.device
     img = image_feats
-    uniq = torch.stack([caption_feats[s] for s in strings]).to(device)
     row_of = {s: r for r, s in enumerate(strings)}
-    txt = uniq[torch.tensor([row_of[s] for s in texts], device=device)]
-
+    text_rows = torch.tensor([row_of[s] for s in texts], device=device)
     i2t_groups = [sorted({p for s in caps for p in pos_of[s]}) for caps in image_captions]
-    i2t = ranks(img, txt, *_csr(i2t_groups, device), chunk=chunk)
-    t2i_unique = ranks(uniq, img, *_csr([images_of[s] for s in strings], device), chunk=chunk)
-    t2i = t2i_unique[torch.tensor([row_of[s] for s in texts], device=device)]
+    t2i_groups = _csr([images_of[s] for s in strings], device)
+    if img.dim() == 3:  # patch tokens: late interaction (docs/method.md, "FILIP"), ranked from its scores
+        i2t_scores, t2i_scores = token_scores(img, *pad([caption_feats[s].to(device) for s in strings]))
+        i2t = ranks_from_scores(i2t_scores[:, text_rows], *_csr(i2t_groups, device))
+        t2i_unique = ranks_from_scores(t2i_scores.T, *t2i_groups)
+    else:
+        uniq = torch.stack([caption_feats[s] for s in strings]).to(device)
+        i2t = ranks(img, uniq[text_rows], *_csr(i2t_groups, device), chunk=chunk)
+        t2i_unique = ranks(uniq, img, *t2i_groups, chunk=chunk)
+    t2i = t2i_unique[text_rows]
 
     metrics = {**recall_metrics(i2t, tuple(ks), "i2t"), **recall_metrics(t2i, tuple(ks), "t2i")}
     ordered = OrderedDict((k, metrics[k]) for k in [f"i2t_R@{k}" for k in ks] + ["i2t_mean"]
@@ -141,13 +147,16 @@ class Retrieval(EvaluatorBase):
         batches = [order[b:b + self.text_batch] for b in range(0, len(order), self.text_batch)]
         shared = len(batches) >= dist.world_size()
         mine = batches[dist.rank()::dist.world_size()] if shared else batches
-        done, feats = [], []
+        done, feats, tokens = [], [], False
         for batch in tqdm(mine, desc="Encoding captions"):
             done.extend(batch)
-            feats.append(encode_text(batch).float())
-        feats = torch.cat(feats)
+            out = encode_text(batch)  # features [B, D], or each caption's word tokens [n_i, D] (late interaction)
+            tokens = isinstance(out, list)
+            feats.extend(t.float() for t in out)
         if shared:
-            done, feats = dist.gather_objects(done), dist.gather_rows(feats)
+            done = dist.gather_objects(done)
+            feats = ([t.to(feats[0].device) for t in dist.gather_objects([t.cpu() for t in feats])] if tokens
+                     else list(dist.gather_rows(torch.stack(feats))))
         return dict(zip(done, feats))
 
     def evaluate(self, encode_text: Callable[[list[str]], torch.Tensor] | None = None,
@@ -174,8 +183,8 @@ class Retrieval(EvaluatorBase):
                 features[idx], [it.captions for it in items], caption_feats, self.ks, self.chunk)
             if fine_grained:
                 per_domain[dom].update(negative_discrimination(features[idx], items, caption_feats))
-                per_domain[dom].update(twin_accuracy(features[idx], torch.stack([caption_feats[it.captions[0]]
-                                                                                 for it in items]), items))
+                per_domain[dom].update(twin_accuracy(features[idx], [caption_feats[it.captions[0]] for it in items],
+                                                     items))
         results = OrderedDict()
         if len(domains) > 1:
             for dom, m in per_domain.items():

@@ -68,11 +68,13 @@ def reloaded_test(cfg) -> dict:
     return fresh.test()
 
 
-def resumed_equals_uninterrupted(make_cfg) -> None:
+def resumed_equals_uninterrupted(make_cfg, reload: bool = False) -> None:
     """Train ``make_cfg("whole")`` for its epochs; train ``make_cfg("killed")`` until epoch 1's
     checkpoint is written, stop it there, rebuild it with another seed and let it resume: its trained
     weights and test metrics must equal the uninterrupted run's (everything must come from the
-    checkpoint: optimiser, schedule, random state and any state the trainer keeps across epochs)."""
+    checkpoint: optimiser, schedule, random state and any state the trainer keeps across epochs).
+    ``reload``: also a fresh trainer loading the uninterrupted run's checkpoint gives its metrics
+    (:func:`reloaded_test`), on the same runs."""
     whole = build(make_cfg("whole"))
     whole.train()
     with killed_after_epoch(type(whole), 1):
@@ -84,3 +86,5 @@ def resumed_equals_uninterrupted(make_cfg) -> None:
     for name, value in trainable(resumed).state_dict().items():
         assert torch.equal(value, want[name]), name
     assert resumed.test() == whole.test()
+    if reload:
+        assert reloaded_test(make_cfg("whole")) == whole.test()

@@ -32,7 +32,8 @@ DASSL_SUITE = ("tests/test_engine_training.py", "tests/test_registry_config.py",
                "tests/test_fdrd_inputs.py", "tests/test_fdrd_synth.py", "tests/test_retrieval_eval.py",
                "tests/test_zsclip_e2e.py", "tests/test_dcar.py", "tests/test_dtr.py", "tests/test_baselines.py",
                "tests/test_clip_lora.py", "tests/test_promptsrc.py", "tests/test_finetune.py", "tests/test_model.py",
-               "tests/test_trained.py", "tests/test_distributed.py", "tests/test_train.py", "tests/test_fdrd_partial.py")
+               "tests/test_trained.py", "tests/test_distributed.py", "tests/test_train.py", "tests/test_fdrd_partial.py",
+               "tests/test_filip.py", "tests/test_alip.py", "tests/test_fineclip.py")
 
 
 def _run(code_or_args, timeout=600):

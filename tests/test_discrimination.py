@@ -44,3 +44,20 @@ def test_twin_accuracy_by_hand():
     assert got == {"twin_i2t_colour": 50.0, "twin_t2i_colour": 100.0}
     with pytest.raises(KeyError):
         negative_discrimination(img[:1], [_item("x", cat=("y",))], {"x": e[0]})  # every caption needs a feature
+
+
+def test_token_features_are_scored_by_late_interaction():
+    """Patch tokens and word tokens (FILIP) by hand. Image A (1,0),(0,1); caption p: words (1,0) and
+    (0,1) -> i2t 1.0; negative n: word (1,0) alone -> i2t 0.5: discriminated. The text-to-image
+    scores tie (1.0 both), so the test fails if that direction decides. Image B (1,0),(1,0) scores
+    p and n both 1.0: a tie, a miss."""
+    x, y = torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0])
+    a, b = torch.stack([x, y]), torch.stack([x, x])
+    feats = {"p": torch.stack([x, y]), "n": x[None]}
+    assert negative_discrimination(torch.stack([a]), [_item("p", cat=("n",))], feats)["negdisc_category"] == 100.0
+    assert negative_discrimination(torch.stack([b]), [_item("p", cat=("n",))], feats)["negdisc_category"] == 0.0
+    items = [_item("p", key="A", twins=(("B", "colour"),)), _item("n", key="B", twins=(("A", "colour"),))]
+    got = twin_accuracy(torch.stack([a, b]), [feats["p"], feats["n"]], items)
+    # A: i2t p 1.0 > n 0.5 (hit); t2i caption p: A 1.0 > B 0.5 (hit). B: i2t n 1.0 vs p 1.0 (tie: miss);
+    # t2i caption n: B 1.0 vs A 1.0 (tie: miss)
+    assert got == {"twin_i2t_colour": 50.0, "twin_t2i_colour": 50.0}

@@ -65,8 +65,9 @@ def test_the_lists_derive_from_the_table():
     assert parse_test_res.METHOD_ORDER == trainers()
     assert tuning.METHODS == ("CoOp", "CLIP_Adapter", "CLIP_LoRA", "MaPLe", "PromptSRC", "DCAR", "FullFineTune")
     rows = [r for r in synthetic_benchmark.ROWS if r.role != "ablation"]
-    assert [(r.name, r.trainer, r.minutes, r.seeded) for r in rows] == [
-        (m.name, m.trainer, m.minutes, m.trains) for m in sorted(METHODS, key=lambda m: not m.reference)]
+    assert [(r.name, r.trainer, r.minutes, r.seeded, r.untuned) for r in rows] == [
+        (m.name, m.trainer, m.minutes, m.trains, not (m.reference or m.tuned))
+        for m in sorted(METHODS, key=lambda m: not m.reference)]  # an untuned method runs only when --only names it
     assert {r.trainer for r in rows if r.role == "reference"} == {"ZeroshotCLIP", "FullFineTune"}
 
 

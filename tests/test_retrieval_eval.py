@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from evaluation.items import Item
-from evaluation.ranking import normalize, ranks
+from evaluation.ranking import normalize, ranks, ranks_from_scores
 from evaluation.retrieval import Retrieval
 from plugins import default_cfg
 
@@ -39,6 +39,8 @@ def _evaluate(image_feats, items, text_feats, chunk=2048, ks=(1, 5, 10)):
 
     def encode(batch):
         calls.extend(batch)
+        if next(iter(text_feats.values())).dim() == 2:  # word tokens per caption (late interaction)
+            return [text_feats[s] for s in batch]
         return torch.stack([text_feats[s] for s in batch])
 
     res = ev.evaluate(encode)
@@ -77,6 +79,21 @@ def test_all_equal_scores_break_ties_by_index():
     assert got.tolist() == [2] * 6  # the best correct item is the lower index among equals
 
 
+def test_ranks_from_a_score_matrix_follow_the_same_rule():
+    """A score matrix (late interaction has no features to dot) gives the ranks of the features'
+    dot products, ties included: fails if the target is not the best correct item, if an equal
+    score with a lower index is not counted ahead, or if the target counts itself."""
+    gen = torch.Generator().manual_seed(3)
+    for _ in range(10):
+        q = torch.randint(-2, 3, (25, 5), generator=gen).float()
+        g = torch.randint(-2, 3, (30, 5), generator=gen).float()
+        correct = [sorted({int(torch.randint(0, 30, (1,), generator=gen)) for _ in range(2)}) for _ in range(25)]
+        scores = (normalize(q, torch.float64)[:, None] * normalize(g, torch.float64)[None]).sum(-1)  # as naive_ranks
+        assert torch.equal(ranks_from_scores(scores, *_csr(correct)), naive_ranks(q, g, correct))
+    tied = torch.ones(3, 4)
+    assert ranks_from_scores(tied, *_csr([[2], [0], [3, 1]])).tolist() == [2, 0, 1]
+
+
 def test_evaluator_matches_reference_on_random_features():
     torch.manual_seed(1)
     n, d = 40, 8
@@ -97,6 +114,20 @@ def test_evaluator_matches_reference_on_random_features():
     assert res["rsum"] == pytest.approx(sum(res[k] for k in res if "_R@" in k))
     assert list(result.per_domain) == ["X"] and result.sizes["X"]["images"] == n
     assert sorted(result.item_ranks["X"]["i2t"]) == sorted(i2t.tolist())
+
+
+def test_patch_and_word_tokens_are_ranked_by_late_interaction():
+    """Images as patch tokens, captions as word tokens (FILIP): the scores of docs/method.md,
+    "FILIP" by hand. i2t: A-a 1.0, A-b 0.5, B-a = B-b = 1.0 (B's caption b ranks behind a, the
+    lower index); t2i: a-A 1.0, a-B 0.5, b-A = b-B = 1.0 (caption b's image B behind A). Pooled
+    features would score B-b above B-a (its mean patch is b's only word)."""
+    x, y = torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0])
+    img = torch.stack([torch.stack([x, y]), torch.stack([x, x])])
+    feats = {"a": torch.stack([x, y]), "b": x[None]}
+    items = [Item(("a",), "X"), Item(("b",), "X")]
+    result = _evaluate(img, items, feats, ks=(1,))
+    assert result.item_ranks["X"] == {"i2t": [0, 1], "t2i": [0, 1]}
+    assert result.metrics["i2t_R@1"] == result.metrics["t2i_R@1"] == 50.0
 
 
 def test_asymmetric_case_distinguishes_directions():

@@ -147,6 +147,26 @@ def encode_image(clip_model: nn.Module, images: torch.Tensor, shallow: torch.Ten
     """CLIP's ViT with prompts appended after CLS + patches (layer 0) and replaced in layers 1..len(deep).
     Returns the pooled (CLS) features [B, D], or with ``patches`` the projected feature of every
     patch [B, P, D] (through ``ln_post`` and the projection, as the CLS token)."""
+    x = _vit_tokens(clip_model, images, shallow, deep)
+    v = clip_model.visual
+    out = (v.ln_post(x[:, 1:v.positional_embedding.shape[0]]) if patches else v.ln_post(x[:, 0, :])) @ v.proj
+    report(EncoderCall("image", images, out, prompts=0 if shallow is None else len(shallow)))
+    return out
+
+
+def encode_image_and_patches(clip_model: nn.Module, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """One pass of CLIP's ViT (no prompts): the pooled (CLS) features [B, D] and the projected
+    feature of every patch [B, P, D], as :func:`encode_image` gives each."""
+    x = _vit_tokens(clip_model, images, None, ())
+    v = clip_model.visual
+    tokens = v.ln_post(x[:, :v.positional_embedding.shape[0]]) @ v.proj
+    report(EncoderCall("image", images, tokens[:, 0]))
+    return tokens[:, 0], tokens[:, 1:]
+
+
+def _vit_tokens(clip_model: nn.Module, images: torch.Tensor, shallow: torch.Tensor | None,
+                deep: Sequence[torch.Tensor]) -> torch.Tensor:
+    """The ViT's output tokens [B, 1 + P (+ prompts), W] before ``ln_post``."""
     v = clip_model.visual
     dtype = v.conv1.weight.dtype
     x = v.conv1(images.to(dtype))
@@ -161,7 +181,4 @@ def encode_image(clip_model: nn.Module, images: torch.Tensor, shallow: torch.Ten
             p = deep[i - 1].to(x.dtype)
             x = torch.cat([x[: -len(p)], p[:, None].expand(-1, x.shape[1], -1)])
         x = block(x)
-    x = x.permute(1, 0, 2)
-    out = (v.ln_post(x[:, 1:v.positional_embedding.shape[0]]) if patches else v.ln_post(x[:, 0, :])) @ v.proj
-    report(EncoderCall("image", images, out, prompts=0 if shallow is None else len(shallow)))
-    return out
+    return x.permute(1, 0, 2)

@@ -22,6 +22,16 @@ def extend_cfg(cfg: Any) -> None:
     cfg.TRAINER.FINETUNE = c
 
 
+def whole_model(clip_model: nn.Module, model: PromptedCLIP,
+                **more: nn.Module) -> tuple[PromptedCLIP, dict[str, nn.Module]]:
+    """``model`` with every CLIP weight training except the temperature (CLIP's, frozen as in the
+    prompt methods), registered under the run-folder name ``clip`` with ``more`` beside them (what the
+    checkpoint also holds): the trainers that fine-tune the whole model (full fine-tuning, FILIP,
+    ALIP, FineCLIP) adopt their model this way."""
+    clip_model.logit_scale.requires_grad_(False)
+    return model, {"clip": nn.ModuleDict({"clip": clip_model, **more})}
+
+
 @TRAINER_REGISTRY.register()
 class FullFineTune(RetrievalTrainer):
     """Every CLIP weight trains, except the temperature (CLIP's, frozen as in the prompt methods)."""
@@ -31,5 +41,4 @@ class FullFineTune(RetrievalTrainer):
     @classmethod
     def retrieval_model(cls, cfg: Any, clip_model: nn.Module,
                         precision: Precision) -> tuple[PromptedCLIP, dict[str, nn.Module]]:
-        clip_model.logit_scale.requires_grad_(False)
-        return prompted_clip(cfg, clip_model, precision, train_clip=True), {"clip": nn.ModuleDict({"clip": clip_model})}
+        return whole_model(clip_model, prompted_clip(cfg, clip_model, precision, train_clip=True))

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from engine import distributed as dist
+from evaluation.late_interaction import token_scores
 
 F_ = TypeVar("F_", bound=Callable[..., torch.Tensor])
 CON_MODES = ("symmetric", "i2t")
@@ -38,16 +39,46 @@ def contrastive_loss(img: torch.Tensor, txt: torch.Tensor, scale: float | torch.
     ``mode`` ``symmetric``: 1/2 [CE(I->T) + CE(T->I)]; ``i2t``: CE(I->T) only (a direct port of
     classification-style training).
     """
+    img, txt = F.normalize(img.float(), dim=-1), F.normalize(txt.float(), dim=-1)
+    return info_nce(scale * img @ txt.T, None, not_negative, mode)
+
+
+def info_nce(i2t_logits: torch.Tensor, t2i_logits: torch.Tensor | None, not_negative: torch.Tensor | None,
+             mode: str, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """InfoNCE over B pairs from the image-to-caption logits [B, B] (row i: image i against every
+    caption) and the caption-to-image logits [B, B] (row j: caption j against every image; None: the
+    transpose of the first, as for one cosine per pair); ``not_negative`` and ``mode`` as in
+    :func:`contrastive_loss`. ``weights`` [B]: each pair's loss (the mean of its directions) is
+    scaled by its weight before the mean over pairs (ALIP's adaptive loss)."""
     if mode not in CON_MODES:
         raise ValueError(f"contrastive loss mode must be one of {CON_MODES}, got {mode!r}")
-    img, txt = F.normalize(img.float(), dim=-1), F.normalize(txt.float(), dim=-1)
-    logits = scale * img @ txt.T
+    eye = torch.eye(len(i2t_logits), dtype=torch.bool, device=i2t_logits.device)
     if not_negative is not None:
-        eye = torch.eye(len(img), dtype=torch.bool, device=img.device)
-        logits = logits.masked_fill(not_negative & ~eye, float("-inf"))
-    target = torch.arange(len(img), device=img.device)
-    i2t = F.cross_entropy(logits, target)
-    return i2t if mode == "i2t" else (i2t + F.cross_entropy(logits.T, target)) / 2
+        i2t_logits = i2t_logits.masked_fill(not_negative & ~eye, float("-inf"))
+        if t2i_logits is not None:
+            t2i_logits = t2i_logits.masked_fill(not_negative.T & ~eye, float("-inf"))
+    t2i_logits = i2t_logits.T if t2i_logits is None else t2i_logits
+    target = torch.arange(len(i2t_logits), device=i2t_logits.device)
+    if weights is None:
+        i2t = F.cross_entropy(i2t_logits, target)
+        return i2t if mode == "i2t" else (i2t + F.cross_entropy(t2i_logits, target)) / 2
+    per_pair = F.cross_entropy(i2t_logits, target, reduction="none")
+    if mode != "i2t":
+        per_pair = (per_pair + F.cross_entropy(t2i_logits, target, reduction="none")) / 2
+    return (per_pair * weights).mean()
+
+
+@in_fp32
+def late_interaction_loss(img: torch.Tensor, txt: torch.Tensor, txt_mask: torch.Tensor, items: Sequence[Any],
+                          scale: float, mode: str, chunk: int = 64) -> tuple[torch.Tensor, int]:
+    """L_con over the global batch with FILIP's token-wise scores (docs/method.md, "FILIP"): patch
+    tokens ``img`` [B, P, D], word tokens ``txt`` [B, L, D] with ``txt_mask`` [B, L]; the
+    image-to-caption logits are the late-interaction image-to-text scores, the caption-to-image
+    logits its text-to-image scores. Gathered as :func:`global_contrastive_loss`."""
+    keys = dist.gather_objects([(it.impath, it.caption) for it in items])
+    i2t, t2i = token_scores(dist.gather_with_grad(img.float()), dist.gather_with_grad(txt.float()),
+                            dist.gather_rows(txt_mask.to(torch.uint8)).bool(), chunk)  # NCCL gathers no bool
+    return info_nce(scale * i2t, scale * t2i.T, not_negative_pairs(keys, img.device), mode), len(keys)
 
 
 def not_negative_pairs(keys: Sequence[tuple[str, str]], device: torch.device) -> torch.Tensor:

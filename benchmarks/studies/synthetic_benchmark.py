@@ -91,6 +91,7 @@ class Row:
     extended: bool = False  # run only with --extended (the table's budget: see the module docstring)
     of: str = ""  # a protocol row: the row whose config it runs with the other L_con direction
     few_seeds: int = 0  # > 0: only the first few of the benchmark's seeds
+    untuned: bool = False  # its method's config is not chosen by the tuning yet: run only when --only names it
 
     def run_seeds(self, seeds: list[int]) -> list[int]:
         """The seeds this row trains (zero-shot, deterministic: one run)."""
@@ -105,9 +106,9 @@ class Row:
 
 CFG = SYNTH  # the synthetic configs: configs/trainers/<trainer>/synth.yaml (equal budgets, chosen on val)
 # The references, then the methods (methods.py, in its order), then DCAR's component chain.
-ROWS = (
+ROWS = (  # a method joins the table once the tuning chose its synth config (methods.py, untuned_lr); --only runs it before
     *(Row(m.name, m.trainer, m.configs[CFG], role="reference" if m.reference else "method", seeded=m.trains,
-          minutes=m.minutes) for m in sorted(METHODS, key=lambda m: not m.reference)),
+          minutes=m.minutes, untuned=not (m.reference or m.tuned)) for m in sorted(METHODS, key=lambda m: not m.reference)),
     Row("1 prompts only, at DCAR's settings", "DCAR", CFG,
         ("TRAINER.DCAR.DTR.ENABLED", "False", "TRAINER.DCAR.CATE.LAMBDA", "0.0"), "ablation", minutes=2.7),
     Row("2 + DTR (no L_cate)", "DCAR", CFG, ("TRAINER.DCAR.CATE.LAMBDA", "0.0"), "ablation", minutes=2.5),
@@ -143,7 +144,7 @@ COMPARISONS = ([(r.name, REFERENCE_METHOD) for r in ROWS if r.role != "ablation"
 STUDY = Study(
     name="synthetic_benchmark",
     question="Can the instrument tell the methods apart, and where does DCAR win or lose?",
-    rows=(*(r.name for r in ROWS if not r.extended),
+    rows=(*(r.name for r in ROWS if not r.extended and not r.untuned),
           "protocol rows: each trainable method with the L_con direction its config does not use (seeds 1-3)"),
     seeds=(1, 2, 3, 4, 5), data_seeds=(0, OTHER_DRAW),
     split="test (every setting chosen on val before: tuning, loss round); the second draw: references and methods",
@@ -172,7 +173,7 @@ def protocol_rows() -> tuple[Row, ...]:
         other = other_loss(config_values(row.trainer, [key])[key])
         out.append(Row(f"{row.name}, LOSS {other}", row.trainer, row.config,
                        (*row.opts, key, other, "TEST.FINE_GRAINED", "False"), "protocol", minutes=row.minutes,
-                       of=row.name, few_seeds=PROTOCOL_SEEDS))
+                       of=row.name, few_seeds=PROTOCOL_SEEDS, untuned=row.untuned))
     return tuple(out)
 
 
@@ -407,7 +408,7 @@ def main(argv: list[str]) -> None:
         a.text_sample = 12
     references = {r.trainer for r in ROWS if r.role == "reference"}
     rows = [row for row in ROWS + protocol_rows() if (a.extended or not row.extended)
-            and (a.only is None or row.trainer in {*a.only, *references})]
+            and (a.only is None or row.trainer in {*a.only, *references}) and (not row.untuned or row.trainer in (a.only or ()))]
     made = [draw(argparse.Namespace(**{**vars(a), "data_seed": seed}), rows_for_draw(rows, first=i == 0))
             for i, seed in enumerate(dict.fromkeys([a.data_seed, *a.other_draws]))]
     draws = [d for d, _ in made]
