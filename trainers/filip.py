@@ -1,9 +1,9 @@
 """FILIP (Yao et al., ICLR 2022) for retrieval: both towers of CLIP fine-tuned with L_con over
 token-wise late-interaction scores, and the same scores at evaluation (docs/method.md, "FILIP").
-What departs from the paper: FILIP pretrains from scratch on 340M pairs with a learned temperature
-and reduced token sets; here a pretrained CLIP is fine-tuned on the few shots at the budget of the
-other full-model rows, with CLIP's temperature frozen (as every trainer here) and every patch and
-word token kept."""
+What departs from the paper: FILIP pretrains from scratch on some 300M web pairs with a learned
+temperature; here a pretrained CLIP is fine-tuned on the few shots at the budget of the other
+full-model rows, with CLIP's temperature frozen (as every trainer here) and every patch and word
+token kept."""
 from __future__ import annotations
 
 from typing import Any, Sequence
