@@ -84,41 +84,35 @@ def record_path(identity: str, folder: str = RECORDS_DIR) -> str:
 
 def read_record(identity: str, folder: str = RECORDS_DIR) -> dict[str, Any] | None:
     """The decoded record of the run with ``identity`` (None without one)."""
-    path = record_path(identity, folder)
-    if not os.path.isfile(path):
-        return None
-    with open(path, encoding="utf-8") as f:
-        return decoded(json.load(f))
+    record = read_named(identity, folder)
+    return None if record is None else decoded(record)
 
 
 def write_record(record: dict[str, Any], folder: str = RECORDS_DIR) -> str:
     """Write a record, every mapping in the run's own order: the domains' order is the order their
     items are pooled in, which the bootstrap over test items resamples (sorted, it would draw other
     resamples and other intervals)."""
-    os.makedirs(folder, exist_ok=True)
-    path = record_path(record["identity"], folder)
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(record, f, indent=0)
-        f.write("\n")
-    return path
+    return write_named(record["identity"], record, folder)
 
 
 def read_named(name: str, folder: str = RECORDS_DIR) -> dict[str, Any] | None:
-    """A record that is not a run's (a study's measurement of the data, e.g. ``probe-...``), by its
-    name: the name says everything its figures depend on. None without one."""
-    path = os.path.join(folder, f"{name}.json")
+    """A record by its name (a run's identity, or for a study's measurement of the data, e.g.
+    ``probe-...``, a name that says everything its figures depend on), as written. None without one."""
+    path = record_path(name, folder)
     if not os.path.isfile(path):
         return None
     with open(path, encoding="utf-8") as f:
         return json.load(f)
 
 
-def write_named(name: str, data: dict[str, Any], folder: str = RECORDS_DIR) -> None:
-    """Write a named record, its keys in their order (a table's rows follow it)."""
+def write_named(name: str, data: dict[str, Any], folder: str = RECORDS_DIR) -> str:
+    """Write a record under its name, its keys in their order (a table's rows follow it); its path."""
     os.makedirs(folder, exist_ok=True)
-    with open(os.path.join(folder, f"{name}.json"), "w", encoding="utf-8") as f:
+    path = record_path(name, folder)
+    with open(path, "w", encoding="utf-8") as f:
         json.dump(data, f, indent=0)
         f.write("\n")
+    return path
 
 
 def differences(results: dict[str, Any], record: dict[str, Any]) -> list[str]:

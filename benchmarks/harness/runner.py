@@ -1,8 +1,8 @@
-"""Running ``train.py`` for the FDRDSynth benchmarks (``synthetic_benchmark``, ``tuning``,
-``val_size``, ``dcar_choices``, ``loss_round``): one command line, the settings every run shares,
-and one runner (:func:`resolve`) that takes each run's results from its finished folder, else from
-its committed record (docs/results.md, "Run records"), else runs it in a worker process -- and
-records every run it reads from a folder."""
+"""Running ``train.py`` for the FDRDSynth studies: one command line, the settings every run shares,
+and one runner (:func:`resolve`) that takes each run's results from its finished folder, else from a
+finished run of the same identity another study made, else from its committed record
+(docs/results.md, "Run records"), else runs it in a worker process -- and records every run it reads
+from a folder."""
 from __future__ import annotations
 
 import argparse
@@ -166,14 +166,15 @@ def resolve(jobs: list[Job], workers: int, env: dict, records: str | None, make:
               f"(the first: {todo[0].out}); run the study without --from-records to make them", flush=True)
         raise SystemExit(2)
     defaults = flatten(default_cfg())
+    read: dict[str, tuple[dict, float]] = {}  # job folder -> its results and wall time, read once
 
     def keep(job: Job) -> None:
-        """Record a run read from a folder (none yet) or note where it differs from its record."""
+        """Read a finished run from its folder; record it (none yet) or note where it differs from its record."""
+        folder = where.get(job, job.out)
+        read[job.out] = results, seconds = load(folder), run_seconds(folder)
         if not records:
             return
-        folder = where.get(job, job.out)
-        results = load(folder)
-        record = record_of(results, defaults, run_seconds(folder), identity(job))
+        record = record_of(results, defaults, seconds, identity(job))
         old = read_record(record["identity"], records)
         if old is None:
             write_record(record, records)
@@ -186,15 +187,11 @@ def resolve(jobs: list[Job], workers: int, env: dict, records: str | None, make:
               "reused)", flush=True)
         keep(job)
     _run([j for j in todo if j.model is None], workers, env, keep)  # each run recorded as it finishes
-    evaluations = {j: pointed(j, where[j.model]) if j.model in where else j for j in todo if j.model is not None}
-    _run(list(evaluations.values()), workers, env, keep)
+    _run([pointed(j, where[j.model]) if j.model in where else j for j in todo if j.model is not None], workers, env, keep)
     results, seconds = {}, 0.0
     for job in dict.fromkeys([*jobs, *todo]):
-        if job in recorded:
-            results[job.out], seconds = recorded[job], seconds + recorded[job]["seconds"]
-        else:
-            folder = where.get(job, job.out)
-            results[job.out], seconds = load(folder), seconds + run_seconds(folder)
+        results[job.out], own = (recorded[job], recorded[job]["seconds"]) if job in recorded else read[job.out]
+        seconds += own
     return Resolved(results, len(jobs), len(todo), sum(job not in todo for job in jobs), seconds)
 
 
@@ -213,16 +210,15 @@ def _run(jobs: list[Job], workers: int, env: dict, finished: Callable[[Job], Non
         time.sleep(0.5)
         for entry in list(running):
             proc, job, log = entry
-            out_dir = job.out
             if proc.poll() is None:
                 continue
             running.remove(entry)
             log.close()
             if proc.returncode:
-                text = open(os.path.join(out_dir, "benchmark_stdout.txt"), encoding="utf-8").read()
-                raise SystemExit(f"run {out_dir} failed (exit {proc.returncode}):\n{text[-3000:]}")
+                text = open(os.path.join(job.out, "benchmark_stdout.txt"), encoding="utf-8").read()
+                raise SystemExit(f"run {job.out} failed (exit {proc.returncode}):\n{text[-3000:]}")
             finished(job)
-            print(f"done {os.path.relpath(out_dir, ROOT)} ({len(pending)} waiting, {len(running)} running)", flush=True)
+            print(f"done {os.path.relpath(job.out, ROOT)} ({len(pending)} waiting, {len(running)} running)", flush=True)
 
 
 def backbone_tag(name: str) -> str:
